@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from .enums import GenerativeKeys, KspaceKeys
+
+__all__ = ["GenerativeKeys", "KspaceKeys"]
