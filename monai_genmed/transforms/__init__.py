@@ -1,3 +1,6 @@
 from __future__ import annotations
 
-__all__: list[str] = []
+from .kspace import *  # noqa: F401,F403
+from .kspace import __all__ as _kspace_all
+
+__all__ = list(_kspace_all)

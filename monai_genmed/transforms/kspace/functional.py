@@ -1,0 +1,274 @@
+"""Pure k-space maths: centred orthonormal FFTs, complex layouts, undersampling and data consistency.
+
+Conventions (the same as :func:`monai.networks.blocks.fft_utils_t.fftn_centered_t`, which the tests check):
+
+* k-space is the *centred*, *orthonormal* FFT of the image over its last ``spatial_dims`` axes
+  (``fftshift(fftn(ifftshift(x), norm="ortho"))``), so the DC sample sits at index ``n // 2`` and
+  Parseval holds: ``||x||_2 == ||k||_2``.
+* Arrays are channel-first (``C, H, W[, D]``) or batch-first (``B, C, H, W[, D]``); the FFT runs over the
+  trailing ``spatial_dims`` axes. For a 3D volume ``spatial_dims=2`` means in-plane 2D FFTs of each slice
+  along the last axis, i.e. undersampling in-plane, which is what a 2D multi-slice acquisition does; pass
+  ``spatial_dims=3`` for a full 3D FFT.
+* Complex data are either native complex tensors (``layout="complex"``) or two real channels
+  (``layout="channels"``): the channel axis holds all real parts first, then all imaginary parts, so one
+  complex channel becomes ``[real, imag]``.
+
+Everything here works on torch tensors (differentiably, on any device); numpy inputs are converted to
+torch and back, keeping their type.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from monai.config.type_definitions import NdarrayOrTensor
+from monai.utils import convert_to_dst_type, convert_to_tensor
+
+__all__ = [
+    "ComplexLayout",
+    "fft_dims",
+    "to_complex",
+    "from_complex",
+    "image_to_kspace",
+    "kspace_to_image",
+    "apply_mask",
+    "zero_filled",
+    "data_consistency",
+]
+
+ComplexLayout = Literal["complex", "channels"]
+
+
+def fft_dims(ndim: int, spatial_dims: int, kspace_spatial_dims: int | None = None) -> tuple[int, ...]:
+    """Axes over which the FFT runs, counted from the end.
+
+    Args:
+        ndim: number of axes of the array.
+        spatial_dims: number of spatial axes of the array (2 for ``C,H,W``, 3 for ``C,H,W,D``).
+        kspace_spatial_dims: how many of the *first* spatial axes are Fourier encoded; defaults to
+            ``spatial_dims``. With ``spatial_dims=3`` and ``kspace_spatial_dims=2`` a volume is treated
+            as a stack of 2D slices along its last axis.
+
+    Returns:
+        Negative axis indices of the encoded axes.
+    """
+    k = spatial_dims if kspace_spatial_dims is None else kspace_spatial_dims
+    if spatial_dims < 1 or ndim < spatial_dims + 1:
+        raise ValueError(
+            f"an array with {ndim} axes cannot hold a channel axis plus {spatial_dims} spatial axes; "
+            "give channel-first data (C, H, W[, D]) or fix spatial_dims."
+        )
+    if not 1 <= k <= spatial_dims:
+        raise ValueError(f"kspace_spatial_dims must be in [1, {spatial_dims}], got {k}.")
+    return tuple(range(-spatial_dims, -spatial_dims + k))
+
+
+def to_complex(x: torch.Tensor, layout: ComplexLayout, channel_dim: int) -> torch.Tensor:
+    """Turn real, complex or two-channel real/imaginary data into a complex tensor.
+
+    Args:
+        x: the data.
+        layout: ``"complex"`` for native complex (real tensors are promoted, with zero imaginary part),
+            ``"channels"`` for ``[real..., imag...]`` stacked on ``channel_dim``.
+        channel_dim: index of the channel axis (0 for ``C,H,W``, 1 for batches).
+    """
+    if layout == "complex":
+        if torch.is_complex(x):
+            return x
+        x = x if x.is_floating_point() else x.float()
+        return torch.complex(x, torch.zeros_like(x))
+    if layout == "channels":
+        if torch.is_complex(x):
+            raise TypeError("layout='channels' expects real data with [real, imag] channels, got a complex tensor.")
+        n = x.shape[channel_dim]
+        if n % 2:
+            raise ValueError(
+                f"layout='channels' needs an even number of channels ([real..., imag...]), got {n} on axis {channel_dim}."
+            )
+        x = x if x.is_floating_point() else x.float()
+        real, imag = torch.split(x, n // 2, dim=channel_dim)
+        return torch.complex(real, imag)
+    raise ValueError(f"unknown complex layout {layout!r}; use 'complex' or 'channels'.")
+
+
+def from_complex(z: torch.Tensor, layout: ComplexLayout, channel_dim: int) -> torch.Tensor:
+    """Inverse of :func:`to_complex`: complex tensor to the requested layout."""
+    if layout == "complex":
+        return z
+    if layout == "channels":
+        return torch.cat([z.real, z.imag], dim=channel_dim)
+    raise ValueError(f"unknown complex layout {layout!r}; use 'complex' or 'channels'.")
+
+
+def _centred_fft(z: torch.Tensor, dims: tuple[int, ...], inverse: bool) -> torch.Tensor:
+    z = torch.fft.ifftshift(z, dim=dims)
+    z = torch.fft.ifftn(z, dim=dims, norm="ortho") if inverse else torch.fft.fftn(z, dim=dims, norm="ortho")
+    return torch.fft.fftshift(z, dim=dims)
+
+
+def image_to_kspace(
+    img: NdarrayOrTensor,
+    spatial_dims: int = 2,
+    kspace_spatial_dims: int | None = None,
+    layout: ComplexLayout = "complex",
+    input_layout: ComplexLayout = "complex",
+    channel_dim: int = 0,
+) -> NdarrayOrTensor:
+    """Centred orthonormal FFT of an image.
+
+    Args:
+        img: real magnitude image, complex image, or ``[real, imag]`` channels (``input_layout="channels"``).
+        spatial_dims: number of spatial axes.
+        kspace_spatial_dims: number of leading spatial axes to transform (default: all).
+        layout: layout of the returned k-space.
+        input_layout: layout of ``img``.
+        channel_dim: index of the channel axis.
+
+    Returns:
+        k-space of the same container type as ``img`` (numpy in, numpy out).
+    """
+    x = convert_to_tensor(img, track_meta=False)
+    dims = fft_dims(x.ndim, spatial_dims, kspace_spatial_dims)
+    k = from_complex(_centred_fft(to_complex(x, input_layout, channel_dim), dims, inverse=False), layout, channel_dim)
+    return _like(k, img)
+
+
+def kspace_to_image(
+    kspace: NdarrayOrTensor,
+    spatial_dims: int = 2,
+    kspace_spatial_dims: int | None = None,
+    layout: ComplexLayout = "complex",
+    output: Literal["magnitude", "complex", "channels", "real"] = "magnitude",
+    channel_dim: int = 0,
+) -> NdarrayOrTensor:
+    """Centred orthonormal inverse FFT of k-space.
+
+    Args:
+        kspace: complex k-space or ``[real, imag]`` channels (``layout="channels"``).
+        spatial_dims: number of spatial axes.
+        kspace_spatial_dims: number of leading spatial axes to transform (default: all).
+        layout: layout of ``kspace``.
+        output: ``"magnitude"`` (what a magnitude image reconstruction shows), ``"real"``, ``"complex"``
+            or ``"channels"``.
+        channel_dim: index of the channel axis.
+    """
+    k = convert_to_tensor(kspace, track_meta=False)
+    dims = fft_dims(k.ndim, spatial_dims, kspace_spatial_dims)
+    z = _centred_fft(to_complex(k, layout, channel_dim), dims, inverse=True)
+    if output == "magnitude":
+        out = z.abs()
+    elif output == "real":
+        out = z.real
+    elif output in ("complex", "channels"):
+        out = from_complex(z, output, channel_dim)  # type: ignore[arg-type]
+    else:
+        raise ValueError(f"unknown output {output!r}; use 'magnitude', 'real', 'complex' or 'channels'.")
+    return _like(out, kspace)
+
+
+def _broadcast_mask(mask: torch.Tensor, kspace: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """View a mask so that it broadcasts against ``kspace``.
+
+    The mask's trailing axes are the encoded axes (``H, W``); leading axes, if any, broadcast against
+    k-space's leading axes, so ``(H, W)``, ``(1, H, W)`` and a per-sample batch ``(B, 1, H, W)`` all work.
+    Spatial axes after the encoded ones (the slices of a volume) get singleton axes.
+    """
+    enc_shape = tuple(kspace.shape[d] for d in dims)
+    trailing = -dims[-1] - 1  # spatial axes after the encoded ones
+    if mask.ndim < len(enc_shape) or tuple(mask.shape[mask.ndim - len(enc_shape) :]) != enc_shape:
+        raise ValueError(
+            f"undersampling mask of shape {tuple(mask.shape)} does not match the k-space's encoded axes {enc_shape}; "
+            "make the mask for this image size (pad or crop the image, or generate the mask for its shape)."
+        )
+    if mask.ndim + trailing > kspace.ndim:
+        raise ValueError(
+            f"undersampling mask of shape {tuple(mask.shape)} has more axes than k-space of shape {tuple(kspace.shape)} allows."
+        )
+    return mask.reshape(tuple(mask.shape) + (1,) * trailing)
+
+
+def apply_mask(kspace: torch.Tensor, mask: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    """Keep the sampled k-space locations (``mask == 1``) and zero the rest."""
+    m = _broadcast_mask(mask.to(device=kspace.device), kspace, dims)
+    return kspace * m.to(dtype=kspace.real.dtype if torch.is_complex(kspace) else kspace.dtype)
+
+
+def zero_filled(
+    kspace_masked: NdarrayOrTensor,
+    spatial_dims: int = 2,
+    kspace_spatial_dims: int | None = None,
+    layout: ComplexLayout = "complex",
+    output: Literal["magnitude", "complex", "channels", "real"] = "magnitude",
+    channel_dim: int = 0,
+) -> NdarrayOrTensor:
+    """Zero-filled reconstruction: the inverse FFT of undersampled k-space with unmeasured samples at zero."""
+    return kspace_to_image(kspace_masked, spatial_dims, kspace_spatial_dims, layout, output, channel_dim)
+
+
+def data_consistency(
+    image: NdarrayOrTensor,
+    kspace_measured: NdarrayOrTensor,
+    mask: NdarrayOrTensor,
+    spatial_dims: int = 2,
+    kspace_spatial_dims: int | None = None,
+    layout: ComplexLayout = "complex",
+    noise_level: float | None = None,
+    output: Literal["magnitude", "complex", "channels", "real"] = "magnitude",
+    channel_dim: int = 0,
+) -> NdarrayOrTensor:
+    """Put measured k-space samples back into a reconstruction.
+
+    ``k = (1 - m) * F(x) + m * (F(x) + lam * y) / (1 + lam)`` with ``lam = 1 / noise_level`` (Schlemper et
+    al. 2018, https://arxiv.org/abs/1703.00555); ``noise_level=None`` (or 0) is the noise-free limit, where
+    measured samples replace the prediction's exactly (``k = (1 - m) F(x) + m y``).
+
+    Args:
+        image: the reconstruction (real magnitude, complex, or ``[real, imag]`` channels matching ``layout``
+            when it is not a real single-layout image).
+        kspace_measured: undersampled k-space (zeros where not measured), in ``layout``.
+        mask: sampling mask over the encoded axes, 1 where measured.
+        spatial_dims: number of spatial axes.
+        kspace_spatial_dims: number of leading spatial axes that are Fourier encoded.
+        layout: layout of ``kspace_measured`` (and of ``image`` if it is not a plain real image).
+        noise_level: ``None`` for hard replacement, else the weight of the prediction at measured samples.
+        output: what to return, as in :func:`kspace_to_image`.
+        channel_dim: index of the channel axis.
+    """
+    x = convert_to_tensor(image, track_meta=False)
+    y = to_complex(convert_to_tensor(kspace_measured, track_meta=False), layout, channel_dim)
+    m = convert_to_tensor(mask, track_meta=False)
+    if layout == "channels" and not torch.is_complex(x) and x.shape[channel_dim] == y.shape[channel_dim] * 2:
+        x = to_complex(x, "channels", channel_dim)
+    xc = to_complex(x, "complex", channel_dim)
+    dims = fft_dims(xc.ndim, spatial_dims, kspace_spatial_dims)
+    if xc.shape != y.shape:
+        raise ValueError(
+            f"reconstruction of shape {tuple(xc.shape)} and measured k-space of shape {tuple(y.shape)} differ; "
+            "pass the k-space measured for this image."
+        )
+    k = _centred_fft(xc, dims, inverse=False)
+    mb = _broadcast_mask(m.to(device=k.device), k, dims).to(k.real.dtype)
+    if noise_level:
+        lam = 1.0 / float(noise_level)
+        k_dc = (1 - mb) * k + mb * (k + lam * y) / (1 + lam)
+    else:
+        k_dc = (1 - mb) * k + mb * y
+    z = _centred_fft(k_dc, dims, inverse=True)
+    if output == "magnitude":
+        out = z.abs()
+    elif output == "real":
+        out = z.real
+    else:
+        out = from_complex(z, output, channel_dim)  # type: ignore[arg-type]
+    return _like(out, image)
+
+
+def _like(out: torch.Tensor, ref: NdarrayOrTensor) -> NdarrayOrTensor:
+    """Return ``out`` in the container type of ``ref`` (numpy stays numpy), keeping ``out``'s dtype."""
+    if isinstance(ref, np.ndarray):
+        return out.detach().cpu().numpy()
+    if isinstance(ref, torch.Tensor):
+        return convert_to_dst_type(out, ref, dtype=out.dtype)[0]
+    return out
