@@ -1,3 +1,45 @@
+"""Image-quality metrics for reconstruction and synthesis: NMSE, masked PSNR/SSIM, MAE in HU, SynthRAD2023 scores.
+
+Each comes as a ``compute_*`` function (numpy or torch in, one value per sample out) and as a MONAI
+``CumulativeIterationMetric``; the Ignite handlers for bundle configs live in :py:mod:`monai_genmed.handlers`.
+"""
+
 from __future__ import annotations
 
-__all__: list[str] = []
+from .reconstruction import (
+    MaskedPSNRMetric,
+    MaskedRegressionMixin,
+    MaskedSSIMMetric,
+    NMSEMetric,
+    compute_nmse,
+    compute_psnr,
+    compute_ssim,
+)
+from .synthetic_ct import (
+    SYNTHRAD_DATA_RANGE,
+    SYNTHRAD_HU_RANGE,
+    HounsfieldMAEMetric,
+    SynthRADPSNRMetric,
+    SynthRADSSIMMetric,
+    compute_hounsfield_mae,
+    compute_synthrad_psnr,
+    compute_synthrad_ssim,
+)
+
+__all__ = [
+    "compute_nmse",
+    "compute_psnr",
+    "compute_ssim",
+    "compute_hounsfield_mae",
+    "compute_synthrad_psnr",
+    "compute_synthrad_ssim",
+    "NMSEMetric",
+    "MaskedRegressionMixin",
+    "MaskedPSNRMetric",
+    "MaskedSSIMMetric",
+    "HounsfieldMAEMetric",
+    "SynthRADPSNRMetric",
+    "SynthRADSSIMMetric",
+    "SYNTHRAD_HU_RANGE",
+    "SYNTHRAD_DATA_RANGE",
+]
