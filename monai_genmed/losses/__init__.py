@@ -1,3 +1,21 @@
 from __future__ import annotations
 
-__all__: list[str] = []
+from .adversarial import GANLoss, GANLossMode, gradient_penalty, r1_penalty
+from .dagan import DAGANGeneratorLoss, DAGANLossKeys
+from .frequency import FrequencyDomainLoss
+from .perceptual import VGGPerceptualLoss
+from .pixel import NMSERatioLoss
+from .utils import apply_reduction
+
+__all__ = [
+    "DAGANGeneratorLoss",
+    "DAGANLossKeys",
+    "FrequencyDomainLoss",
+    "GANLoss",
+    "GANLossMode",
+    "NMSERatioLoss",
+    "VGGPerceptualLoss",
+    "apply_reduction",
+    "gradient_penalty",
+    "r1_penalty",
+]

@@ -1,0 +1,188 @@
+"""GAN objectives on discriminator logits, and gradient penalties on the discriminator.
+
+- minimax and non-saturating: Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014,
+  https://arxiv.org/abs/1406.2661.
+- least squares: Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017,
+  https://arxiv.org/abs/1611.04076.
+- Wasserstein: Arjovsky et al., "Wasserstein GAN", ICML 2017, https://arxiv.org/abs/1701.07875; gradient penalty:
+  Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017, https://arxiv.org/abs/1704.00028.
+- R1 penalty: Mescheder et al., "Which Training Methods for GANs do actually Converge?", ICML 2018,
+  https://arxiv.org/abs/1801.04406.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from monai.utils import LossReduction, StrEnum, look_up_option
+from torch.nn.modules.loss import _Loss
+
+from .utils import apply_reduction
+
+__all__ = ["GANLossMode", "GANLoss", "gradient_penalty", "r1_penalty"]
+
+
+class GANLossMode(StrEnum):
+    """The GAN objectives that :class:`GANLoss` implements."""
+
+    MINIMAX = "minimax"
+    NON_SATURATING = "non_saturating"
+    LEAST_SQUARES = "least_squares"
+    WASSERSTEIN = "wasserstein"
+
+
+class GANLoss(_Loss):
+    """Discriminator and generator losses of the usual GAN objectives, from raw discriminator logits.
+
+    With ``D = sigmoid(logit)``:
+
+    ==================  ===================================================  ==================================
+    mode                discriminator loss                                   generator loss
+    ==================  ===================================================  ==================================
+    ``minimax``         ``BCE(real, r) + BCE(fake, 0)``                      ``-BCE(fake, 0) = log(1 - D(G(z)))``
+    ``non_saturating``  ``BCE(real, r) + BCE(fake, 0)``                      ``BCE(fake, 1) = -log D(G(z))``
+    ``least_squares``   ``0.5 * (real - r)^2 + 0.5 * fake^2``                ``0.5 * (fake - 1)^2``
+    ``wasserstein``     ``mean(fake) - mean(real)``                          ``-mean(fake)``
+    ==================  ===================================================  ==================================
+
+    ``r`` is ``real_label`` (1 unless one-sided label smoothing is asked for: Salimans et al. 2016,
+    https://arxiv.org/abs/1606.03498, use 0.9). Smoothing touches only the discriminator's real target; the
+    generator's target stays 1. The minimax generator loss is the original objective, whose gradient vanishes
+    when the discriminator confidently rejects fakes; the non-saturating one (Goodfellow et al. 2014, and
+    DAGAN's choice) has the same fixed point and strong gradients there. The least-squares losses follow Mao et
+    al.'s objective with labels a=0, b=r, c=1, including its factor 0.5 (implementations that drop it, e.g.
+    pix2pix's generator, are the same up to a weight of 2). The Wasserstein critic outputs a score, not a
+    logit; pair it with :func:`gradient_penalty`.
+
+    ``reduction`` ("mean", "sum", "none") applies to every term; with "none" the discriminator loss is
+    elementwise and needs real and fake logits of the same shape.
+
+    Args:
+        mode: one of :class:`GANLossMode`.
+        real_label: discriminator target for real samples (BCE and least-squares modes).
+        reduction: "mean", "sum" or "none".
+
+    Example::
+
+        gan = GANLoss("non_saturating")
+        d_loss = gan.discriminator_loss(disc(real), disc(fake.detach()))
+        g_loss = gan.generator_loss(disc(fake))
+    """
+
+    def __init__(
+        self, mode: str = GANLossMode.NON_SATURATING, real_label: float = 1.0, reduction: str = LossReduction.MEAN
+    ) -> None:
+        super().__init__(reduction=look_up_option(reduction, LossReduction).value)
+        self.mode = look_up_option(mode, GANLossMode)
+        if self.mode == GANLossMode.WASSERSTEIN and real_label != 1.0:
+            raise ValueError("real_label (label smoothing) has no meaning for the Wasserstein critic; leave it at 1.0.")
+        if not 0.0 < real_label <= 1.0:
+            raise ValueError(f"real_label must be in (0, 1], got {real_label}; 0.9 is the usual one-sided smoothing.")
+        self.real_label = float(real_label)
+
+    def _term(self, logits: torch.Tensor, target: float, sign: float) -> torch.Tensor:
+        """Elementwise loss pushing ``logits`` towards label ``target`` (``sign`` only matters for Wasserstein)."""
+        if self.mode == GANLossMode.WASSERSTEIN:
+            return sign * logits
+        if self.mode == GANLossMode.LEAST_SQUARES:
+            return 0.5 * (logits - target) ** 2
+        return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction="none")
+
+    def forward(self, logits: torch.Tensor, target_is_real: bool, for_discriminator: bool = True) -> torch.Tensor:
+        """One term of the objective, as MONAI's ``PatchAdversarialLoss`` takes it.
+
+        Args:
+            logits: discriminator output (logits; scores for Wasserstein).
+            target_is_real: for the discriminator, whether ``logits`` come from real samples. The generator always
+                wants its fakes taken for real, so ``for_discriminator=False`` needs ``target_is_real=True``.
+            for_discriminator: discriminator term (True) or generator term (False).
+        """
+        if not for_discriminator:
+            if not target_is_real:
+                raise ValueError("The generator loss treats fakes as real: call it with target_is_real=True.")
+            return self.generator_loss(logits)
+        if target_is_real:
+            return apply_reduction(self._term(logits, self.real_label, -1.0), self.reduction)
+        return apply_reduction(self._term(logits, 0.0, 1.0), self.reduction)
+
+    def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        """Discriminator (critic) loss: the real term plus the fake term (see the class table)."""
+        if self.reduction == LossReduction.NONE and real_logits.shape != fake_logits.shape:
+            raise ValueError(
+                f"reduction='none' adds real and fake terms elementwise: shapes {tuple(real_logits.shape)} and "
+                f"{tuple(fake_logits.shape)} differ; use reduction='mean' or equal batches."
+            )
+        return self(real_logits, target_is_real=True) + self(fake_logits, target_is_real=False)
+
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        """Generator loss on the discriminator's logits of generated samples (see the class table)."""
+        if self.mode == GANLossMode.MINIMAX:
+            values = -self._term(fake_logits, 0.0, 1.0)
+        else:
+            values = self._term(fake_logits, 1.0, -1.0)
+        return apply_reduction(values, self.reduction)
+
+
+def _input_gradient_norms(
+    discriminator: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor
+) -> torch.Tensor:
+    """Per-sample L2 norm of d discriminator(inputs) / d inputs, kept in the graph for a second backward."""
+    inputs = inputs.detach().requires_grad_(True)
+    outputs = discriminator(inputs)
+    (grads,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
+    return grads.flatten(1).norm(2, dim=1)
+
+
+def gradient_penalty(
+    discriminator: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    weight: float = 10.0,
+    generator: torch.Generator | None = None,
+    reduction: str = LossReduction.MEAN,
+) -> torch.Tensor:
+    """WGAN-GP gradient penalty, ``weight * (||grad_x D(x)||_2 - 1)^2`` at random points between real and fake.
+
+    Gulrajani et al. 2017 (https://arxiv.org/abs/1704.00028), their lambda = 10. Each sample gets its own
+    ``epsilon ~ U[0, 1]``, ``x = epsilon * real + (1 - epsilon) * fake``. The gradient graph is kept
+    (``create_graph=True``), so the penalty back-propagates into the discriminator's parameters. The paper
+    warns against batch norm in the critic (the penalty is per sample); use layer or instance norm there.
+
+    Args:
+        discriminator: the critic, a callable from a batch to scores.
+        real: real samples ``(B, ...)``.
+        fake: generated samples, same shape (detached here: the penalty trains the critic only).
+        weight: lambda.
+        generator: draws epsilon; ``None`` uses torch's default generator. Pass one to leave the global
+            random state untouched and get reproducible penalties.
+        reduction: "mean", "sum" or "none" (per sample).
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}.")
+    shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+    device = generator.device if generator is not None else real.device
+    epsilon = torch.rand(shape, generator=generator, device=device).to(device=real.device, dtype=real.dtype)
+    interpolated = epsilon * real.detach() + (1 - epsilon) * fake.detach()
+    norms = _input_gradient_norms(discriminator, interpolated)
+    return apply_reduction(weight * (norms - 1) ** 2, reduction)
+
+
+def r1_penalty(
+    discriminator: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    gamma: float = 10.0,
+    reduction: str = LossReduction.MEAN,
+) -> torch.Tensor:
+    """R1 regulariser, ``gamma / 2 * ||grad_x D(x)||^2`` on real samples (Mescheder et al. 2018,
+    https://arxiv.org/abs/1801.04406; StyleGAN uses gamma = 10 at 1024 px, smaller at lower resolutions).
+
+    Args:
+        discriminator: a callable from a batch to logits.
+        real: real samples ``(B, ...)``.
+        gamma: the regularisation weight.
+        reduction: "mean", "sum" or "none" (per sample).
+    """
+    norms = _input_gradient_norms(discriminator, real)
+    return apply_reduction(gamma / 2 * norms**2, reduction)
