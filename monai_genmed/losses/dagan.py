@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -63,6 +63,7 @@ class DAGANGeneratorLoss(_Loss):
             this loss's); ``None`` for its defaults (DAGAN's).
         vgg_weights_path: torchvision VGG16 state dict for the perceptual term, or ``None``.
         vgg_layer: VGG16 layer of the perceptual term (DAGAN: "pool4").
+        vgg_resize_to: ``(H, W)`` the images are resized to before VGG (DAGAN: 244x244); ``None`` keeps their size.
         adversarial: a :class:`~monai_genmed.losses.GANLossMode` (DAGAN: "non_saturating").
         reduction: "mean" or "sum", applied inside each term.
 
@@ -83,6 +84,7 @@ class DAGANGeneratorLoss(_Loss):
         frequency: Mapping[str, Any] | None = None,
         vgg_weights_path: str | os.PathLike | None = None,
         vgg_layer: str = "pool4",
+        vgg_resize_to: Sequence[int] | None = None,
         adversarial: str = GANLossMode.NON_SATURATING,
         reduction: str = LossReduction.MEAN,
     ) -> None:
@@ -100,7 +102,10 @@ class DAGANGeneratorLoss(_Loss):
         self.frequency_loss = FrequencyDomainLoss(**frequency_args, reduction=self.reduction)
         self.adversarial_loss = GANLoss(mode=adversarial, reduction=self.reduction)
         self.perceptual_loss = VGGPerceptualLoss(
-            weights_path=vgg_weights_path if self.gamma != 0 else None, layer=vgg_layer, reduction=self.reduction
+            weights_path=vgg_weights_path if self.gamma != 0 else None,
+            layer=vgg_layer,
+            reduction=self.reduction,
+            resize_to=vgg_resize_to,
         )
         if self.gamma != 0 and not self.perceptual_loss.available:
             logger.warning(

@@ -100,3 +100,13 @@ def test_bad_arguments_raise():
         DAGANGeneratorLoss(pixel="l1")
     with pytest.raises(FileNotFoundError):
         DAGANGeneratorLoss(vgg_weights_path="/nonexistent/vgg16.pth")
+
+
+def test_vgg_resize_is_passed_to_the_perceptual_term(batch, vgg16_weights_path):
+    pred, target, _ = batch
+    terms = DAGANGeneratorLoss(vgg_weights_path=vgg16_weights_path, vgg_layer="relu2_2", vgg_resize_to=(40, 40))(
+        pred, target
+    )
+    resized = VGGPerceptualLoss(vgg16_weights_path, layer="relu2_2", resize_to=(40, 40))(pred, target)
+    torch.testing.assert_close(terms["perceptual"], resized)
+    assert not torch.allclose(resized, VGGPerceptualLoss(vgg16_weights_path, layer="relu2_2")(pred, target))

@@ -133,7 +133,12 @@ def test_generator_flops_at_256():
 
 @pytest.mark.parametrize(
     "in_shape, kwargs",
-    [((1, 32, 32), TINY_D), ((1, 33, 31), TINY_D), ((2, 64, 48), {**TINY_D, "channels": (4, 8, 8, 16)}), ((1, 16, 16, 16), TINY_D)],
+    [
+        ((1, 32, 32), TINY_D),
+        ((1, 33, 31), TINY_D),
+        ((2, 64, 48), {**TINY_D, "channels": (4, 8, 8, 16)}),
+        ((1, 16, 16, 16), TINY_D),
+    ],
 )
 def test_discriminator_logit_shape(in_shape, kwargs):
     net = DAGANDiscriminator(in_shape=in_shape, **kwargs)
@@ -182,3 +187,29 @@ def test_tiny_generator_learns_to_denoise():
         loss.backward()
         opt.step()
     assert loss.item() < 0.5 * before
+
+
+def test_built_from_a_json_bundle_config():
+    """Lists where Python would use tuples, as a JSON config gives them."""
+    from monai.bundle import ConfigParser
+
+    config = {
+        "generator": {
+            "_target_": "monai_genmed.networks.nets.DAGANGenerator",
+            **{k: list(v) for k, v in TINY_G.items()},
+            "act": ["leakyrelu", {"negative_slope": 0.1}],
+            "norm": ["instance", {"affine": True}],
+            "output_range": [0, 1],
+        },
+        "discriminator": {
+            "_target_": "monai_genmed.networks.nets.DAGANDiscriminator",
+            "in_shape": [1, 16, 16],
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in TINY_D.items()},
+            "act": ["leakyrelu", {"negative_slope": 0.2}],
+        },
+    }
+    parser = ConfigParser(config)
+    generator, discriminator = parser.get_parsed_content("generator"), parser.get_parsed_content("discriminator")
+    assert isinstance(generator.down[1].adn.N, nn.InstanceNorm2d)
+    assert generator.down[1].adn.A.negative_slope == 0.1
+    assert discriminator(generator(torch.rand(2, 1, 16, 16))).shape == (2, 1)

@@ -27,7 +27,7 @@ _LEAKY_RELU = (Act.LEAKYRELU, {"negative_slope": 0.2})
 def _dagan_generator_init(module: nn.Module, conv_std: float = 0.01, norm_std: float = 0.02) -> None:
     """DAGAN's generator initialisation: conv weights ~ truncated normal (std 0.01, cut at 2 std as
     TensorFlow's ``truncated_normal_initializer``), biases 0, BatchNorm gamma ~ N(1, 0.02), beta 0."""
-    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+    if isinstance(module, nn.modules.conv._ConvNd):
         nn.init.trunc_normal_(module.weight, mean=0.0, std=conv_std, a=-2 * conv_std, b=2 * conv_std)
         if module.bias is not None:
             nn.init.zeros_(module.bias)

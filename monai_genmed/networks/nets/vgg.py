@@ -102,8 +102,8 @@ class VGG16FeatureExtractor(nn.Module):
         if missing:
             found = sorted(k for k in state if isinstance(k, str))[:4]
             raise ValueError(
-                f"{path!r} is not a torchvision VGG16 state dict: keys {missing[:4]}{' ...' if len(missing) > 4 else ''} "
-                f"are missing (found e.g. {found}). Expected torchvision's layout 'features.<index>.weight'."
+                f"{path!r} is not a torchvision VGG16 state dict: {len(missing)} keys are missing, e.g. {missing[:4]} "
+                f"(found e.g. {found}). Expected torchvision's layout 'features.<index>.weight'."
             )
         for key, reference in wanted.items():
             value = state[key]
