@@ -1,3 +1,22 @@
 from __future__ import annotations
 
-__all__: list[str] = []
+from .checkpoint import AtomicDiskSaver, BestModelSaver, TrainingCheckpointer
+from .image_grid import ImageGridSaver, make_image_grid
+from .metrics import NMSE, HounsfieldMAE, MaskedMetricHandler, MaskedPSNR, MaskedSSIM, SynthRADPSNR, SynthRADSSIM
+from .metrics_csv import MetricsCSVWriter
+
+__all__ = [
+    "AtomicDiskSaver",
+    "BestModelSaver",
+    "TrainingCheckpointer",
+    "ImageGridSaver",
+    "make_image_grid",
+    "MetricsCSVWriter",
+    "NMSE",
+    "HounsfieldMAE",
+    "MaskedMetricHandler",
+    "MaskedPSNR",
+    "MaskedSSIM",
+    "SynthRADPSNR",
+    "SynthRADSSIM",
+]

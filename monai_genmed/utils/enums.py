@@ -26,6 +26,7 @@ class GenerativeKeys(StrEnum):
     """Keys of the output dictionary of the generative trainers (``engine.state.output``)."""
 
     LOSSES = "losses"
+    TOTAL = "total"
     G_LOSS = "g_loss"
     D_LOSS = "d_loss"
     INPUT = "input"

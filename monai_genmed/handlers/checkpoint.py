@@ -1,0 +1,195 @@
+"""Atomic, resumable checkpoints of everything a generative run trains.
+
+MONAI's :class:`monai.handlers.CheckpointSaver` writes with Ignite's ``DiskSaver(atomic=False)``, so a run killed
+while writing leaves a truncated file. These handlers write to a temporary file in the same folder and move it
+into place (``os.replace`` is atomic on POSIX and Windows), so a checkpoint on disk is always whole, and a
+restarted run resumes from the newest one.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import re
+import stat
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from ignite.engine import Engine, Events
+from ignite.handlers import Checkpoint, DiskSaver
+from monai.handlers import CheckpointLoader
+
+__all__ = ["AtomicDiskSaver", "TrainingCheckpointer", "BestModelSaver"]
+
+logger = logging.getLogger(__name__)
+
+
+class AtomicDiskSaver(DiskSaver):
+    """Ignite's atomic ``DiskSaver`` (temporary file + rename), with the usual file permissions.
+
+    Ignite's temporary file is created ``0600``; the saved file gets ``0644`` minus the umask instead, so a
+    checkpoint written by one user can be read by a colleague's evaluation job (the reason MONAI gave for
+    switching atomic writes off).
+    """
+
+    def __init__(self, dirname: str, filename: str | None = None, **kwargs: Any) -> None:
+        super().__init__(dirname=dirname, atomic=True, require_empty=False, **kwargs)
+        self.fixed_filename = filename
+
+    def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
+        name = self.fixed_filename or filename
+        super().__call__(checkpoint, name, metadata)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(os.path.join(self.dirname, name), (stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH) & ~umask)
+
+    def remove(self, filename: str) -> None:
+        if self.fixed_filename is None:  # a fixed name is overwritten in place, never removed
+            super().remove(filename)
+
+
+class TrainingCheckpointer:
+    """Save the whole training state every epoch, atomically, and resume from the newest checkpoint.
+
+    The checkpoint holds the engine state (epoch, iteration), every network, optimizer and gradient scaler of
+    the trainer (``trainer.checkpoint_objects()`` of :class:`~monai_genmed.engines.GenerativeAdversarialTrainer`,
+    else ``{"trainer": engine, "network": engine.network, "optimizer": engine.optimizer}`` of a MONAI
+    ``SupervisedTrainer``) plus ``extra_objects`` (learning-rate schedulers, early stopping, best-model saver:
+    anything with ``state_dict``/``load_state_dict``).
+
+    Args:
+        save_dir: folder of the checkpoints (created if needed).
+        extra_objects: more stateful objects to save and restore.
+        save_interval: save every this many epochs (a finished epoch is never lost with 1).
+        n_saved: how many recent checkpoints to keep.
+        resume: at start, load the newest checkpoint in ``save_dir`` if there is one.
+        filename_prefix: checkpoint file names are ``{prefix}_epoch={N}.pt``.
+    """
+
+    def __init__(
+        self,
+        save_dir: str,
+        extra_objects: Mapping[str, Any] | None = None,
+        save_interval: int = 1,
+        n_saved: int = 1,
+        resume: bool = True,
+        filename_prefix: str = "checkpoint",
+    ) -> None:
+        if save_interval < 1 or n_saved < 1:
+            raise ValueError(f"save_interval and n_saved must be >= 1, got {save_interval} and {n_saved}.")
+        self.save_dir = os.fspath(save_dir)
+        self.extra_objects = dict(extra_objects or {})
+        self.save_interval, self.n_saved, self.resume = save_interval, n_saved, resume
+        self.filename_prefix = filename_prefix
+        self.objects: dict[str, Any] = {}
+        self.resumed_from: str | None = None
+
+    def _collect(self, engine: Engine) -> dict[str, Any]:
+        if hasattr(engine, "checkpoint_objects"):
+            objects = dict(engine.checkpoint_objects())
+        else:
+            objects = {"trainer": engine}
+            for name in ("network", "optimizer"):
+                if hasattr(engine, name):
+                    objects[name] = getattr(engine, name)
+        clash = set(objects) & set(self.extra_objects)
+        if clash:
+            raise ValueError(f"extra_objects reuse names of the trainer's own objects: {sorted(clash)}.")
+        objects.update(self.extra_objects)
+        return objects
+
+    def attach(self, engine: Engine) -> None:
+        self.objects = self._collect(engine)
+        os.makedirs(self.save_dir, exist_ok=True)
+        self.checkpoint = Checkpoint(
+            self.objects,
+            AtomicDiskSaver(self.save_dir),
+            filename_prefix=self.filename_prefix,
+            n_saved=self.n_saved,
+            global_step_transform=lambda e, _: e.state.epoch,
+            filename_pattern="{filename_prefix}_epoch={global_step}.{ext}",
+        )
+        engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.save_interval), self.checkpoint)
+        if self.resume:
+            engine.add_event_handler(Events.STARTED, self._resume)
+
+    def latest(self) -> str | None:
+        """Path of the newest checkpoint in ``save_dir`` (highest epoch), or None."""
+        pattern = re.compile(re.escape(self.filename_prefix) + r"_epoch=(\d+)\.pt$")
+        found = []
+        for path in glob.glob(os.path.join(glob.escape(self.save_dir), f"{self.filename_prefix}_epoch=*.pt")):
+            match = pattern.search(os.path.basename(path))
+            if match:
+                found.append((int(match.group(1)), path))
+        return max(found)[1] if found else None
+
+    def _resume(self, engine: Engine) -> None:
+        path = self.latest()
+        if path is None:
+            return
+        try:
+            CheckpointLoader(load_path=path, load_dict=self.objects, map_location=engine.state.device)(engine)
+        except Exception as e:
+            raise RuntimeError(
+                f"could not resume from {path!r} ({e}); delete it (or the whole {self.save_dir!r}) to start afresh, "
+                "or check that the configuration matches the run that wrote it."
+            ) from e
+        # Checkpoint keeps track of the files it wrote; teach it the one we resumed from so n_saved is honoured.
+        self.checkpoint._saved.append(Checkpoint.Item(priority=engine.state.epoch, filename=os.path.basename(path)))
+        self.resumed_from = path
+        logger.info(f"resumed from {path} at epoch {engine.state.epoch}, iteration {engine.state.iteration}")
+
+
+class BestModelSaver:
+    """Save a network's weights (a plain ``state_dict``) whenever a validation metric improves, atomically.
+
+    This is the bundle's ``models/model.pt``: what ``inference.json``, ``ckpt_export`` and MONAI Label load.
+
+    Args:
+        network: the network whose weights to keep.
+        save_dir: folder of the file.
+        metric_name: key of ``engine.state.metrics`` of the engine it is attached to (a validator).
+        mode: ``"min"`` for error metrics (NMSE), ``"max"`` for PSNR/SSIM.
+        filename: name of the file.
+    """
+
+    def __init__(self, network: torch.nn.Module, save_dir: str, metric_name: str, mode: str = "min", filename: str = "model.pt"):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+        self.network, self.save_dir, self.metric_name, self.mode, self.filename = network, save_dir, metric_name, mode, filename
+        sign = -1.0 if mode == "min" else 1.0
+        self.score_function: Callable[[Engine], float] = lambda engine: sign * float(engine.state.metrics[self.metric_name])
+        os.makedirs(save_dir, exist_ok=True)
+        self.checkpoint = Checkpoint(
+            {"model": network},
+            AtomicDiskSaver(save_dir, filename=filename),
+            n_saved=1,
+            score_function=self.score_function,
+            score_name=metric_name,
+        )
+
+    @property
+    def best_score(self) -> float | None:
+        """The best metric value seen so far (in the metric's own sign), or None."""
+        saved = self.checkpoint._saved
+        if not saved:
+            return None
+        return saved[-1].priority * (-1.0 if self.mode == "min" else 1.0)
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.COMPLETED, self._save)
+
+    def _save(self, engine: Engine) -> None:
+        if self.metric_name not in engine.state.metrics:
+            raise KeyError(
+                f"BestModelSaver watches metric {self.metric_name!r}, but the engine computed {sorted(engine.state.metrics)}."
+            )
+        self.checkpoint(engine)  # a single object: Ignite writes its bare state_dict, as bundles expect
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.checkpoint.state_dict()
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        self.checkpoint.load_state_dict(state_dict)

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from ignite.engine import Events
+
+from monai_genmed.engines import GenerativeIterationEvents, PairedAdversarialObjective
+from monai_genmed.handlers import TrainingCheckpointer
+from monai_genmed.utils.enums import GenerativeKeys
+
+
+def weights(trainer):
+    return {name: copy.deepcopy(net.state_dict()) for name, net in trainer.networks.items()}
+
+
+def test_two_iterations_with_two_generators_and_two_discriminators_change_every_network(
+    build_two_domain_trainer, two_domain_data
+):
+    trainer = build_two_domain_trainer(two_domain_data[:4])  # batch 2 -> 2 iterations
+    before = weights(trainer)
+    trainer.run()
+    assert trainer.state.iteration == 2
+    after = weights(trainer)
+    for name in before:
+        changed = [k for k in before[name] if not torch.equal(before[name][k], after[name][k])]
+        assert changed, f"network {name} did not change"
+    losses = trainer.state.output[GenerativeKeys.LOSSES]
+    assert {"g_total", "g_cycle", "g_adversarial", "d_total"} <= set(losses)
+    assert trainer.state.output["fake_b"].shape == (2, 1, 32, 32)
+    assert not trainer.state.output["fake_b"].requires_grad
+
+
+def test_n_critic_steps_the_generators_every_nth_iteration(build_two_domain_trainer, two_domain_data):
+    trainer = build_two_domain_trainer(two_domain_data * 2, n_critic=2)  # 4 iterations
+    counts = {"g": 0, "d": 0}
+    trainer.add_event_handler(GenerativeIterationEvents.GENERATOR_STEP_COMPLETED, lambda e: counts.__setitem__("g", counts["g"] + 1))
+    trainer.add_event_handler(GenerativeIterationEvents.DISCRIMINATOR_STEP_COMPLETED, lambda e: counts.__setitem__("d", counts["d"] + 1))
+    trainer.run()
+    assert counts == {"g": 2, "d": 4}
+    g_steps = trainer.state.g_optimizers["g_optimizer"].state[trainer.state.generators["g_ab"][0].weight]["step"]
+    assert int(g_steps) == 2
+
+
+def test_discriminators_are_not_updated_by_the_generator_step(build_two_domain_trainer, two_domain_data):
+    trainer = build_two_domain_trainer(two_domain_data[:2])
+    snapshot = {}
+
+    def before_d_step(engine):
+        snapshot.update({k: copy.deepcopy(v.state_dict()) for k, v in engine.state.discriminators.items()})
+
+    trainer.add_event_handler(GenerativeIterationEvents.GENERATOR_STEP_COMPLETED, before_d_step)
+    start = {k: copy.deepcopy(v.state_dict()) for k, v in trainer.state.discriminators.items()}
+    trainer.run()
+    for name in start:
+        for key in start[name]:
+            torch.testing.assert_close(snapshot[name][key], start[name][key])
+        # and they train again afterwards
+        assert any(p.requires_grad for p in trainer.state.discriminators[name].parameters())
+
+
+def test_cpu_bf16_autocast_runs(build_two_domain_trainer, two_domain_data):
+    trainer = build_two_domain_trainer(two_domain_data[:2], amp=True)
+    trainer.run()
+    assert trainer.amp_dtype == torch.bfloat16
+    assert not trainer.state.g_scaler.is_enabled()  # no gradient scaling is needed for bf16
+    assert torch.isfinite(torch.tensor(trainer.state.output[GenerativeKeys.LOSSES]["g_total"]))
+
+
+def test_non_finite_loss_stops_with_a_clear_error(build_two_domain_trainer, two_domain_data):
+    data = [dict(x) for x in two_domain_data[:2]]
+    data[0]["a"] = torch.full_like(data[0]["a"], float("nan"))
+    with pytest.raises(FloatingPointError, match="non-finite generator loss"):
+        build_two_domain_trainer(data).run()
+
+
+def test_objective_names_networks_it_needs():
+    from monai.data import DataLoader
+
+    from monai_genmed.engines import GenerativeAdversarialTrainer
+
+    g = torch.nn.Conv2d(1, 1, 1)
+    objective = PairedAdversarialObjective(lambda p, t, f: {"total": p.mean()}, lambda r, f: r.mean(), discriminator="critic")
+    with pytest.raises(KeyError, match="needs networks \\['critic'\\]"):
+        GenerativeAdversarialTrainer(
+            "cpu", 1, DataLoader([]), {"generator": g}, objective, torch.optim.SGD(g.parameters(), lr=0.1),
+            {"discriminator": torch.nn.Conv2d(1, 1, 1)}, torch.optim.SGD(g.parameters(), lr=0.1),
+        )
+
+
+def test_resumed_run_continues_from_the_saved_epoch(build_two_domain_trainer, two_domain_data, tmp_path):
+    # first run: 2 epochs of 2 iterations, checkpoint every epoch
+    first = build_two_domain_trainer(two_domain_data, max_epochs=2, handlers=[TrainingCheckpointer(str(tmp_path))])
+    first.run()
+    saved = weights(first)
+    assert (tmp_path / "checkpoint_epoch=2.pt").exists()
+
+    # second run: fresh networks (another seed), 3 epochs requested; it must pick up at epoch 2, iteration 4
+    checkpointer = TrainingCheckpointer(str(tmp_path))
+    second = build_two_domain_trainer(two_domain_data, max_epochs=3, handlers=[checkpointer], seed=1)
+    seen = {}
+
+    @second.on(Events.EPOCH_STARTED)
+    def record(engine):
+        seen.setdefault("first_epoch", engine.state.epoch)
+        seen.setdefault("first_iteration", engine.state.iteration)
+        seen.setdefault("weights", weights(engine))
+
+    iterations = []
+    second.add_event_handler(Events.ITERATION_COMPLETED, lambda e: iterations.append(e.state.iteration))
+    second.run()
+    assert checkpointer.resumed_from.endswith("checkpoint_epoch=2.pt")
+    assert seen["first_epoch"] == 3 and seen["first_iteration"] == 4
+    assert iterations == [5, 6]
+    for name in saved:
+        for key in saved[name]:
+            torch.testing.assert_close(seen["weights"][name][key], saved[name][key])
+    # the optimizers were restored too: Adam's step count went on from 4 (2 epochs x 2 iterations)
+    g_opt = second.state.g_optimizers["g_optimizer"]
+    assert int(g_opt.state[second.state.generators["g_ab"][0].weight]["step"]) == 6
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["checkpoint_epoch=3.pt"]  # n_saved=1
+
+
+def test_killed_run_loses_no_finished_epoch(build_two_domain_trainer, two_domain_data, tmp_path):
+    run = build_two_domain_trainer(two_domain_data, max_epochs=3, handlers=[TrainingCheckpointer(str(tmp_path))])
+
+    @run.on(Events.ITERATION_COMPLETED(once=5))
+    def crash(engine):
+        raise KeyboardInterrupt("power cut in epoch 3")
+
+    with pytest.raises(KeyboardInterrupt):
+        run.run()
+    assert [p.name for p in tmp_path.glob("*.pt")] == ["checkpoint_epoch=2.pt"]
+    assert not [p for p in tmp_path.iterdir() if p.suffix != ".pt"]  # no half-written temporary file
+    again = build_two_domain_trainer(two_domain_data, max_epochs=3, handlers=[TrainingCheckpointer(str(tmp_path))])
+    again.run()
+    assert again.state.epoch == 3 and again.state.iteration == 6
