@@ -44,6 +44,8 @@ def test_generator_rejects_bad_arguments():
         DAGANGenerator(**TINY_G, in_channels=2, out_channels=1)
     with pytest.raises(ValueError, match="output_range"):
         DAGANGenerator(**TINY_G, output_range=(1.0, 0.0))
+    with pytest.raises(ValueError, match="output_range"):
+        DAGANGenerator(**TINY_G, output_range=(0.0, 0.5, 1.0))
     with pytest.raises(ValueError, match="spatial dims"):
         DAGANGenerator(**TINY_G)(torch.rand(1, 1, 8, 8, 8))
 

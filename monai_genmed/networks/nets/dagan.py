@@ -107,8 +107,8 @@ class DAGANGenerator(nn.Module):
                 f"refinement adds the input to the output, so in_channels ({in_channels}) must equal "
                 f"out_channels ({out_channels}); set refinement=False otherwise."
             )
-        low, high = (float(v) for v in ensure_tuple(output_range))
-        if not low < high:
+        bounds = tuple(float(v) for v in ensure_tuple(output_range))
+        if len(bounds) != 2 or not bounds[0] < bounds[1]:
             raise ValueError(f"output_range must be (low, high) with low < high, got {output_range}.")
         self.spatial_dims = spatial_dims
         self.in_channels = in_channels
@@ -116,7 +116,7 @@ class DAGANGenerator(nn.Module):
         self.channels = channels
         self.up_channels = up_channels
         self.refinement = refinement
-        self.output_range = (low, high)
+        self.output_range = bounds
 
         def conv(c_in: int, c_out: int, norm_: str | tuple | None, act_: str | tuple | None, transposed: bool):
             return Convolution(
