@@ -1,3 +1,38 @@
+"""Datasets and the embedded default data.
+
+The default data need no download: they are made on the fly from the Colin27 head that ships with the
+package (``resources/colin27``). :func:`generate_brain_mr_dataset` writes 2D T1 slices of synthetic subjects
+with Rician noise, :func:`generate_head_mr_ct_dataset` paired MR / CT slices, both with a MONAI datalist;
+:func:`datalist_from_folder` builds the same kind of datalist from a folder of your own images.
+"""
+
 from __future__ import annotations
 
-__all__: list[str] = []
+from .brain_mr import generate_brain_mr_dataset
+from .colin27 import (
+    COLIN27_DIR,
+    HeadTissue,
+    colin27_brain_mask,
+    colin27_head_mask,
+    colin27_tissue_labels,
+    load_colin27_brain,
+    load_colin27_t1,
+)
+from .folder import IMAGE_SUFFIXES, datalist_from_folder
+from .head_mr_ct import HU_RANGE, colin27_hounsfield, generate_head_mr_ct_dataset
+
+__all__ = [
+    "COLIN27_DIR",
+    "HU_RANGE",
+    "IMAGE_SUFFIXES",
+    "HeadTissue",
+    "colin27_brain_mask",
+    "colin27_head_mask",
+    "colin27_hounsfield",
+    "colin27_tissue_labels",
+    "datalist_from_folder",
+    "generate_brain_mr_dataset",
+    "generate_head_mr_ct_dataset",
+    "load_colin27_brain",
+    "load_colin27_t1",
+]

@@ -1,0 +1,138 @@
+"""A MONAI datalist from a folder of your own images: NIfTI, MetaImage, NRRD or DICOM series.
+
+MONAI's :class:`monai.transforms.LoadImaged` reads every format listed here (nibabel for NIfTI, ITK for the
+others, a folder of DICOM files as one series), so the returned list goes straight into a
+:class:`monai.data.Dataset` or into a bundle's ``datalist`` override.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import nibabel as nib
+
+__all__ = ["IMAGE_SUFFIXES", "datalist_from_folder"]
+
+#: file name endings read as one image each (a folder holding ``.dcm`` files is one DICOM series)
+IMAGE_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr", ".dcm")
+
+
+def _is_image_file(path: Path) -> bool:
+    return path.is_file() and path.name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def _is_dicom_series(path: Path) -> bool:
+    return path.is_dir() and any(p.is_file() and p.suffix.lower() == ".dcm" for p in path.iterdir())
+
+
+def _stem(path: Path) -> str:
+    """The name that pairs images across key folders: the file name without its image suffix."""
+    name = path.name
+    for suffix in sorted(IMAGE_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _images(folder: Path, pattern: str | None) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder {folder} does not exist; pass an existing folder of images.")
+    entries = sorted(
+        p for p in folder.iterdir()
+        if (_is_image_file(p) or _is_dicom_series(p)) and (pattern is None or fnmatch.fnmatch(p.name, pattern))
+    )
+    if not entries:
+        what = f"matching {pattern!r}" if pattern else f"ending in {', '.join(IMAGE_SUFFIXES)} (or DICOM folders)"
+        raise ValueError(f"image folder {folder} holds no image {what}; add images or change pattern.")
+    images: dict[str, Path] = {}
+    for path in entries:
+        stem = _stem(path)
+        if stem in images:
+            raise ValueError(f"{images[stem]} and {path} in {folder} are both named {stem!r}; rename one.")
+        images[stem] = path
+    return images
+
+
+def _check_header(path: Path) -> None:
+    """Read the header (not the voxels) of one image; raise naming the file when it cannot be read."""
+    try:
+        if path.name.lower().endswith((".nii", ".nii.gz")):
+            image = nib.load(path)
+            if any(n < 1 for n in image.shape):
+                raise ValueError(f"empty image shape {image.shape}")
+            if path.name.lower().endswith(".nii"):  # uncompressed: a truncated file is cheap to spot
+                header = image.header
+                needed = int(header["vox_offset"]) + header.get_data_dtype().itemsize * math.prod(image.shape)
+                if path.stat().st_size < needed:
+                    raise ValueError(f"the file holds {path.stat().st_size} bytes, its header promises {needed}")
+            return
+        import itk  # imported here: loading ITK's IO modules takes seconds, NIfTI users never pay it
+
+        target = path
+        if path.is_dir():
+            names = itk.GDCMSeriesFileNames.New(Directory=str(path)).GetInputFileNames()
+            if not names:
+                raise ValueError("no readable DICOM series in the folder")
+            target = Path(names[0])
+        reader = itk.ImageIOFactory.CreateImageIO(str(target), itk.CommonEnums.IOFileMode_ReadMode)
+        if reader is None:
+            raise ValueError("no ITK reader recognises the file")
+        reader.SetFileName(str(target))
+        reader.ReadImageInformation()
+    except Exception as error:  # nibabel, ITK and gzip raise many types; the file name is what the user needs
+        raise ValueError(f"cannot read image {path}: {error}. Replace or remove the file.") from error
+
+
+def datalist_from_folder(
+    folder: str | Path,
+    keys: Sequence[str] = ("image",),
+    pattern: str | None = None,
+    check: bool = True,
+) -> list[dict[str, str]]:
+    """Build a MONAI datalist (a list of ``{key: path}`` dicts) from a folder of images.
+
+    With one key, every image in ``folder`` is one item. With several keys (e.g. ``("mr", "ct")``) the folder
+    must hold one sub-folder per key, and images are paired by name across them: ``mr/case01.nii.gz`` with
+    ``ct/case01.mha``. An image is a file ending in one of :data:`IMAGE_SUFFIXES` or a folder of ``.dcm``
+    files (one DICOM series).
+
+    Args:
+        folder: the folder to scan (not recursive beyond the key sub-folders).
+        keys: the datalist keys; one key scans ``folder`` itself, several scan ``folder/<key>``.
+        pattern: optional :mod:`fnmatch` pattern on file names, e.g. ``"*_t1.nii.gz"``.
+        check: open each image's header and raise ``ValueError`` naming any file that cannot be read.
+
+    Returns:
+        Items sorted by name, with absolute paths.
+
+    Raises:
+        FileNotFoundError: ``folder`` or a key sub-folder is missing.
+        ValueError: no images, images without a partner in another key folder, or an unreadable image.
+    """
+    if isinstance(keys, str) or not keys or not all(isinstance(k, str) and k for k in keys):
+        raise ValueError(f"keys must be a non-empty sequence of key names such as ('image',), got {keys!r}.")
+    root = Path(folder).expanduser().resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"folder {root} does not exist; pass the folder that holds your images.")
+    if len(keys) == 1:
+        per_key = {keys[0]: _images(root, pattern)}
+    else:
+        per_key = {key: _images(root / key, pattern) for key in keys}
+        names = set.union(*(set(images) for images in per_key.values()))
+        for key, images in per_key.items():
+            missing = sorted(names - set(images))
+            if missing:
+                raise ValueError(
+                    f"{root / key} has no image named {', '.join(missing[:5])}"
+                    f"{' ...' if len(missing) > 5 else ''} that the other key folders have; every key folder "
+                    "must hold the same image names."
+                )
+    if check:
+        for images in per_key.values():
+            for path in images.values():
+                _check_header(path)
+    names = sorted(next(iter(per_key.values())))
+    return [{key: str(per_key[key][name]) for key in keys} for name in names]
