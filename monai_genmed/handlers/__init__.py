@@ -4,6 +4,7 @@ from .checkpoint import AtomicDiskSaver, BestModelSaver, TrainingCheckpointer
 from .image_grid import ImageGridSaver, make_image_grid
 from .metrics import NMSE, HounsfieldMAE, MaskedMetricHandler, MaskedPSNR, MaskedSSIM, SynthRADPSNR, SynthRADSSIM
 from .metrics_csv import MetricsCSVWriter
+from .progress import ProgressBar
 
 __all__ = [
     "AtomicDiskSaver",
@@ -12,6 +13,7 @@ __all__ = [
     "ImageGridSaver",
     "make_image_grid",
     "MetricsCSVWriter",
+    "ProgressBar",
     "NMSE",
     "HounsfieldMAE",
     "MaskedMetricHandler",
