@@ -13,12 +13,11 @@ Example:
     >>> path = generate_brain_mr_dataset("./data_cache/brain_mr")  # doctest: +SKIP
     >>> training = load_decathlon_datalist(path, data_list_key="training")  # doctest: +SKIP
 
-Command line: ``python -m monai_genmed.data.brain_mr --output_dir ./data_cache/brain_mr --snr 30``.
+Command line: ``python -m monai_genmed.data brain_mr --output_dir ./data_cache/brain_mr --snr 30``.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -110,14 +109,3 @@ def generate_brain_mr_dataset(
         **syn.common_metadata(snr, seed, size, spacing, slicing),
     }
     return syn.build_dataset(output_dir, GENERATOR, parameters, overwrite, write_subject, metadata)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=generate_brain_mr_dataset.__doc__.splitlines()[0])
-    syn.add_cli_arguments(parser)
-    parser.add_argument("--snr", type=float, default=30.0, help="white-matter SNR; inf for noise-free images")
-    print(generate_brain_mr_dataset(**vars(parser.parse_args(argv))))
-
-
-if __name__ == "__main__":
-    main()

@@ -24,12 +24,11 @@ on clinical head CT). A ``misalignment`` knob moves the CT against the MR by a r
 transform, to mimic the residual registration error of real paired data (SynthRAD2023, Thummerer et al.,
 https://doi.org/10.1002/mp.16529).
 
-Command line: ``python -m monai_genmed.data.head_mr_ct --output_dir ./data_cache/head_mr_ct``.
+Command line: ``python -m monai_genmed.data head_mr_ct --output_dir ./data_cache/head_mr_ct``.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -209,16 +208,3 @@ def generate_head_mr_ct_dataset(
         "body_mask_frame": "ct",
     }
     return syn.build_dataset(output_dir, GENERATOR, parameters, overwrite, write_subject, metadata)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=generate_head_mr_ct_dataset.__doc__.splitlines()[0])
-    syn.add_cli_arguments(parser)
-    parser.add_argument("--misalignment", type=float, default=0.0, help="CT displacement size (0 = aligned)")
-    parser.add_argument("--mr_snr", type=float, default=30.0, help="MR white-matter SNR; inf for noise-free")
-    parser.add_argument("--ct_noise_hu", type=float, default=12.0, help="CT noise standard deviation in HU")
-    print(generate_head_mr_ct_dataset(**vars(parser.parse_args(argv))))
-
-
-if __name__ == "__main__":
-    main()
