@@ -215,3 +215,15 @@ def test_built_from_a_json_bundle_config():
     assert isinstance(generator.down[1].adn.N, nn.InstanceNorm2d)
     assert generator.down[1].adn.A.negative_slope == 0.1
     assert discriminator(generator(torch.rand(2, 1, 16, 16))).shape == (2, 1)
+
+
+def test_both_networks_script_for_bundle_export():
+    """ckpt_export scripts the network: the TorchScript module must match eager and keep its input checks."""
+    gen = DAGANGenerator(channels=(8, 16, 32), up_channels=(32, 16, 8)).eval()
+    disc = DAGANDiscriminator(in_shape=(1, 32, 32), channels=(8, 16), head_channels=(16, 8), residual_channels=4).eval()
+    x = torch.rand(2, 1, 32, 32)
+    for net in (gen, disc):
+        scripted = torch.jit.script(net)
+        torch.testing.assert_close(scripted(x), net(x))
+    with pytest.raises(Exception, match="not divisible by 8"):
+        torch.jit.script(gen)(torch.rand(1, 1, 36, 32))

@@ -117,6 +117,7 @@ class DAGANGenerator(nn.Module):
         self.up_channels = up_channels
         self.refinement = refinement
         self.output_range = bounds
+        self.divisor = 2 ** len(channels)
 
         def conv(c_in: int, c_out: int, norm_: str | tuple | None, act_: str | tuple | None, transposed: bool):
             return Convolution(
@@ -138,26 +139,29 @@ class DAGANGenerator(nn.Module):
         self.output_conv = Conv[Conv.CONV, spatial_dims](up_channels[-1], out_channels, kernel_size=1)
         self.apply(_dagan_generator_init)
 
+    __jit_unused_properties__ = ["size_divisor"]
+
     @property
     def size_divisor(self) -> int:
         """Every input spatial size must be a multiple of this (``2 ** len(channels)``)."""
-        return 2 ** len(self.channels)
+        return self.divisor
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct ``x`` of shape ``(B, in_channels, *spatial)``; returns ``(B, out_channels, *spatial)``."""
-        if x.ndim != self.spatial_dims + 2:
+        # checks written in TorchScript's subset of Python, so that ckpt_export can script the network
+        if x.dim() != self.spatial_dims + 2:
             raise ValueError(
-                f"DAGANGenerator(spatial_dims={self.spatial_dims}) expects a (B, C, {self.spatial_dims} spatial dims) "
-                f"input, got shape {tuple(x.shape)}."
+                "DAGANGenerator(spatial_dims=" + str(self.spatial_dims) + ") expects a (B, C, "
+                + str(self.spatial_dims) + " spatial dims) input, got shape " + str(x.shape) + "."
             )
-        spatial = tuple(x.shape[2:])
-        if any(s % self.size_divisor for s in spatial):
-            raise ValueError(
-                f"DAGANGenerator input spatial size {spatial} is not divisible by 2**{len(self.channels)} = "
-                f"{self.size_divisor} (one halving per level); pad the input first, e.g. with "
-                f"monai.transforms.DivisiblePad(k={self.size_divisor}), or use fewer levels."
-            )
-        skips = []
+        for size in x.shape[2:]:
+            if size % self.divisor != 0:
+                raise ValueError(
+                    "DAGANGenerator input spatial size " + str(x.shape[2:]) + " is not divisible by "
+                    + str(self.divisor) + " (one halving per level); pad the input first, e.g. with "
+                    "monai.transforms.DivisiblePad(k=" + str(self.divisor) + "), or use fewer levels."
+                )
+        skips: list[torch.Tensor] = []
         h = x
         for layer in self.down:
             h = layer(h)
@@ -220,6 +224,7 @@ class DAGANDiscriminator(nn.Module):
                 f"head_channels={head_channels}."
             )
         self.in_shape = in_shape
+        self.in_shape_list = [int(v) for v in in_shape]
         spatial_dims = len(in_shape) - 1
 
         def conv(c_in: int, c_out: int, kernel: int, stride: int, act_: str | tuple | None, norm_=norm):
@@ -257,10 +262,10 @@ class DAGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the logit, shape ``(B, 1)``, of ``x`` with shape ``(B, *in_shape)``."""
-        if tuple(x.shape[1:]) != self.in_shape:
+        if list(x.shape[1:]) != self.in_shape_list:
             raise ValueError(
-                f"DAGANDiscriminator was built for inputs of shape (B, *{self.in_shape}), got {tuple(x.shape)}; "
-                "set in_shape to the image shape."
+                "DAGANDiscriminator was built for inputs of shape (B, *" + str(self.in_shape_list) + "), got "
+                + str(x.shape) + "; set in_shape to the image shape."
             )
         h7 = self.features(x)
         h8 = self.residual_act(h7 + self.residual(h7))
