@@ -15,6 +15,7 @@ Conventions:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -35,10 +36,16 @@ from monai_genmed.data.colin27 import (
     load_colin27_t1,
 )
 
+try:
+    from filelock import FileLock
+except ImportError:  # filelock comes with torch; without it, concurrent generation is the caller's business
+    FileLock = None
+
 SPLITS = ("training", "validation", "test")
 DEFAULT_NUM_SUBJECTS = {"training": 8, "validation": 2, "test": 2}
 PARAMETERS_FILE = "generation_parameters.json"
 DATALIST_FILE = "datalist.json"
+LOCK_FILE = ".monai_genmed.lock"
 SOURCE = "Colin27 (mricron-data)"
 # in-plane field of view (mm) that holds any deformed head, for slice selection and intensity statistics
 _FULL_FOV_MM = 264
@@ -541,8 +548,6 @@ def prepare_output_dir(output_dir: str | Path, generator: str, parameters: dict[
     error. A non-empty folder without a dataset of ours is never touched.
     """
     root = Path(output_dir)
-    if root.exists() and not root.is_dir():
-        raise ValueError(f"output_dir {root} exists and is not a folder; pass a folder path.")
     record_path = root / PARAMETERS_FILE
     if record_path.is_file():
         try:
@@ -564,7 +569,7 @@ def prepare_output_dir(output_dir: str | Path, generator: str, parameters: dict[
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
-    elif root.is_dir() and any(root.iterdir()):
+    elif root.is_dir() and any(entry.name != LOCK_FILE for entry in root.iterdir()):
         raise ValueError(
             f"output_dir {root} is not empty and holds no monai_genmed dataset ({PARAMETERS_FILE} is missing); "
             "pass an empty or new folder."
@@ -612,16 +617,22 @@ def build_dataset(
     run is redone, never mistaken for a finished one.
     """
     root = Path(output_dir)
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"output_dir {root} exists and is not a folder; pass a folder path.")
+    root.mkdir(parents=True, exist_ok=True)
     path = root / DATALIST_FILE
-    if prepare_output_dir(root, generator, parameters, overwrite):
-        return str(path)
-    items: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
-    for split in SPLITS:
-        for index in range(parameters["num_subjects"][split]):
-            items[split].extend(write_subject(root, split, index))
-    metadata = {**metadata, "numTraining": len(items["training"]), "numTest": len(items["test"])}
-    path.write_text(json.dumps({**metadata, **items}, indent=2) + "\n")
-    write_record(root, generator, parameters, complete=True)
+    # Several processes (DDP ranks, test workers) may ask for the same dataset at once: one writes it, the
+    # others wait for the lock and then find it complete.
+    with FileLock(str(root / LOCK_FILE)) if FileLock is not None else contextlib.nullcontext():
+        if prepare_output_dir(root, generator, parameters, overwrite):
+            return str(path)
+        items: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
+        for split in SPLITS:
+            for index in range(parameters["num_subjects"][split]):
+                items[split].extend(write_subject(root, split, index))
+        metadata = {**metadata, "numTraining": len(items["training"]), "numTest": len(items["test"])}
+        path.write_text(json.dumps({**metadata, **items}, indent=2) + "\n")
+        write_record(root, generator, parameters, complete=True)
     return str(path)
 
 
