@@ -1,0 +1,81 @@
+"""BM3D-MRI: compressed-sensing reconstruction with a BM3D denoiser as the image model.
+
+Eksioglu, "Decoupled algorithm for MRI reconstruction using nonlocal block matching model: BM3D-MRI",
+J Math Imaging Vis 2016 (https://doi.org/10.1007/s10851-016-0647-7), splits the reconstruction into a
+BM3D denoising step (Dabov et al., IEEE TIP 2007, https://doi.org/10.1109/TIP.2007.901238) and a data
+consistency step that puts the measured k-space samples back, with a denoising strength that decreases over
+the iterations. Yang et al. compared DAGAN with it (IEEE TMI 2018, https://doi.org/10.1109/TMI.2017.2785879).
+The denoiser is the reference implementation of the ``bm3d`` package.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from monai.utils import optional_import
+
+from monai_genmed.apps.baselines.base import CSReconstructor, check_iterations, check_positive, zero_filled_image
+from monai_genmed.transforms.kspace.functional import data_consistency
+
+bm3d, has_bm3d = optional_import("bm3d")
+
+__all__ = ["BM3DCS"]
+
+
+class BM3DCS(CSReconstructor):
+    """BM3D-MRI: alternate BM3D denoising and hard data consistency, with a geometric sigma schedule.
+
+    Starting from the zero-filled image, iteration ``i`` denoises the current image with BM3D at noise level
+    ``sigma_i`` (geometric from ``sigma0`` to ``sigma_end``) and then replaces the k-space of the result by
+    the measurements wherever they were sampled. The last step is that replacement, so the output agrees with
+    every measured sample exactly. BM3D denoises real images: a complex image is denoised as its real and
+    imaginary parts (two BM3D calls per iteration), or, with ``real_valued=True``, as its real part only.
+    (Denoising the magnitude while keeping the phase was tried and does not work: the aliasing lives in the
+    phase and comes back; 8 iterations gained 0.1 dB over zero filling at 30 % sampling.)
+
+    BM3D dominates the cost: about 2-5 s per 256x256 denoising on a 2-core CPU, so ``n_iter`` of 8-10 already
+    means tens of seconds per slice; the benchmark reports the measured time.
+
+    Args:
+        n_iter: denoise + data-consistency iterations.
+        sigma0: BM3D noise level of the first iteration, for images in [0, 1]; it should match the aliasing
+            of the zero-filled image.
+        sigma_end: noise level of the last iteration (about the noise of the data).
+        real_valued: see :class:`~monai_genmed.apps.baselines.base.CSReconstructor`; also halves the cost.
+    """
+
+    name = "BM3D-CS"
+
+    def __init__(
+        self, n_iter: int = 8, sigma0: float = 0.1, sigma_end: float = 0.01, real_valued: bool = False
+    ) -> None:
+        super().__init__(real_valued)
+        if not has_bm3d:
+            raise ImportError("BM3DCS needs the bm3d package; install it with `pip install monai_genmed[classical]`.")
+        self.n_iter = check_iterations(n_iter, "n_iter")
+        self.sigma0 = check_positive(sigma0, "sigma0")
+        self.sigma_end = check_positive(sigma_end, "sigma_end")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"n_iter": self.n_iter, "sigma0": self.sigma0, "sigma_end": self.sigma_end, **super().params}
+
+    def sigma_schedule(self) -> np.ndarray:
+        """BM3D noise level of each iteration."""
+        return np.geomspace(self.sigma0, self.sigma_end, self.n_iter)
+
+    def denoise(self, image: np.ndarray, sigma: float) -> np.ndarray:
+        """BM3D of a complex image, part by part (the real part only when ``real_valued``)."""
+        real = bm3d.bm3d(image.real.astype(np.float64), sigma)
+        if self.real_valued:
+            return real.astype(np.complex64)
+        imag = bm3d.bm3d(image.imag.astype(np.float64), sigma)
+        return (real + 1j * imag).astype(np.complex64)
+
+    def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        image = zero_filled_image(kspace)
+        for sigma in self.sigma_schedule():
+            image = self.denoise(image, float(sigma))
+            image = data_consistency(image[None], kspace[None], mask, output="complex")[0]
+        return image
