@@ -2,10 +2,18 @@
 
 The package mirrors MONAI's own tree (``transforms``, ``metrics``, ``networks``, ``losses``, ``engines``,
 ``handlers``, ``data``, ``apps``) so that a MONAI user finds every component where MONAI keeps its own.
+Importing it loads every subpackage, as ``import monai`` does, so that bundle configs can reach
+``monai_genmed.<subpackage>.<name>`` after a single ``import monai_genmed``.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from . import utils  # noqa: E402  (ground layer first)
+from . import metrics, transforms  # noqa: E402
+from . import data, losses, networks  # noqa: E402
+from . import engines, handlers  # noqa: E402
+from . import apps  # noqa: E402
+
+__all__ = ["__version__", "apps", "data", "engines", "handlers", "losses", "metrics", "networks", "transforms", "utils"]

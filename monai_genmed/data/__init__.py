@@ -18,8 +18,9 @@ from .colin27 import (
     load_colin27_brain,
     load_colin27_t1,
 )
-from .folder import IMAGE_SUFFIXES, datalist_from_folder
+from .folder import IMAGE_SUFFIXES, check_input_file, datalist_from_folder
 from .head_mr_ct import HU_RANGE, colin27_hounsfield, generate_head_mr_ct_dataset
+from .masks import DAGAN_FRACTIONS, DAGAN_MASK_TYPES, default_mask_path, default_undersampling_mask
 
 __all__ = [
     "COLIN27_DIR",
@@ -30,7 +31,12 @@ __all__ = [
     "colin27_head_mask",
     "colin27_hounsfield",
     "colin27_tissue_labels",
+    "check_input_file",
     "datalist_from_folder",
+    "DAGAN_FRACTIONS",
+    "DAGAN_MASK_TYPES",
+    "default_mask_path",
+    "default_undersampling_mask",
     "generate_brain_mr_dataset",
     "generate_head_mr_ct_dataset",
     "load_colin27_brain",

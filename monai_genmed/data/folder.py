@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nibabel as nib
 
-__all__ = ["IMAGE_SUFFIXES", "datalist_from_folder"]
+__all__ = ["IMAGE_SUFFIXES", "check_input_file", "datalist_from_folder"]
 
 #: file name endings read as one image each (a folder holding ``.dcm`` files is one DICOM series)
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr", ".dcm")
@@ -136,3 +136,29 @@ def datalist_from_folder(
                 _check_header(path)
     names = sorted(next(iter(per_key.values())))
     return [{key: str(per_key[key][name]) for key in keys} for name in names]
+
+
+def check_input_file(path: str | Path, name: str = "input_path", what: str = "the input image") -> str:
+    """Check a user-supplied input before a long run starts: it must be given, exist and be readable.
+
+    Image files are checked by their header (NIfTI via nibabel; DICOM folders, MHA, NRRD via ITK); ``.npz``/``.npy``
+    k-space files by opening them. Returns the path; raises ``ValueError``/``FileNotFoundError`` naming ``name``.
+    """
+    if not str(path):
+        raise ValueError(f"{name} is empty: pass {what}, e.g. --{name} /path/to/file")
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{name}={str(path)!r} does not exist; pass {what}.")
+    if p.name.lower().endswith((".npz", ".npy")):
+        import numpy as np
+
+        try:
+            with np.load(p, allow_pickle=False) as _:
+                pass
+        except AttributeError:  # .npy gives an array, not a context manager: it loaded
+            pass
+        except Exception as error:
+            raise ValueError(f"cannot read {name}={str(path)!r}: {error}. Replace the file.") from error
+        return str(p)
+    _check_header(p)
+    return str(p)

@@ -41,9 +41,11 @@ class AtomicDiskSaver(DiskSaver):
     def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
         name = self.fixed_filename or filename
         super().__call__(checkpoint, name, metadata)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(os.path.join(self.dirname, name), (stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH) & ~umask)
+        path = os.path.join(self.dirname, name)
+        if os.path.exists(path):  # only the saving rank (Ignite's save_on_rank) wrote it
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(path, (stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH) & ~umask)
 
     def remove(self, filename: str) -> None:
         if self.fixed_filename is None:  # a fixed name is overwritten in place, never removed

@@ -102,7 +102,8 @@ class MetricsCSVWriter:
         }
         row.update({f"train_{k}": self._sums[k] / self._counts[k] for k in sorted(self._sums)})
         if self.validator is not None:
-            row.update({f"val_{k}": v for k, v in sorted(self.validator.state.metrics.items()) if _is_scalar(v)})
+            metrics = sorted(self.validator.state.metrics.items())
+            row.update({(k if k.startswith("val_") else f"val_{k}"): v for k, v in metrics if _is_scalar(v)})
         for name, opt in self._optimizers(engine).items():
             row[f"lr_{name}"] = opt.param_groups[0]["lr"]
         row.update(self.notes)

@@ -1,3 +1,22 @@
 from __future__ import annotations
 
-__all__: list[str] = []
+from .array import ScaleByPercentile, percentile_scale_factor
+from .dictionary import (
+    ScaleByPercentiled,
+    ScaleByPercentileD,
+    ScaleByPercentileDict,
+    UndoScaleByPercentiled,
+    UndoScaleByPercentileD,
+    UndoScaleByPercentileDict,
+)
+
+__all__ = [
+    "ScaleByPercentile",
+    "percentile_scale_factor",
+    "ScaleByPercentiled",
+    "ScaleByPercentileD",
+    "ScaleByPercentileDict",
+    "UndoScaleByPercentiled",
+    "UndoScaleByPercentileD",
+    "UndoScaleByPercentileDict",
+]

@@ -23,6 +23,7 @@ from .dictionary import (
     ZeroFilledReconstructionD,
     ZeroFilledReconstructionDict,
 )
+from .io import LoadKspace, LoadKspaced, LoadKspaceD, LoadKspaceDict, save_kspace
 from .functional import data_consistency, image_to_kspace, kspace_to_image, zero_filled
 from .masks import (
     MASK_TYPES,
@@ -48,6 +49,7 @@ __all__ = [
     "Undersample", "Undersampled", "UndersampledD", "UndersampledDict",
     "RandUndersample", "RandUndersampled", "RandUndersampledD", "RandUndersampledDict",
     "DataConsistency", "DataConsistencyd", "DataConsistencyD", "DataConsistencyDict",
+    "LoadKspace", "LoadKspaced", "LoadKspaceD", "LoadKspaceDict", "save_kspace",
     "image_to_kspace", "kspace_to_image", "zero_filled", "data_consistency",
     "UndersamplingMaskFunc", "LineMaskFunc", "PointMaskFunc",
     "GaussianMask1D", "GaussianMask2D", "PoissonDiscMask2D", "RandomMask1D", "EquispacedMask1D",
