@@ -1,0 +1,7 @@
+"""Reconstruction studies: the test-set comparison of learned and classical compressed-sensing MRI."""
+
+from __future__ import annotations
+
+from .comparison import CLASSICAL_METHODS, ReconstructionComparison
+
+__all__ = ["CLASSICAL_METHODS", "ReconstructionComparison"]
