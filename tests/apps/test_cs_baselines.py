@@ -112,7 +112,7 @@ def test_params_and_names_describe_the_run():
     tv = TotalVariationCS(lamda=1e-3, max_iter=10)
     assert tv.params == {"lamda": 1e-3, "max_iter": 10, "sigma": pytest.approx(1e-3**0.5), "real_valued": False}
     assert L1WaveletCS(wave_name="haar").params["wave_name"] == "haar"
-    assert BM3DCS(n_iter=3, real_valued=True).params == {"n_iter": 3, "sigma0": 0.1, "sigma_end": 0.01, "real_valued": True}
+    assert BM3DCS(n_iter=3, real_valued=True).params == {"n_iter": 3, "sigma0": 0.2, "sigma_end": 0.02, "real_valued": True}
     names = {m().name for m in (TotalVariationCS, L1WaveletCS, BM3DCS, ZeroFilledRecon)}
     assert len(names) == 4
     assert set(DEFAULT_GRIDS) == {"TotalVariationCS", "L1WaveletCS", "BM3DCS"}

@@ -34,7 +34,7 @@ CSSlice = tuple[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"]
 DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     "TotalVariationCS": {"lamda": [6.25e-5, 1.25e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3]},
     "L1WaveletCS": {"lamda": [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3]},
-    "BM3DCS": {"sigma0": [0.025, 0.05, 0.1, 0.2, 0.4]},
+    "BM3DCS": {"sigma0": [0.05, 0.1, 0.2, 0.4]},
 }
 
 _METRICS = ("psnr", "ssim")
