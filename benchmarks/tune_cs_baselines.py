@@ -147,22 +147,23 @@ def main() -> None:
                     "psnr_head": head["psnr"],
                     "ssim_head": head["ssim"],
                     "seconds": whole["seconds"],
+                    "cpu_seconds": whole["cpu_seconds"],
                 }
             )
             print(
                 f"test {frac:.0%} {recon.name:14s} PSNR {whole['psnr']:.2f} SSIM {whole['ssim']:.4f} | head "
-                f"{head['psnr']:.2f} {head['ssim']:.4f} | {whole['seconds']:.1f} s | {best}",
+                f"{head['psnr']:.2f} {head['ssim']:.4f} | {whole['seconds']:.1f} s ({whole['cpu_seconds']:.1f} s CPU) | {best}",
                 flush=True,
             )
 
     print(f"\ntuned on slice {args.tune_slice}, tested on slice {args.test_slice}, real_valued={args.real_valued}")
-    print("| sampling | method | PSNR | SSIM | PSNR head | SSIM head | s/slice | tuned |")
+    print("| sampling | method | PSNR | SSIM | PSNR head | SSIM head | s/slice (CPU s) | tuned |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         tuned = ", ".join(f"{k}={v:.3g}" for k, v in r["params"].items() if isinstance(v, float))
         print(
             f"| {r['fraction']:.0%} | {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['psnr_head']:.2f} | "
-            f"{r['ssim_head']:.4f} | {r['seconds']:.1f} | {tuned} |"
+            f"{r['ssim_head']:.4f} | {r['seconds']:.1f} ({r['cpu_seconds']:.1f}) | {tuned} |"
         )
     if args.json:
         with open(args.json, "w") as f:

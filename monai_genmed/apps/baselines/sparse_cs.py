@@ -128,8 +128,15 @@ class L1WaveletCS(_SigPyCS):
 
     SigPy's ``L1WaveletRecon``: a Daubechies wavelet transform (``db4`` as in Sparse MRI, all levels PyWavelets
     allows), solved by FISTA (Beck and Teboulle 2009, https://doi.org/10.1137/080716542) with the step ``1``,
-    the exact inverse Lipschitz constant since ``||M F|| = 1`` for a binary mask. Measured on a 256x256 T1
-    slice, the objective settles within ~0.05 % by 200 iterations; PSNR stops changing by 100.
+    the exact inverse Lipschitz constant since ``||M F|| = 1`` for a binary mask.
+
+    Measured on a noisy 256x256 T1 slice (1D Gaussian masks): at the weights that win the tuning at 30-50 %
+    sampling (1e-4 to 3e-4) the objective after 200 iterations is within 2.5e-4 of its 800-iteration value and
+    PSNR within 0.06 dB. Smaller weights converge slowly (at 1e-5 and 50 %, 1.6e-2 above and 1.3 dB short),
+    and at 10 % sampling the prior barely helps: after 800 iterations the weights tried score 23.4-24.3 dB
+    against zero filling's 24.2 dB, lower the longer it runs at all but the smallest weight. The iteration
+    count is part of the method's settings, as in every published comparison; tune ``max_iter`` with
+    ``lamda`` where it matters.
 
     Args:
         lamda: wavelet-coefficient weight, for images in [0, 1].
