@@ -144,3 +144,16 @@ def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_p
     scripted = torch.jit.load(str(exported))
     x = torch.rand(1, 1, 32, 32)
     assert scripted(x).shape == (1, 1, 32, 32)
+
+
+def test_configs_agree_on_the_generator(bundle):
+    """train, inference and evaluate must build the same generator, or model.pt would not load."""
+    import json
+
+    configs = {name: json.loads((bundle / "configs" / f"{name}.json").read_text()) for name in ("train", "inference", "evaluate")}
+    keys = ("generator_channels", "generator_up_channels", "refinement")
+    for name in ("inference", "evaluate"):
+        assert {k: configs[name][k] for k in keys} == {k: configs["train"][k] for k in keys}, name
+    long = json.loads((bundle / "configs" / "train_long.json").read_text())
+    assert long["generator_channels"] == [64, 128, 256, 512, 512, 512, 512, 512]  # the paper's widths
+    assert long["generator_up_channels"] == [512, 1024, 1024, 1024, 256, 128, 64, 64]
