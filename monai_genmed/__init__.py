@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 from . import utils  # noqa: E402  (ground layer first)
 from . import metrics, transforms  # noqa: E402
 from . import data, losses, networks  # noqa: E402
-from . import engines, handlers  # noqa: E402
+from . import engines, handlers, inferers  # noqa: E402
 from . import apps  # noqa: E402
 
-__all__ = ["__version__", "apps", "data", "engines", "handlers", "losses", "metrics", "networks", "transforms", "utils"]
+__all__ = ["__version__", "apps", "data", "engines", "handlers", "inferers", "losses", "metrics", "networks", "transforms", "utils"]
