@@ -16,10 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
-from monai.metrics.regression import compute_ssim_and_cs
 
 from monai_genmed.apps.baselines.base import CSReconstructor
+from monai_genmed.metrics import compute_psnr, compute_ssim
 
 __all__ = ["DEFAULT_GRIDS", "CSSlice", "image_psnr", "image_ssim", "evaluate_cs_method", "tune_cs_method"]
 
@@ -42,32 +41,19 @@ DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
 _METRICS = ("psnr", "ssim")
 
 
-def _region_mean(values: np.ndarray, region: np.ndarray | None) -> float:
-    if region is None:
-        return float(values.mean())
-    if not region.any():
-        raise ValueError("the scoring region is empty; pass None to score the whole slice.")
-    return float(values[region].mean())
-
-
 def image_psnr(prediction: np.ndarray, target: np.ndarray, region: np.ndarray | None = None) -> float:
-    """PSNR in dB with data range 1, over the whole slice or within ``region``."""
-    err = (np.asarray(prediction, np.float64) - np.asarray(target, np.float64)) ** 2
-    mse = _region_mean(err, region)
-    return float("inf") if mse == 0 else float(-10.0 * np.log10(mse))
+    """PSNR in dB with data range 1, over the whole slice or within ``region`` (:func:`monai_genmed.metrics.compute_psnr`)."""
+    pred, ref = (np.asarray(x, np.float64)[None, None] for x in (prediction, target))
+    mask = None if region is None else np.asarray(region, bool)[None, None]
+    return float(compute_psnr(pred, ref, data_range=1.0, mask=mask)[0])
 
 
 def image_ssim(prediction: np.ndarray, target: np.ndarray, region: np.ndarray | None = None) -> float:
-    """SSIM (11x11 Gaussian window of sigma 1.5, data range 1; Wang et al. 2004), averaged over the valid map.
-
-    The SSIM map covers the pixels whose whole window lies inside the image; within ``region`` the average is
-    over the region's pixels in that map.
-    """
-    pred = torch.as_tensor(np.asarray(prediction, np.float32))[None, None]
-    ref = torch.as_tensor(np.asarray(target, np.float32))[None, None]
-    ssim_map, _ = compute_ssim_and_cs(pred, ref, 2, (11, 11), (1.5, 1.5), data_range=1.0)
-    crop = None if region is None else np.asarray(region, bool)[5:-5, 5:-5]
-    return _region_mean(ssim_map[0, 0].numpy(), crop)
+    """SSIM (11x11 Gaussian window of sigma 1.5, data range 1; Wang et al. 2004), over the valid map or within
+    ``region`` (:func:`monai_genmed.metrics.compute_ssim`)."""
+    pred, ref = (np.asarray(x, np.float64)[None, None] for x in (prediction, target))
+    mask = None if region is None else np.asarray(region, bool)[None, None]
+    return float(compute_ssim(pred, ref, data_range=1.0, mask=mask)[0])
 
 
 def _check_slices(slices: Sequence[CSSlice]) -> None:
