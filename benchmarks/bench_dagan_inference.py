@@ -60,6 +60,8 @@ WIDTHS = {
         "up_channels": (512, 1024, 1024, 1024, 256, 128, 64, 64),
     },
     "quarter": {"channels": (16, 32, 64, 128, 128, 128, 128, 128), "up_channels": (128, 256, 256, 256, 64, 32, 16, 16)},
+    # the default dagan_csmri bundle's width (the CPU training budget): its trained model.pt loads here
+    "eighth": {"channels": (8, 16, 32, 64, 64, 64, 64, 64), "up_channels": (64, 128, 128, 128, 32, 16, 8, 8)},
 }
 TRAINED_QUARTER = os.path.join(os.path.dirname(__file__), "..", "bundles", "dagan_csmri", "models", "model.pt")
 FP32_TOLERANCE = 1e-4
@@ -128,7 +130,7 @@ def build_generator(width: str) -> tuple[DAGANGenerator, str]:
     torch.manual_seed(0)
     net = DAGANGenerator(spatial_dims=2, in_channels=1, out_channels=1, **WIDTHS[width]).eval()
     source = "DAGAN initialisation (untrained, seed 0)"
-    if width == "quarter" and os.path.isfile(TRAINED_QUARTER):
+    if width in ("quarter", "eighth") and os.path.isfile(TRAINED_QUARTER):
         state = torch.load(TRAINED_QUARTER, map_location="cpu", weights_only=True)
         state = state.get("model", state) if isinstance(state, dict) else state
         try:
@@ -325,7 +327,7 @@ def main() -> None:
         gflop = gflop_per_slice(net, zero_filled)
         with torch.no_grad():  # the reference: eager fp32, one slice at a time
             reference = torch.cat([net(s[None]) for s in zero_filled])
-        bf16 = args.bf16 == "on" or args.bf16 == "auto" and (native_bf16() or width == "quarter")
+        bf16 = args.bf16 == "on" or args.bf16 == "auto" and (native_bf16() or width in ("quarter", "eighth"))
         paths = build_paths(net, zero_filled, args.batch, compile_=not args.no_compile, bf16=bf16)
         measure(paths, zero_filled, args.repeats)
         print(f"\n### {width} width: {sum(p.numel() for p in net.parameters()) / 1e6:.1f} M parameters, "
