@@ -25,8 +25,8 @@ slice). A reduced-precision path passes when it loses less than 0.05 dB; an fp32
 
 Usage::
 
-    python benchmarks/bench_dagan_inference.py                 # both widths, every path (a few minutes)
-    python benchmarks/bench_dagan_inference.py --quick         # quarter width, 2 rounds, no torch.compile
+    python benchmarks/bench_dagan_inference.py                 # paper and eighth (bundle default) width, every path
+    python benchmarks/bench_dagan_inference.py --quick         # eighth width, 2 rounds, no torch.compile
     python benchmarks/bench_dagan_inference.py --widths paper --repeats 5
 """
 
@@ -296,7 +296,7 @@ def load_average() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--widths", nargs="+", choices=sorted(WIDTHS), default=["paper", "quarter"])
+    parser.add_argument("--widths", nargs="+", choices=sorted(WIDTHS), default=["paper", "eighth"])
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds per path (median reported)")
     parser.add_argument("--batch", type=int, default=8, help="slices per call for the batched paths")
     parser.add_argument("--no_compile", action="store_true", help="skip torch.compile (its first call takes minutes)")
@@ -304,14 +304,14 @@ def main() -> None:
         "--bf16", choices=("auto", "on", "off"), default="auto",
         help="bf16 autocast paths; auto: every width on CPUs with native bf16, else the quarter width only",
     )  # fmt: skip
-    parser.add_argument("--quick", action="store_true", help="quarter width, 2 rounds, no torch.compile")
+    parser.add_argument("--quick", action="store_true", help="eighth width (the bundle's CPU default), 2 rounds, no torch.compile")
     parser.add_argument("--data_dir", default=os.path.join(tempfile.gettempdir(), "monai_genmed_bench", "brain_mr"))
     parser.add_argument(
         "--threads", type=int, default=len(os.sched_getaffinity(0)), help="torch threads (default: all cores)"
     )
     args = parser.parse_args()
     if args.quick:
-        args.widths, args.repeats, args.no_compile = ["quarter"], 2, True
+        args.widths, args.repeats, args.no_compile = ["eighth"], 2, True
     if args.repeats < 1 or args.batch < 1:
         raise ValueError(f"--repeats and --batch must be positive, got {args.repeats} and {args.batch}.")
     torch.set_num_threads(args.threads)
