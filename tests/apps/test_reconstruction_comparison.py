@@ -66,3 +66,20 @@ def test_bad_settings_are_clear_errors(tiny_dataset, tmp_path):
     )
     with pytest.raises(FileNotFoundError, match="checkpoint"):
         missing.run()
+
+
+def test_slow_method_scored_on_a_subset_gets_a_like_for_like_table(tiny_dataset, tmp_path):
+    _, datalist = tiny_dataset
+    comparison = ReconstructionComparison(datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}])
+    psnr = {"zero-filled": [20.0, 22.0, 30.0], "BM3D-MRI": [25.0, 27.0]}
+    for method, values in psnr.items():
+        scores = [{"psnr": v, "ssim": v / 100, "psnr_head": v - 1, "ssim_head": v / 200} for v in values]
+        for name, s in zip(["a", "b", "c"], scores):
+            comparison.per_slice.append({"mask_type": "gaussian1d", "sampling_fraction": 0.3, "method": method, "slice": name, **s})
+        comparison._add_row({"mask_type": "gaussian1d", "sampling_fraction": 0.3}, method, "-", "-", scores, 0.0)
+    md = comparison.markdown((32, 32), 3, 2)
+    subset = md.split("On the same test slices as BM3D-MRI (n = 2)")[1]
+    # zero-filled's whole-test mean is 24.00 dB, on BM3D's two slices 21.00 dB
+    assert "| gaussian1d | 30% | zero-filled | 21.00 | 0.2100 | 20.00 | 0.1050 |" in subset
+    assert "| gaussian1d | 30% | BM3D-MRI | 26.00 | 0.2600 | 25.00 | 0.1300 |" in subset
+    assert "| zero-filled | - | 24.00 ± 5.29 |" in md  # the main table keeps every method's own slices

@@ -52,6 +52,12 @@ def _spread(items: list, count: int | None) -> list:
     return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
 
 
+def _display_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it (tables stay readable and portable)."""
+    rel = os.path.relpath(os.path.abspath(path))
+    return path if rel.startswith("..") else rel
+
+
 class ReconstructionComparison:
     """Score reconstructions of the test split and write ``results.csv``, ``results.md`` and ``per_slice.csv``.
 
@@ -269,7 +275,7 @@ class ReconstructionComparison:
                 logger.info(f"{display}: tuned {best} on {len(tuning)} validation slices in {time.perf_counter() - start:.0f} s")
                 reconstructor = make(**best)
                 subset = _spread(test, self.slow_method_slices if slow else None)
-                params = ", ".join(f"{k}={v}" for k, v in reconstructor.params.items())
+                params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in reconstructor.params.items())
                 tuned = f"validation ({len(tuning)} slices, grid {dict(grid)}, best PSNR)"
                 self._score_method(setting, display, lambda k, m, zf: reconstructor(k, m), subset, mask, params, tuned)
             self._dagan(setting, test, mask)
@@ -293,7 +299,7 @@ class ReconstructionComparison:
         lines = [
             "# Compressed-sensing MRI reconstruction: test-set comparison",
             "",
-            f"- Data: `{self.datalist}`; {n_test} test slices ({shape[0]}x{shape[1]}), Rician noise at white-matter "
+            f"- Data: `{_display_path(self.datalist)}`; {n_test} test slices ({shape[0]}x{shape[1]}), Rician noise at white-matter "
             f"SNR {self._snr(self.datalist)}; images are magnitudes in [0, 1], PSNR/SSIM with data range 1.",
             "- Masks: one fixed mask per setting (monai_genmed's shipped DAGAN grid), the same for every method.",
             f"- Classical methods: regularisation tuned by grid search on {n_val} validation slices (best PSNR); "
@@ -314,4 +320,28 @@ class ReconstructionComparison:
                 f"{fmt(r, 'psnr', 2)} | {fmt(r, 'ssim', 4)} | {fmt(r, 'psnr_head', 2)} | {fmt(r, 'ssim_head', 4)} | "
                 f"{r['seconds_per_slice']:.3g} | {r['n_test_slices']} | {r['settings']} |"
             )
+        lines += self._subset_table()
         return "\n".join(lines) + "\n"
+
+    def _subset_table(self) -> list[str]:
+        """Every method's means on the test slices a slow method was scored on, so its row compares like with like."""
+        lines: list[str] = []
+        for mask_type, fraction in dict.fromkeys((r["mask_type"], r["sampling_fraction"]) for r in self.rows):
+            rows = [r for r in self.rows if (r["mask_type"], r["sampling_fraction"]) == (mask_type, fraction)]
+            per_slice = [p for p in self.per_slice if (p["mask_type"], p["sampling_fraction"]) == (mask_type, fraction)]
+            smallest = min(rows, key=lambda r: r["n_test_slices"])
+            if smallest["n_test_slices"] == max(r["n_test_slices"] for r in rows):
+                continue
+            subset = {p["slice"] for p in per_slice if p["method"] == smallest["method"]}
+            if not lines:
+                lines = ["", f"On the same test slices as {smallest['method']} (n = {len(subset)}), every method:", "",
+                         "| mask | fraction | method | PSNR (dB) | SSIM | PSNR head | SSIM head |", "| --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+            for r in rows:
+                scores = [p for p in per_slice if p["method"] == r["method"] and p["slice"] in subset]
+                mean = {k: float(np.mean([float(p[k]) for p in scores])) if scores and k in scores[0] else float("nan")
+                        for k in ("psnr", "ssim", "psnr_head", "ssim_head")}  # fmt: skip
+                lines.append(
+                    f"| {mask_type} | {fraction:.0%} | {r['method']} | {mean['psnr']:.2f} | {mean['ssim']:.4f} | "
+                    f"{mean['psnr_head']:.2f} | {mean['ssim_head']:.4f} |"
+                )
+        return lines
