@@ -50,6 +50,9 @@ def test_comparison_writes_tables_with_every_method_and_the_facts(tiny_dataset):
     assert "SNR 30.0" in md and "never on test slices" in md
     with open(root / "eval" / "per_slice.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 4 * 3
+    # one slice shown by every method, next to the reference
+    assert set(comparison.examples[("gaussian1d", 0.3)]) == {"target", *methods}
+    assert (root / "eval" / "example_gaussian1d_30.png").stat().st_size > 1000
 
 
 def test_bad_settings_are_clear_errors(tiny_dataset, tmp_path):

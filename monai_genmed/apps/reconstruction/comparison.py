@@ -133,6 +133,8 @@ class ReconstructionComparison:
         self.batch_size = batch_size
         self.data_consistency = data_consistency
         self.head_mask_key = head_mask_key
+        self.examples: dict[tuple[str, float], dict[str, Any]] = {}
+        self._example_slice: str | None = None
         self.rows: list[dict[str, Any]] = []
         self.per_slice: list[dict[str, Any]] = []
 
@@ -197,6 +199,16 @@ class ReconstructionComparison:
         self.rows.append(row)
         logger.info(f"{setting['mask_type']} {setting['sampling_fraction']:.0%} {method}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}")
 
+    def _record(self, setting, name, image, region, fname, recon) -> dict[str, float]:
+        """Score one reconstruction, add it to the per-slice table, keep it when it is the figure's slice."""
+        s = self._scores(recon, image, region)
+        self.per_slice.append({"mask_type": setting["mask_type"], "sampling_fraction": setting["sampling_fraction"],
+                               "method": name, "slice": fname, **s})  # fmt: skip
+        if fname == self._example_slice:
+            examples = self.examples.setdefault((setting["mask_type"], setting["sampling_fraction"]), {"target": image})
+            examples[name] = (np.asarray(recon, np.float32), s["psnr"])
+        return s
+
     def _score_method(self, setting, name, recon_fn, test, mask, params, tuned_on) -> None:
         scores, seconds = [], []
         for image, region, fname in test:
@@ -204,10 +216,7 @@ class ReconstructionComparison:
             start = time.perf_counter()
             recon = recon_fn(kspace, mask, zf)
             seconds.append(time.perf_counter() - start)
-            s = self._scores(recon, image, region)
-            scores.append(s)
-            self.per_slice.append({"mask_type": setting["mask_type"], "sampling_fraction": setting["sampling_fraction"],
-                                   "method": name, "slice": fname, **s})  # fmt: skip
+            scores.append(self._record(setting, name, image, region, fname, recon))
         self._add_row(setting, name, params, tuned_on, scores, float(np.mean(seconds)))
 
     def _dagan(self, setting, test, mask) -> None:
@@ -239,12 +248,7 @@ class ReconstructionComparison:
             self._score_precomputed(setting, name.replace("DAGAN", "DAGAN + data consistency"), test, dc, dc_s)
 
     def _score_precomputed(self, setting, name, test, recons, seconds) -> None:
-        scores = []
-        for (image, region, fname), recon in zip(test, recons):
-            s = self._scores(recon, image, region)
-            scores.append(s)
-            self.per_slice.append({"mask_type": setting["mask_type"], "sampling_fraction": setting["sampling_fraction"],
-                                   "method": name, "slice": fname, **s})  # fmt: skip
+        scores = [self._record(setting, name, image, region, fname, recon) for (image, region, fname), recon in zip(test, recons)]
         self._add_row(setting, name, "trained on the training split; checkpoint by validation NMSE", "training/validation", scores, seconds)
 
     # the run ----------------------------------------------------------------------------------------------
@@ -255,6 +259,8 @@ class ReconstructionComparison:
         validation = self._load_split("validation", self.tune_slices)
         test = self._load_split("test", self.test_slices)
         shape = test[0][0].shape
+        slow_subset = _spread(test, self.slow_method_slices)
+        self._example_slice = slow_subset[len(slow_subset) // 2][2]  # a slice every method reconstructs
         methods = _classical_methods() if self.classical else {}
         for setting in self.settings:
             mask = np.asarray(self.mask_fn(setting["mask_type"], setting["sampling_fraction"], shape), dtype=np.float32)
@@ -292,6 +298,39 @@ class ReconstructionComparison:
                 writer.writerows(rows)
         with open(os.path.join(self.output_dir, "results.md"), "w") as f:
             f.write(self.markdown(shape, n_test, n_val))
+        for (mask_type, fraction), examples in self.examples.items():
+            self.figure(examples, os.path.join(self.output_dir, f"example_{mask_type}_{round(fraction * 100)}.png"),
+                        f"{mask_type} {fraction:.0%}, test slice {os.path.basename(self._example_slice)}")  # fmt: skip
+
+    @staticmethod
+    def figure(examples: Mapping[str, Any], path: str, title: str, error_gain: float = 5.0) -> None:
+        """Reference and every method's reconstruction of one slice (top) and their errors (bottom), as a PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        target = examples["target"]
+        methods = [k for k in examples if k != "target"]
+        fig, axes = plt.subplots(2, len(methods) + 1, figsize=(2.4 * (len(methods) + 1), 5.2), squeeze=False)
+        axes[0, 0].imshow(target, cmap="gray", vmin=0, vmax=1)
+        axes[0, 0].set_title("fully sampled", fontsize=8)
+        for j, name in enumerate(methods, start=1):
+            recon, psnr = examples[name]
+            axes[0, j].imshow(recon, cmap="gray", vmin=0, vmax=1)
+            axes[0, j].set_title(f"{name.split(' (')[0]}\n{psnr:.2f} dB", fontsize=8)
+            axes[1, j].imshow(np.abs(recon - target), cmap="inferno", vmin=0, vmax=1 / error_gain)
+        axes[1, 0].text(0.5, 0.5, f"|error| x {error_gain:g}", ha="center", va="center", fontsize=9)
+        for ax in axes.ravel():
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_frame_on(ax is not axes[1, 0])
+        fig.suptitle(title, fontsize=9)
+        fig.tight_layout()
+        tmp = path + ".tmp.png"
+        fig.savefig(tmp, dpi=90)
+        plt.close(fig)
+        os.replace(tmp, path)
 
     def markdown(self, shape, n_test: int, n_val: int) -> str:
         """The table as Markdown, with the facts a reader needs to judge it."""
