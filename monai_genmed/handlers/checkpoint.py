@@ -131,8 +131,17 @@ class TrainingCheckpointer:
         path = self.latest()
         if path is None:
             return
+        load_dict = dict(self.objects)
         try:
-            CheckpointLoader(load_path=path, load_dict=self.objects, map_location=engine.state.device)(engine)
+            saved = set(torch.load(path, map_location="cpu", weights_only=True))
+            # extra objects added to a config after the checkpoint was written (e.g. early stopping's state)
+            # start fresh rather than making the run unresumable; the networks and the trainer must be there
+            missing_extra = sorted(set(self.extra_objects) - saved)
+            for name in missing_extra:
+                load_dict.pop(name)
+            if missing_extra:
+                logger.warning(f"{path} holds no state for {missing_extra}; they start fresh.")
+            CheckpointLoader(load_path=path, load_dict=load_dict, map_location=engine.state.device)(engine)
         except Exception as e:
             raise RuntimeError(
                 f"could not resume from {path!r} ({e}); delete it (or the whole {self.save_dir!r}) to start afresh, "

@@ -136,3 +136,37 @@ def test_killed_run_loses_no_finished_epoch(build_two_domain_trainer, two_domain
     again = build_two_domain_trainer(two_domain_data, max_epochs=3, handlers=[TrainingCheckpointer(str(tmp_path))])
     again.run()
     assert again.state.epoch == 3 and again.state.iteration == 6
+
+
+class _Counter:
+    """A stateful extra object, as a config might add after a checkpoint was written."""
+
+    def __init__(self):
+        self.count = 7
+
+    def state_dict(self):
+        return {"count": self.count}
+
+    def load_state_dict(self, state):
+        self.count = state["count"]
+
+
+def test_checkpoint_without_a_newer_extra_object_still_resumes(build_two_domain_trainer, two_domain_data, tmp_path):
+    build_two_domain_trainer(two_domain_data, max_epochs=1, handlers=[TrainingCheckpointer(str(tmp_path))]).run()
+    counter = _Counter()
+    checkpointer = TrainingCheckpointer(str(tmp_path), extra_objects={"counter": counter})
+    resumed = build_two_domain_trainer(two_domain_data, max_epochs=2, handlers=[checkpointer])
+    resumed.run()
+    assert checkpointer.resumed_from.endswith("checkpoint_epoch=1.pt") and resumed.state.iteration == 4
+    assert counter.count == 7  # started fresh
+    assert torch.load(tmp_path / "checkpoint_epoch=2.pt", weights_only=True)["counter"] == {"count": 7}
+
+
+def test_checkpoint_missing_a_network_is_a_clear_error(build_two_domain_trainer, two_domain_data, tmp_path):
+    build_two_domain_trainer(two_domain_data, max_epochs=1, handlers=[TrainingCheckpointer(str(tmp_path))]).run()
+    state = torch.load(tmp_path / "checkpoint_epoch=1.pt", weights_only=True)
+    del state["network_g_ab"]
+    torch.save(state, tmp_path / "checkpoint_epoch=1.pt")
+    broken = build_two_domain_trainer(two_domain_data, max_epochs=2, handlers=[TrainingCheckpointer(str(tmp_path))])
+    with pytest.raises(RuntimeError, match="could not resume .*delete it"):
+        broken.run()
