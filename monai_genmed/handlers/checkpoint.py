@@ -133,7 +133,7 @@ class TrainingCheckpointer:
             return
         load_dict = dict(self.objects)
         try:
-            saved = set(torch.load(path, map_location="cpu", weights_only=True))
+            saved = set(torch.load(path, map_location="cpu", weights_only=True, mmap=True))  # keys only: no copy
             # extra objects added to a config after the checkpoint was written (e.g. early stopping's state)
             # start fresh rather than making the run unresumable; the networks and the trainer must be there
             missing_extra = sorted(set(self.extra_objects) - saved)

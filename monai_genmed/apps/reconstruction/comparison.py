@@ -22,7 +22,8 @@ from monai.data import load_decathlon_datalist
 from monai.inferers import Inferer, SimpleInferer
 from monai.transforms import LoadImage
 
-from monai_genmed.metrics import compute_nmse, compute_psnr, compute_ssim
+from monai_genmed.apps.baselines.tuning import image_psnr, image_ssim
+from monai_genmed.metrics import compute_nmse
 from monai_genmed.transforms.kspace.functional import data_consistency, image_to_kspace, zero_filled
 
 __all__ = ["ReconstructionComparison", "CLASSICAL_METHODS"]
@@ -171,16 +172,12 @@ class ReconstructionComparison:
     @staticmethod
     def _scores(recon: np.ndarray, target: np.ndarray, region: np.ndarray | None) -> dict[str, float]:
         p, t = recon[None, None].astype(np.float64), target[None, None].astype(np.float64)
-        scores = {
-            "nmse": float(compute_nmse(p, t)[0]),
-            "psnr": float(compute_psnr(p, t, data_range=1.0)[0]),
-            "ssim": float(compute_ssim(p, t, data_range=1.0)[0]),
-        }
+        scores = {"nmse": float(compute_nmse(p, t)[0]), "psnr": image_psnr(recon, target), "ssim": image_ssim(recon, target)}
         if region is not None:
             m = region[None, None]
             scores["nmse_head"] = float(compute_nmse(p * m, t * m)[0])
-            scores["psnr_head"] = float(compute_psnr(p, t, data_range=1.0, mask=m)[0])
-            scores["ssim_head"] = float(compute_ssim(p, t, data_range=1.0, mask=m)[0])
+            scores["psnr_head"] = image_psnr(recon, target, region)
+            scores["ssim_head"] = image_ssim(recon, target, region)
         return scores
 
     def _add_row(self, setting: Mapping, method: str, params: str, tuned_on: str, scores: list[dict], seconds: float) -> None:
@@ -209,17 +206,17 @@ class ReconstructionComparison:
             examples[name] = (np.asarray(recon, np.float32), s["psnr"])
         return s
 
-    def _score_method(self, setting, name, recon_fn, test, mask, params, tuned_on) -> None:
+    def _score_method(self, setting, name, recon_fn, test, undersampled, mask, params, tuned_on) -> None:
         scores, seconds = [], []
         for image, region, fname in test:
-            kspace, zf = self._undersample(image, mask)
+            kspace, zf = undersampled[fname]
             start = time.perf_counter()
             recon = recon_fn(kspace, mask, zf)
             seconds.append(time.perf_counter() - start)
             scores.append(self._record(setting, name, image, region, fname, recon))
         self._add_row(setting, name, params, tuned_on, scores, float(np.mean(seconds)))
 
-    def _dagan(self, setting, test, mask) -> None:
+    def _dagan(self, setting, test, undersampled, mask) -> None:
         if self.network is None or not setting.get("checkpoint"):
             return
         ckpt = setting["checkpoint"]
@@ -228,7 +225,7 @@ class ReconstructionComparison:
         state = torch.load(ckpt, map_location=self.device)
         self.network.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
         self.network.to(self.device).eval()
-        inputs = [self._undersample(image, mask) for image, _, _ in test]
+        inputs = [undersampled[fname] for _, _, fname in test]
         start = time.perf_counter()
         preds = []
         with torch.no_grad():
@@ -264,7 +261,8 @@ class ReconstructionComparison:
         methods = _classical_methods() if self.classical else {}
         for setting in self.settings:
             mask = np.asarray(self.mask_fn(setting["mask_type"], setting["sampling_fraction"], shape), dtype=np.float32)
-            self._score_method(setting, "zero-filled", lambda k, m, zf: zf, test, mask, "-", "-")
+            undersampled = {fname: self._undersample(image, mask) for image, _, fname in test}  # once per setting
+            self._score_method(setting, "zero-filled", lambda k, m, zf: zf, test, undersampled, mask, "-", "-")
             val_slices = []
             for image, region, _ in validation:
                 kspace, _ = self._undersample(image, mask)
@@ -283,8 +281,8 @@ class ReconstructionComparison:
                 subset = _spread(test, self.slow_method_slices if slow else None)
                 params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in reconstructor.params.items())
                 tuned = f"validation ({len(tuning)} slices, grid {dict(grid)}, best PSNR)"
-                self._score_method(setting, display, lambda k, m, zf: reconstructor(k, m), subset, mask, params, tuned)
-            self._dagan(setting, test, mask)
+                self._score_method(setting, display, lambda k, m, zf: reconstructor(k, m), subset, undersampled, mask, params, tuned)
+            self._dagan(setting, test, undersampled, mask)
         self._write(shape, len(test), len(validation))
         return self.rows
 
