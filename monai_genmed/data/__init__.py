@@ -9,6 +9,7 @@ with Rician noise, :func:`generate_head_mr_ct_dataset` paired MR / CT slices, bo
 from __future__ import annotations
 
 from .brain_mr import generate_brain_mr_dataset
+from .checks import ImageSummary, check_data_loader, check_datalist, check_image_file, check_kspace_file
 from .colin27 import (
     COLIN27_DIR,
     HeadTissue,
@@ -32,6 +33,11 @@ __all__ = [
     "colin27_hounsfield",
     "colin27_tissue_labels",
     "check_input_file",
+    "check_data_loader",
+    "check_datalist",
+    "check_image_file",
+    "check_kspace_file",
+    "ImageSummary",
     "datalist_from_folder",
     "DAGAN_FRACTIONS",
     "DAGAN_MASK_TYPES",

@@ -8,11 +8,10 @@ others, a folder of DICOM files as one series), so the returned list goes straig
 from __future__ import annotations
 
 import fnmatch
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import nibabel as nib
+from .checks import check_datalist, check_image_file, check_kspace_file
 
 __all__ = ["IMAGE_SUFFIXES", "check_input_file", "datalist_from_folder"]
 
@@ -56,36 +55,6 @@ def _images(folder: Path, pattern: str | None) -> dict[str, Path]:
     return images
 
 
-def _check_header(path: Path) -> None:
-    """Read the header (not the voxels) of one image; raise naming the file when it cannot be read."""
-    try:
-        if path.name.lower().endswith((".nii", ".nii.gz")):
-            image = nib.load(path)
-            if any(n < 1 for n in image.shape):
-                raise ValueError(f"empty image shape {image.shape}")
-            if path.name.lower().endswith(".nii"):  # uncompressed: a truncated file is cheap to spot
-                header = image.header
-                needed = int(header["vox_offset"]) + header.get_data_dtype().itemsize * math.prod(image.shape)
-                if path.stat().st_size < needed:
-                    raise ValueError(f"the file holds {path.stat().st_size} bytes, its header promises {needed}")
-            return
-        import itk  # imported here: loading ITK's IO modules takes seconds, NIfTI users never pay it
-
-        target = path
-        if path.is_dir():
-            names = itk.GDCMSeriesFileNames.New(Directory=str(path)).GetInputFileNames()
-            if not names:
-                raise ValueError("no readable DICOM series in the folder")
-            target = Path(names[0])
-        reader = itk.ImageIOFactory.CreateImageIO(str(target), itk.CommonEnums.IOFileMode_ReadMode)
-        if reader is None:
-            raise ValueError("no ITK reader recognises the file")
-        reader.SetFileName(str(target))
-        reader.ReadImageInformation()
-    except Exception as error:  # nibabel, ITK and gzip raise many types; the file name is what the user needs
-        raise ValueError(f"cannot read image {path}: {error}. Replace or remove the file.") from error
-
-
 def datalist_from_folder(
     folder: str | Path,
     keys: Sequence[str] = ("image",),
@@ -103,14 +72,15 @@ def datalist_from_folder(
         folder: the folder to scan (not recursive beyond the key sub-folders).
         keys: the datalist keys; one key scans ``folder`` itself, several scan ``folder/<key>``.
         pattern: optional :mod:`fnmatch` pattern on file names, e.g. ``"*_t1.nii.gz"``.
-        check: open each image's header and raise ``ValueError`` naming any file that cannot be read.
+        check: read every image completely (see :func:`~monai_genmed.data.checks.check_datalist`) and raise
+            ``ValueError`` naming each file that is unreadable, truncated, empty or holds NaN/inf values.
 
     Returns:
         Items sorted by name, with absolute paths.
 
     Raises:
         FileNotFoundError: ``folder`` or a key sub-folder is missing.
-        ValueError: no images, images without a partner in another key folder, or an unreadable image.
+        ValueError: no images, images without a partner in another key folder, or a bad image.
     """
     if isinstance(keys, str) or not keys or not all(isinstance(k, str) and k for k in keys):
         raise ValueError(f"keys must be a non-empty sequence of key names such as ('image',), got {keys!r}.")
@@ -130,19 +100,19 @@ def datalist_from_folder(
                     f"{' ...' if len(missing) > 5 else ''} that the other key folders have; every key folder "
                     "must hold the same image names."
                 )
-    if check:
-        for images in per_key.values():
-            for path in images.values():
-                _check_header(path)
     names = sorted(next(iter(per_key.values())))
-    return [{key: str(per_key[key][name]) for key in keys} for name in names]
+    datalist = [{key: str(per_key[key][name]) for key in keys} for name in names]
+    if check:
+        check_datalist(datalist, keys, name=f"image folder {root}")
+    return datalist
 
 
 def check_input_file(path: str | Path, name: str = "input_path", what: str = "the input image") -> str:
-    """Check a user-supplied input before a long run starts: it must be given, exist and be readable.
+    """Check a user-supplied input before a long run starts: it must be given, exist and be readable in full.
 
-    Image files are checked by their header (NIfTI via nibabel; DICOM folders, MHA, NRRD via ITK); ``.npz``/``.npy``
-    k-space files by opening them. Returns the path; raises ``ValueError``/``FileNotFoundError`` naming ``name``.
+    Images (NIfTI; DICOM folders, MHA, NRRD via ITK) are read completely, so truncated files and NaN/inf voxels
+    are found here; ``.npz``/``.npy`` k-space files are loaded and checked (complex, 2D or 3D, finite). Returns
+    the path; raises ``ValueError``/``FileNotFoundError`` naming ``name`` and what to pass.
     """
     if not str(path):
         raise ValueError(f"{name} is empty: pass {what}, e.g. --{name} /path/to/file")
@@ -150,15 +120,12 @@ def check_input_file(path: str | Path, name: str = "input_path", what: str = "th
     if not p.exists():
         raise FileNotFoundError(f"{name}={str(path)!r} does not exist; pass {what}.")
     if p.name.lower().endswith((".npz", ".npy")):
-        import numpy as np
-
-        try:
-            with np.load(p, allow_pickle=False) as _:
-                pass
-        except AttributeError:  # .npy gives an array, not a context manager: it loaded
-            pass
-        except Exception as error:
-            raise ValueError(f"cannot read {name}={str(path)!r}: {error}. Replace the file.") from error
+        check_kspace_file(p, name=f"{name}={str(path)!r}")
         return str(p)
-    _check_header(p)
+    if not (_is_image_file(p) or _is_dicom_series(p)):
+        raise ValueError(
+            f"{name}={str(path)!r} is not an image this package reads; pass {what} as a file ending in "
+            f"{', '.join(IMAGE_SUFFIXES)}, a folder of .dcm files, or k-space as .npz/.npy."
+        )
+    check_image_file(p, name=f"{name}")
     return str(p)

@@ -1,0 +1,200 @@
+"""Checks of user data that read the voxels, not only the header, and name the file and the fix.
+
+A header check passes a truncated ``.nii.gz`` (gzip fails only when the voxels are decompressed) and a slice
+with NaN pixels; training then dies minutes later, deep in a transform chain, without the file's name. These
+checks load every image with MONAI's own reader (:class:`monai.transforms.LoadImage`: nibabel for NIfTI, ITK
+for DICOM/MHA/NRRD), the reader the bundles train with, and check what a model relies on: a readable,
+non-empty array of the right dimensionality, finite values and a value range the model was built for. A
+bundle calls :func:`check_datalist` on its training and validation lists before the first epoch, so a bad
+file costs seconds, not a run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ImageSummary", "check_image_file", "check_datalist", "check_data_loader", "check_kspace_file"]
+
+logger = logging.getLogger(__name__)
+
+#: a datalist check shows a progress bar from this many files on
+PROGRESS_FROM = 64
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """What :func:`check_image_file` found: the array's shape and its finite value range."""
+
+    path: str
+    shape: tuple[int, ...]
+    minimum: float
+    maximum: float
+
+
+def _load_array(path: Path) -> np.ndarray:
+    from monai.transforms import LoadImage  # MONAI's reader: what training will use
+
+    image = LoadImage(image_only=True, ensure_channel_first=False)(str(path))
+    return np.asarray(image)
+
+
+def check_image_file(
+    path: str | Path,
+    name: str = "image",
+    spatial_dims: int | Sequence[int] | None = None,
+    value_range: Sequence[float] | None = None,
+    range_hint: str = "",
+) -> ImageSummary:
+    """Read a whole image file and check it; raise ``ValueError`` naming the file and the fix.
+
+    Args:
+        path: a NIfTI, MHA/MHD, NRRD or DICOM file, or a folder holding one DICOM series.
+        name: what the image is in the caller's words (a datalist key such as ``"image"`` or ``"ct"``).
+        spatial_dims: accepted numbers of array dimensions (e.g. ``(2, 3)`` for a slice or a volume).
+        value_range: ``(low, high)`` the values must lie in (e.g. ``(0, 1)`` for the DAGAN bundle's scaled MR,
+            an HU range for CT); ``None`` checks finiteness only.
+        range_hint: how to bring the data into ``value_range``, appended to the error.
+
+    Returns:
+        The image's shape and value range.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: unreadable or truncated, empty, wrong dimensionality, NaN/inf, or values outside ``value_range``.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{name} file {str(p)!r} does not exist; fix the path in the datalist or folder.")
+    try:
+        array = _load_array(p)
+    except Exception as error:  # nibabel, ITK and gzip raise many types; the file name is what the user needs
+        raise ValueError(
+            f"cannot read {name} file {str(p)!r} ({type(error).__name__}: {error}); it may be truncated or corrupt. "
+            "Replace or remove the file."
+        ) from error
+    if array.size == 0:
+        raise ValueError(f"{name} file {str(p)!r} holds an empty array of shape {array.shape}; replace or remove it.")
+    if spatial_dims is not None:
+        allowed = (spatial_dims,) if isinstance(spatial_dims, int) else tuple(spatial_dims)
+        if array.ndim not in allowed:
+            raise ValueError(
+                f"{name} file {str(p)!r} has {array.ndim} dimensions (shape {array.shape}); this model takes "
+                f"{' or '.join(map(str, allowed))}-dimensional images. Remove channel/time dimensions or pick "
+                "the right files."
+            )
+    if np.iscomplexobj(array):
+        raise ValueError(f"{name} file {str(p)!r} holds complex values; store magnitude images (np.abs).")
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = int(array.size - finite.sum())
+        raise ValueError(
+            f"{name} file {str(p)!r} holds {bad} NaN or infinite value(s) of {array.size}; replace them "
+            "(e.g. np.nan_to_num) or remove the file."
+        )
+    low, high = float(array.min()), float(array.max())
+    if value_range is not None:
+        lo, hi = float(value_range[0]), float(value_range[1])
+        if low < lo or high > hi:
+            raise ValueError(
+                f"{name} file {str(p)!r} has values in [{low:.4g}, {high:.4g}], outside the [{lo:g}, {hi:g}] this "
+                f"model expects.{' ' + range_hint if range_hint else ''}"
+            )
+    return ImageSummary(str(p), tuple(int(n) for n in array.shape), low, high)
+
+
+def check_datalist(
+    datalist: Sequence[Mapping[str, Any]],
+    keys: Sequence[str] | str = ("image",),
+    name: str = "datalist",
+    spatial_dims: int | Sequence[int] | None = None,
+    value_range: Mapping[str, Sequence[float]] | Sequence[float] | None = None,
+    range_hint: str = "",
+    min_items: int = 1,
+    progress: bool | None = None,
+) -> list[dict[str, Any]]:
+    """Check every image of a MONAI datalist up front (see :func:`check_image_file`); return the datalist.
+
+    Every file is read once, so a truncated file, a NaN slice or images in the wrong units are found before
+    training, with the file's name. All problems are collected and raised together (the first ten named).
+
+    Args:
+        datalist: ``[{key: path, ...}, ...]`` as :func:`monai.data.load_decathlon_datalist` returns.
+        keys: the image keys to check; other keys (labels of other kinds, numbers) are left alone.
+        name: the list's name in messages (``"training datalist"``).
+        spatial_dims: accepted numbers of array dimensions.
+        value_range: ``(low, high)`` for every key, or ``{key: (low, high)}``.
+        range_hint: how to fix values out of range (appended to the error).
+        min_items: the fewest items the list may hold (1: an empty list is an error).
+        progress: show a progress bar (default: from :data:`PROGRESS_FROM` files on).
+
+    Raises:
+        ValueError: too few items, an item without a key, or any file that fails its check.
+    """
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
+    items = list(datalist)
+    if len(items) < min_items:
+        raise ValueError(
+            f"the {name} holds {len(items)} item(s); at least {min_items} needed. Check the data folder or datalist "
+            "file (is it empty, or is the split key right?)."
+        )
+    ranges = value_range if isinstance(value_range, Mapping) else {k: value_range for k in keys}
+    work = [(i, key, item[key]) for i, item in enumerate(items) for key in keys if isinstance(item, Mapping) and key in item]
+    missing = [i for i, item in enumerate(items) if not isinstance(item, Mapping) or any(k not in item for k in keys)]
+    problems = [f"item {i} lacks key(s) {[k for k in keys if not isinstance(items[i], Mapping) or k not in items[i]]}" for i in missing]
+    show = progress if progress is not None else len(work) >= PROGRESS_FROM
+    iterator: Any = work
+    if show:
+        from tqdm import tqdm
+
+        iterator = tqdm(work, desc=f"checking {name}", unit="file")
+    for _, key, path in iterator:
+        try:
+            check_image_file(path, name=key, spatial_dims=spatial_dims, value_range=ranges.get(key))
+        except (ValueError, FileNotFoundError) as error:
+            problems.append(str(error))
+    if problems:
+        shown = "\n  - ".join(problems[:10])
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        hint = f"\n{range_hint}" if range_hint and any("model expects" in p for p in problems) else ""
+        raise ValueError(f"{len(problems)} problem(s) in the {name} ({len(items)} items):\n  - {shown}{more}{hint}")
+    return [dict(item) for item in items]
+
+
+def check_data_loader(data_loader: Any, name: str = "training") -> Any:
+    """Raise ``ValueError`` when a data loader yields no batch; return it unchanged.
+
+    ``batch_size`` larger than the data with ``drop_last=True`` gives an empty epoch: Ignite warns and the run
+    "finishes" having trained nothing. This names the sizes and the fix instead.
+    """
+    try:
+        length = len(data_loader)
+    except TypeError:  # an iterable without a length: nothing to check up front
+        return data_loader
+    if length > 0:
+        return data_loader
+    dataset = getattr(data_loader, "dataset", None)
+    size = len(dataset) if dataset is not None and hasattr(dataset, "__len__") else "unknown"
+    batch_size = getattr(data_loader, "batch_size", None)
+    drop_last = getattr(data_loader, "drop_last", None)
+    raise ValueError(
+        f"the {name} data loader yields no batch: {size} item(s), batch_size={batch_size}, drop_last={drop_last}. "
+        f"Lower batch_size (e.g. --batch_size {max(1, size if isinstance(size, int) else 1)}) or add data."
+    )
+
+
+def check_kspace_file(path: str | Path, name: str = "input_path") -> tuple[int, ...]:
+    """Read a measured k-space file (``.npz`` from :func:`~monai_genmed.transforms.kspace.save_kspace`, or a
+    complex ``.npy``) completely and check it; returns the k-space shape. Raises ``ValueError`` naming ``name``."""
+    from monai_genmed.transforms.kspace import LoadKspace
+
+    try:
+        kspace, _ = LoadKspace()(path)
+    except (ValueError, KeyError, FileNotFoundError) as error:
+        raise ValueError(f"{name}: {error}") from error
+    return tuple(int(n) for n in kspace.shape[1:])
