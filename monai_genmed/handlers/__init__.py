@@ -1,17 +1,29 @@
 from __future__ import annotations
 
 from .checkpoint import AtomicDiskSaver, BestModelSaver, TrainingCheckpointer
+from .divergence import DivergenceGuard, TrainingDivergedError, TrivialBaseline
 from .early_stop import ResumableEarlyStopHandler
 from .image_grid import ImageGridSaver, make_image_grid
 from .metrics import NMSE, HounsfieldMAE, MaskedMetricHandler, MaskedPSNR, MaskedSSIM, SynthRADPSNR, SynthRADSSIM
 from .metrics_csv import MetricsCSVWriter
+from .model_loader import ModelWeightsLoader, load_model_weights
 from .progress import ProgressBar
+from .run_state import RandomState, RunFingerprint, collect_random_generators, fingerprint_differences
 
 __all__ = [
     "AtomicDiskSaver",
     "BestModelSaver",
     "TrainingCheckpointer",
     "ResumableEarlyStopHandler",
+    "DivergenceGuard",
+    "TrainingDivergedError",
+    "TrivialBaseline",
+    "ModelWeightsLoader",
+    "load_model_weights",
+    "RandomState",
+    "RunFingerprint",
+    "collect_random_generators",
+    "fingerprint_differences",
     "ImageGridSaver",
     "make_image_grid",
     "MetricsCSVWriter",

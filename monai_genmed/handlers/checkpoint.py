@@ -21,6 +21,8 @@ from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver
 from monai.handlers import CheckpointLoader
 
+from .run_state import RandomState, RunFingerprint
+
 __all__ = ["AtomicDiskSaver", "TrainingCheckpointer", "BestModelSaver"]
 
 logger = logging.getLogger(__name__)
@@ -59,7 +61,14 @@ class TrainingCheckpointer:
     the trainer (``trainer.checkpoint_objects()`` of :class:`~monai_genmed.engines.GenerativeAdversarialTrainer`,
     else ``{"trainer": engine, "network": engine.network, "optimizer": engine.optimizer}`` of a MONAI
     ``SupervisedTrainer``) plus ``extra_objects`` (learning-rate schedulers, early stopping, best-model saver:
-    anything with ``state_dict``/``load_state_dict``).
+    anything with ``state_dict``/``load_state_dict``), the run's random state (global generators and those of
+    the training data's random transforms: a resumed run draws what the uninterrupted one drew) and its
+    fingerprint.
+
+    The fingerprint is ``{config_id: value}`` of the settings that define the model (widths, mask type and
+    fraction, data scaling, ...). A checkpoint is only resumed by a run with the same fingerprint: other
+    settings are an error that lists the differences, so a changed command never continues, and mixes into,
+    a run of other settings.
 
     Args:
         save_dir: folder of the checkpoints (created if needed).
@@ -68,6 +77,8 @@ class TrainingCheckpointer:
         n_saved: how many recent checkpoints to keep.
         resume: at start, load the newest checkpoint in ``save_dir`` if there is one.
         filename_prefix: checkpoint file names are ``{prefix}_epoch={N}.pt``.
+        fingerprint: the settings that define the model (see above); ``None`` records and checks nothing.
+        save_random_state: save and restore the random generators (see above).
     """
 
     def __init__(
@@ -78,6 +89,8 @@ class TrainingCheckpointer:
         n_saved: int = 1,
         resume: bool = True,
         filename_prefix: str = "checkpoint",
+        fingerprint: Mapping[str, Any] | None = None,
+        save_random_state: bool = True,
     ) -> None:
         if save_interval < 1 or n_saved < 1:
             raise ValueError(f"save_interval and n_saved must be >= 1, got {save_interval} and {n_saved}.")
@@ -85,6 +98,8 @@ class TrainingCheckpointer:
         self.extra_objects = dict(extra_objects or {})
         self.save_interval, self.n_saved, self.resume = save_interval, n_saved, resume
         self.filename_prefix = filename_prefix
+        self.fingerprint = RunFingerprint(fingerprint) if fingerprint is not None else None
+        self.save_random_state = save_random_state
         self.objects: dict[str, Any] = {}
         self.resumed_from: str | None = None
 
@@ -100,7 +115,35 @@ class TrainingCheckpointer:
         if clash:
             raise ValueError(f"extra_objects reuse names of the trainer's own objects: {sorted(clash)}.")
         objects.update(self.extra_objects)
+        if self.fingerprint is not None:
+            objects[self.FINGERPRINT] = self.fingerprint
+        if self.save_random_state:
+            objects[self.RANDOM_STATE] = RandomState([getattr(engine, "data_loader", None)])
         return objects
+
+    #: checkpoint keys of the run's fingerprint and random state
+    FINGERPRINT = "run_fingerprint"
+    RANDOM_STATE = "random_state"
+
+    def _optional(self) -> set[str]:
+        """Objects a checkpoint of an older config may lack: they start fresh (with a warning) instead."""
+        return set(self.extra_objects) | {self.FINGERPRINT, self.RANDOM_STATE}
+
+    def _check_fingerprint(self, path: str, saved: Mapping[str, Any]) -> None:
+        if self.fingerprint is None:
+            return
+        if self.FINGERPRINT not in saved:
+            logger.warning(f"{path} records no run settings (written before fingerprints); resuming it unchecked.")
+            return
+        diffs = self.fingerprint.differences(saved[self.FINGERPRINT])
+        if diffs:
+            raise ValueError(
+                f"cannot resume from {path!r}: it was written by a run with other settings:\n  "
+                + "\n  ".join(diffs)
+                + f"\nA checkpoint is only resumed by the run that wrote it. Give the new settings their own folders "
+                "(in the bundles: --ckpt_dir and --output_dir), pass the saved settings to resume that run, or "
+                f"delete {self.save_dir!r} to start afresh."
+            )
 
     def attach(self, engine: Engine) -> None:
         self.objects = self._collect(engine)
@@ -132,16 +175,28 @@ class TrainingCheckpointer:
         if path is None:
             return
         load_dict = dict(self.objects)
+        load_dict.pop(self.FINGERPRINT, None)  # compared below, not loaded
         try:
-            saved = set(torch.load(path, map_location="cpu", weights_only=True, mmap=True))  # keys only: no copy
-            # extra objects added to a config after the checkpoint was written (e.g. early stopping's state)
-            # start fresh rather than making the run unresumable; the networks and the trainer must be there
-            missing_extra = sorted(set(self.extra_objects) - saved)
+            saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # memory-mapped: no copy
+        except Exception as e:
+            raise RuntimeError(
+                f"could not read checkpoint {path!r} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                f"delete it (or the whole {self.save_dir!r}) to start afresh."
+            ) from e
+        self._check_fingerprint(path, saved)
+        try:
+            # objects added to a config after the checkpoint was written (e.g. early stopping's state) start
+            # fresh rather than making the run unresumable; the networks and the trainer must be there
+            missing_extra = sorted((self._optional() & set(load_dict)) - set(saved))
             for name in missing_extra:
                 load_dict.pop(name)
             if missing_extra:
                 logger.warning(f"{path} holds no state for {missing_extra}; they start fresh.")
-            CheckpointLoader(load_path=path, load_dict=load_dict, map_location=engine.state.device)(engine)
+            # the random state goes last: restoring a network or the trainer must not draw from it afterwards
+            random_state = load_dict.pop(self.RANDOM_STATE, None)
+            CheckpointLoader(load_path=path, load_dict=load_dict, map_location=getattr(engine.state, "device", "cpu"))(engine)
+            if random_state is not None:
+                random_state.load_state_dict(saved[self.RANDOM_STATE])
         except Exception as e:
             raise RuntimeError(
                 f"could not resume from {path!r} ({e}); delete it (or the whole {self.save_dir!r}) to start afresh, "
@@ -157,6 +212,10 @@ class BestModelSaver:
     """Save a network's weights (a plain ``state_dict``) whenever a validation metric improves, atomically.
 
     This is the bundle's ``models/model.pt``: what ``inference.json``, ``ckpt_export`` and MONAI Label load.
+    With a ``fingerprint`` the file is ``{"model": state_dict, "run_fingerprint": {...}}`` (MONAI's nested
+    checkpoint: ``CheckpointLoader(load_dict={"model": net})``, MONAI Label and ``ckpt_export --key_in_ckpt
+    model`` read it), so :func:`~monai_genmed.handlers.load_model_weights` can tell a user which settings the
+    weights need; without one it is the bare ``state_dict``.
 
     Args:
         network: the network whose weights to keep.
@@ -164,17 +223,29 @@ class BestModelSaver:
         metric_name: key of ``engine.state.metrics`` of the engine it is attached to (a validator).
         mode: ``"min"`` for error metrics (NMSE), ``"max"`` for PSNR/SSIM.
         filename: name of the file.
+        fingerprint: the settings that define the model (``{config_id: value}``), stored beside the weights.
     """
 
-    def __init__(self, network: torch.nn.Module, save_dir: str, metric_name: str, mode: str = "min", filename: str = "model.pt"):
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        save_dir: str,
+        metric_name: str,
+        mode: str = "min",
+        filename: str = "model.pt",
+        fingerprint: Mapping[str, Any] | None = None,
+    ):
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
         self.network, self.save_dir, self.metric_name, self.mode, self.filename = network, save_dir, metric_name, mode, filename
         sign = -1.0 if mode == "min" else 1.0
         self.score_function: Callable[[Engine], float] = lambda engine: sign * float(engine.state.metrics[self.metric_name])
         os.makedirs(save_dir, exist_ok=True)
+        to_save: dict[str, Any] = {"model": network}
+        if fingerprint is not None:
+            to_save[TrainingCheckpointer.FINGERPRINT] = RunFingerprint(fingerprint)
         self.checkpoint = Checkpoint(
-            {"model": network},
+            to_save,
             AtomicDiskSaver(save_dir, filename=filename),
             n_saved=1,
             score_function=self.score_function,
@@ -197,7 +268,7 @@ class BestModelSaver:
             raise KeyError(
                 f"BestModelSaver watches metric {self.metric_name!r}, but the engine computed {sorted(engine.state.metrics)}."
             )
-        self.checkpoint(engine)  # a single object: Ignite writes its bare state_dict, as bundles expect
+        self.checkpoint(engine)  # a single object is written as its bare state_dict; with a fingerprint, nested
 
     def state_dict(self) -> dict[str, Any]:
         return self.checkpoint.state_dict()
