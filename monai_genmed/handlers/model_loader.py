@@ -56,8 +56,8 @@ def load_model_weights(
         network: the network built from the config.
         path: the weights file.
         key: the entry of a nested checkpoint holding the weights.
-        fingerprint: the settings the config builds the network with (``{config_id: value}``); compared with the
-            file's stored fingerprint, differences listed with the override that fixes them.
+        fingerprint: the settings the config builds the network with (``{config_id: value}``); those the file's
+            stored fingerprint also records are compared, differences listed with the override that fixes them.
         map_location: where to load tensors.
         name: the config key of ``path`` in messages (``ckpt_path``).
         network_keys: config ids that define the network, named in the fix when the file has no fingerprint.
@@ -102,7 +102,9 @@ def load_model_weights(
             )
         raise ValueError(f"{where} holds no weights under {key!r} (its entries: {', '.join(kinds)}); set --ckpt_key to one of them.")
     if fingerprint is not None and stored is not None:
-        diffs = fingerprint_differences(stored, fingerprint)
+        # the file may record more (the mask a reconstruction model was trained for): compare what both name
+        shared = sorted(set(stored) & set(fingerprint))
+        diffs = fingerprint_differences({k: stored[k] for k in shared}, {k: fingerprint[k] for k in shared})
         if diffs:
             overrides = " ".join(f"--{k} {stored[k]!r}".replace("'", '"') for k in sorted(stored) if any(d.startswith(f"{k}:") for d in diffs))
             raise ValueError(
@@ -110,6 +112,9 @@ def load_model_weights(
                 + f"\nPass the file's settings ({overrides}) or the model file trained with these settings."
             )
     expected = network.state_dict()
+    prefix = "module."  # weights saved from a DistributedDataParallel wrapper
+    if state and all(k.startswith(prefix) for k in state) and not any(k.startswith(prefix) for k in expected):
+        state = {k[len(prefix):]: v for k, v in state.items()}
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     shapes = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in expected.items() if k in state and state[k].shape != v.shape]

@@ -23,6 +23,7 @@ from monai.inferers import Inferer, SimpleInferer
 from monai.transforms import LoadImage
 
 from monai_genmed.apps.baselines.tuning import image_psnr, image_ssim
+from monai_genmed.handlers.model_loader import load_model_weights
 from monai_genmed.metrics import compute_nmse
 from monai_genmed.transforms.kspace.functional import data_consistency, image_to_kspace, zero_filled
 
@@ -222,8 +223,13 @@ class ReconstructionComparison:
         ckpt = setting["checkpoint"]
         if not os.path.isfile(ckpt):
             raise FileNotFoundError(f"DAGAN checkpoint {ckpt!r} for {setting} does not exist; train it or drop it.")
-        state = torch.load(ckpt, map_location=self.device)
-        self.network.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
+        stored = load_model_weights(self.network, ckpt, map_location=self.device, name="checkpoint")
+        trained_for = {k: stored.get(k) for k in ("mask_type", "sampling_fraction")} if stored else {}
+        if trained_for and any(trained_for[k] != setting.get(k) for k in trained_for):
+            raise ValueError(
+                f"checkpoint {ckpt!r} was trained for {trained_for}, but the evaluation setting asks "
+                f"{ {k: setting.get(k) for k in trained_for} }; pair each setting with the model trained for it."
+            )
         self.network.to(self.device).eval()
         inputs = [undersampled[fname] for _, _, fname in test]
         start = time.perf_counter()
