@@ -1,14 +1,31 @@
 from __future__ import annotations
 
 from .adversarial_trainer import GenerativeAdversarialTrainer
-from .objectives import AdversarialObjective, PairedAdversarialObjective
-from .utils import GenerativeIterationEvents, PrepareBatchKeys, PrepareBatchToDevice
+from .image_pool import ImagePool
+from .objectives import (
+    AdversarialObjective,
+    CycleGANObjective,
+    ObjectiveKeys,
+    PairedAdversarialObjective,
+    ReconstructionObjective,
+)
+from .steps import StepGroup, StepOutputs, StepRole
+from .utils import GenerativeIterationEvents, PrepareBatchKeys, PrepareBatchToDevice, detach_outputs, final_logits
 
 __all__ = [
     "GenerativeAdversarialTrainer",
     "AdversarialObjective",
     "PairedAdversarialObjective",
+    "ReconstructionObjective",
+    "CycleGANObjective",
+    "ObjectiveKeys",
+    "ImagePool",
+    "StepGroup",
+    "StepOutputs",
+    "StepRole",
     "GenerativeIterationEvents",
     "PrepareBatchKeys",
     "PrepareBatchToDevice",
+    "detach_outputs",
+    "final_logits",
 ]

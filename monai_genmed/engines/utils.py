@@ -10,23 +10,61 @@ from ignite.engine import EventEnum
 from monai.engines.utils import PrepareBatch
 from monai.utils import CommonKeys
 
-__all__ = ["GenerativeIterationEvents", "PrepareBatchToDevice", "PrepareBatchKeys"]
+__all__ = ["GenerativeIterationEvents", "PrepareBatchToDevice", "PrepareBatchKeys", "detach_outputs", "final_logits"]
 
 
 class GenerativeIterationEvents(EventEnum):
     """Events fired inside one iteration of :class:`~monai_genmed.engines.GenerativeAdversarialTrainer`.
 
-    Handlers hook into them, e.g. weight clipping for a Wasserstein critic on ``DISCRIMINATOR_STEP_COMPLETED``
-    or gradient-norm monitoring on ``GENERATOR_BACKWARD_COMPLETED``.
+    ``GENERATOR_FORWARD_COMPLETED`` follows ``objective.generate``. Then every step group that runs fires
+    ``GROUP_LOSS_COMPLETED``, ``GROUP_BACKWARD_COMPLETED`` and ``GROUP_STEP_COMPLETED``, each followed by the
+    generator or discriminator event of the group's role (:class:`~monai_genmed.engines.StepRole`), if it has
+    one. While a group runs, ``engine.state.step_group`` is that :class:`~monai_genmed.engines.StepGroup`
+    (its name, networks, optimizers and gradient scaler), and ``None`` outside the groups.
+
+    Handlers hook into them, e.g. weight clipping for a Wasserstein critic on ``DISCRIMINATOR_STEP_COMPLETED``,
+    or gradient-norm monitoring on ``GROUP_BACKWARD_COMPLETED`` of the networks in
+    ``engine.state.step_group.networks`` (with AMP float16 the gradients are still scaled there by
+    ``engine.state.step_group.scaler.get_scale()``). To follow one group, filter on its name::
+
+        is_d = lambda engine, _: engine.state.step_group.name == "d"
+        trainer.add_event_handler(GenerativeIterationEvents.GROUP_STEP_COMPLETED(event_filter=is_d), clip_weights)
     """
 
     GENERATOR_FORWARD_COMPLETED = "generator_forward_completed"
+    GROUP_LOSS_COMPLETED = "group_loss_completed"
+    GROUP_BACKWARD_COMPLETED = "group_backward_completed"
+    GROUP_STEP_COMPLETED = "group_step_completed"
     GENERATOR_LOSS_COMPLETED = "generator_loss_completed"
     GENERATOR_BACKWARD_COMPLETED = "generator_backward_completed"
     GENERATOR_STEP_COMPLETED = "generator_step_completed"
     DISCRIMINATOR_LOSS_COMPLETED = "discriminator_loss_completed"
     DISCRIMINATOR_BACKWARD_COMPLETED = "discriminator_backward_completed"
     DISCRIMINATOR_STEP_COMPLETED = "discriminator_step_completed"
+
+
+def detach_outputs(value: Any) -> Any:
+    """``value`` with every tensor detached, through dictionaries, lists and tuples (a ``PatchDiscriminator``'s
+    list of feature maps, a VAE's ``(reconstruction, mu, logvar, z)``)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, Mapping):
+        return {k: detach_outputs(v) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return type(value)(*(detach_outputs(v) for v in value))
+    if isinstance(value, (list, tuple)):
+        return type(value)(detach_outputs(v) for v in value)
+    return value
+
+
+def final_logits(output: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
+    """The logits of a discriminator's output: the tensor itself, or the last element of a list of feature maps
+    (MONAI's ``PatchDiscriminator`` returns its intermediate features and, last, the logits)."""
+    if isinstance(output, (list, tuple)):
+        if not output:
+            raise ValueError("the discriminator returned an empty list; expected feature maps ending with the logits.")
+        return output[-1]
+    return output
 
 
 def _to_device(value: Any, device: torch.device | str | None, non_blocking: bool, **kwargs: Any) -> Any:
