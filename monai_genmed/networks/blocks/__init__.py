@@ -1,3 +1,5 @@
 from __future__ import annotations
 
-__all__: list[str] = []
+from .residual import PADDING_MODES, PaddedResidualBlock, spatial_padding
+
+__all__ = ["PADDING_MODES", "PaddedResidualBlock", "spatial_padding"]

@@ -1,6 +1,16 @@
 from __future__ import annotations
 
 from .dagan import DAGANDiscriminator, DAGANGenerator
+from .patchgan import patchgan_70
+from .resnet_generator import ResNetGenerator, cyclegan_init
 from .vgg import VGG16_LAYER_NAMES, VGG16FeatureExtractor
 
-__all__ = ["DAGANDiscriminator", "DAGANGenerator", "VGG16FeatureExtractor", "VGG16_LAYER_NAMES"]
+__all__ = [
+    "DAGANDiscriminator",
+    "DAGANGenerator",
+    "ResNetGenerator",
+    "VGG16FeatureExtractor",
+    "VGG16_LAYER_NAMES",
+    "cyclegan_init",
+    "patchgan_70",
+]

@@ -19,6 +19,8 @@ from monai.networks.layers.utils import get_act_layer
 from monai.networks.utils import normal_init
 from monai.utils import ensure_tuple
 
+from ..utils import check_input_size
+
 __all__ = ["DAGANGenerator", "DAGANDiscriminator"]
 
 _LEAKY_RELU = (Act.LEAKYRELU, {"negative_slope": 0.2})
@@ -148,19 +150,7 @@ class DAGANGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct ``x`` of shape ``(B, in_channels, *spatial)``; returns ``(B, out_channels, *spatial)``."""
-        # checks written in TorchScript's subset of Python, so that ckpt_export can script the network
-        if x.dim() != self.spatial_dims + 2:
-            raise ValueError(
-                "DAGANGenerator(spatial_dims=" + str(self.spatial_dims) + ") expects a (B, C, "
-                + str(self.spatial_dims) + " spatial dims) input, got shape " + str(x.shape) + "."
-            )
-        for size in x.shape[2:]:
-            if size % self.divisor != 0:
-                raise ValueError(
-                    "DAGANGenerator input spatial size " + str(x.shape[2:]) + " is not divisible by "
-                    + str(self.divisor) + " (one halving per level); pad the input first, e.g. with "
-                    "monai.transforms.DivisiblePad(k=" + str(self.divisor) + "), or use fewer levels."
-                )
+        check_input_size(x, self.spatial_dims, self.divisor, "DAGANGenerator", "one halving per level")
         skips: list[torch.Tensor] = []
         h = x
         for layer in self.down:
