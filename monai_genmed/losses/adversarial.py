@@ -6,13 +6,14 @@
   https://arxiv.org/abs/1611.04076.
 - Wasserstein: Arjovsky et al., "Wasserstein GAN", ICML 2017, https://arxiv.org/abs/1701.07875; gradient penalty:
   Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017, https://arxiv.org/abs/1704.00028.
+- hinge: Lim and Ye, "Geometric GAN", 2017, https://arxiv.org/abs/1705.02894.
 - R1 penalty: Mescheder et al., "Which Training Methods for GANs do actually Converge?", ICML 2018,
   https://arxiv.org/abs/1801.04406.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +32,10 @@ class GANLossMode(StrEnum):
     NON_SATURATING = "non_saturating"
     LEAST_SQUARES = "least_squares"
     WASSERSTEIN = "wasserstein"
+    HINGE = "hinge"
+
+
+Logits = torch.Tensor | Sequence[torch.Tensor]
 
 
 class GANLoss(_Loss):
@@ -45,6 +50,7 @@ class GANLoss(_Loss):
     ``non_saturating``  ``BCE(real, r) + BCE(fake, 0)``                      ``BCE(fake, 1) = -log D(G(z))``
     ``least_squares``   ``0.5 * (real - r)^2 + 0.5 * fake^2``                ``0.5 * (fake - 1)^2``
     ``wasserstein``     ``mean(fake) - mean(real)``                          ``-mean(fake)``
+    ``hinge``           ``mean(relu(1 - real)) + mean(relu(1 + fake))``      ``-mean(fake)``
     ==================  ===================================================  ==================================
 
     ``r`` is ``real_label`` (1 unless one-sided label smoothing is asked for: Salimans et al. 2016,
@@ -54,7 +60,17 @@ class GANLoss(_Loss):
     DAGAN's choice) has the same fixed point and strong gradients there. The least-squares losses follow Mao et
     al.'s objective with labels a=0, b=r, c=1, including its factor 0.5 (implementations that drop it, e.g.
     pix2pix's generator, are the same up to a weight of 2). The Wasserstein critic outputs a score, not a
-    logit; pair it with :func:`gradient_penalty`.
+    logit; pair it with :func:`gradient_penalty`. The hinge loss is that of Lim and Ye, "Geometric GAN", 2017,
+    https://arxiv.org/abs/1705.02894, as used by Miyato et al. 2018 (https://arxiv.org/abs/1802.05957) and
+    BigGAN, on the raw scores; MONAI's ``PatchAdversarialLoss(criterion="hinge")`` differs: it applies a tanh to
+    the scores first, and its generator term is ``relu(1 - tanh(fake))`` rather than ``-fake``.
+
+    Lists. Every method also takes a list (or tuple) of logit tensors, one per discriminator, as MONAI's
+    ``PatchAdversarialLoss`` does (e.g. the first output of MONAI's ``MultiScalePatchDiscriminator``): each
+    discriminator's term is reduced on its own, then the terms are averaged (``"mean"``) or added (``"sum"``);
+    ``"none"`` returns the list of elementwise terms. A list is *not* read as MONAI's ``PatchDiscriminator``
+    output (its layers' features, the logits last): pass ``disc(x)[-1]`` for that one. Because a silent average
+    over feature maps would train nonsense, a list whose tensors differ in channel count is rejected.
 
     ``reduction`` ("mean", "sum", "none") applies to every term; with "none" the discriminator loss is
     elementwise and needs real and fake logits of the same shape.
@@ -76,53 +92,123 @@ class GANLoss(_Loss):
     ) -> None:
         super().__init__(reduction=look_up_option(reduction, LossReduction).value)
         self.mode = look_up_option(mode, GANLossMode)
-        if self.mode == GANLossMode.WASSERSTEIN and real_label != 1.0:
-            raise ValueError("real_label (label smoothing) has no meaning for the Wasserstein critic; leave it at 1.0.")
+        if self.mode in (GANLossMode.WASSERSTEIN, GANLossMode.HINGE) and real_label != 1.0:
+            raise ValueError(
+                "real_label (label smoothing) has no meaning for the Wasserstein critic or the hinge loss; "
+                "leave it at 1.0."
+            )
         if not 0.0 < real_label <= 1.0:
             raise ValueError(f"real_label must be in (0, 1], got {real_label}; 0.9 is the usual one-sided smoothing.")
         self.real_label = float(real_label)
 
     def _term(self, logits: torch.Tensor, target: float, sign: float) -> torch.Tensor:
-        """Elementwise loss pushing ``logits`` towards label ``target`` (``sign`` only matters for Wasserstein)."""
+        """Elementwise loss pushing ``logits`` towards label ``target``; ``sign`` is -1 for real, +1 for fake
+        (it only matters for the score-based modes, Wasserstein and hinge)."""
         if self.mode == GANLossMode.WASSERSTEIN:
             return sign * logits
+        if self.mode == GANLossMode.HINGE:
+            return F.relu(1.0 + sign * logits)
         if self.mode == GANLossMode.LEAST_SQUARES:
             return 0.5 * (logits - target) ** 2
         return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction="none")
 
-    def forward(self, logits: torch.Tensor, target_is_real: bool, for_discriminator: bool = True) -> torch.Tensor:
+    def _generator_term(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        if self.mode == GANLossMode.MINIMAX:
+            return -self._term(fake_logits, 0.0, 1.0)
+        if self.mode in (GANLossMode.WASSERSTEIN, GANLossMode.HINGE):
+            return -fake_logits
+        return self._term(fake_logits, 1.0, -1.0)
+
+    def _over_discriminators(
+        self, logits: Logits, term: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor | list[torch.Tensor]:
+        """``term`` reduced for one logit tensor; for a list, per discriminator, then averaged or summed."""
+        if isinstance(logits, torch.Tensor):
+            return apply_reduction(term(logits), self.reduction)
+        per_discriminator = [apply_reduction(term(item), self.reduction) for item in _logit_list(logits)]
+        if self.reduction == LossReduction.NONE:
+            return per_discriminator
+        stacked = torch.stack(per_discriminator)
+        return stacked.mean() if self.reduction == LossReduction.MEAN else stacked.sum()
+
+    def forward(
+        self, logits: Logits, target_is_real: bool, for_discriminator: bool = True
+    ) -> torch.Tensor | list[torch.Tensor]:
         """One term of the objective, as MONAI's ``PatchAdversarialLoss`` takes it.
 
         Args:
-            logits: discriminator output (logits; scores for Wasserstein).
+            logits: discriminator output (logits; scores for Wasserstein and hinge), or a list of them, one per
+                discriminator.
             target_is_real: for the discriminator, whether ``logits`` come from real samples. The generator always
                 wants its fakes taken for real, so ``for_discriminator=False`` needs ``target_is_real=True``.
             for_discriminator: discriminator term (True) or generator term (False).
+
+        Returns:
+            the reduced loss; with ``reduction="none"`` the elementwise loss (a list of them for a list input).
         """
         if not for_discriminator:
             if not target_is_real:
                 raise ValueError("The generator loss treats fakes as real: call it with target_is_real=True.")
             return self.generator_loss(logits)
         if target_is_real:
-            return apply_reduction(self._term(logits, self.real_label, -1.0), self.reduction)
-        return apply_reduction(self._term(logits, 0.0, 1.0), self.reduction)
+            return self._over_discriminators(logits, lambda x: self._term(x, self.real_label, -1.0))
+        return self._over_discriminators(logits, lambda x: self._term(x, 0.0, 1.0))
 
-    def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        """Discriminator (critic) loss: the real term plus the fake term (see the class table)."""
-        if self.reduction == LossReduction.NONE and real_logits.shape != fake_logits.shape:
+    def discriminator_loss(self, real_logits: Logits, fake_logits: Logits) -> torch.Tensor | list[torch.Tensor]:
+        """Discriminator (critic) loss: the real term plus the fake term (see the class table).
+
+        ``real_logits`` and ``fake_logits`` are both tensors or both lists with one tensor per discriminator.
+        """
+        real_list = None if isinstance(real_logits, torch.Tensor) else _logit_list(real_logits)
+        fake_list = None if isinstance(fake_logits, torch.Tensor) else _logit_list(fake_logits)
+        if (real_list is None) != (fake_list is None) or (
+            real_list is not None and fake_list is not None and len(real_list) != len(fake_list)
+        ):
             raise ValueError(
-                f"reduction='none' adds real and fake terms elementwise: shapes {tuple(real_logits.shape)} and "
-                f"{tuple(fake_logits.shape)} differ; use reduction='mean' or equal batches."
+                "real_logits and fake_logits must both be tensors or lists of the same length (one tensor per "
+                f"discriminator), got {_describe(real_logits)} and {_describe(fake_logits)}."
             )
-        return self(real_logits, target_is_real=True) + self(fake_logits, target_is_real=False)
+        if self.reduction == LossReduction.NONE:
+            pairs = zip(real_list, fake_list) if real_list is not None else [(real_logits, fake_logits)]
+            for real, fake in pairs:
+                if real.shape != fake.shape:
+                    raise ValueError(
+                        f"reduction='none' adds real and fake terms elementwise: shapes {tuple(real.shape)} and "
+                        f"{tuple(fake.shape)} differ; use reduction='mean' or equal batches."
+                    )
+        real_term = self(real_logits, target_is_real=True)
+        fake_term = self(fake_logits, target_is_real=False)
+        if isinstance(real_term, list):
+            return [r + f for r, f in zip(real_term, fake_term)]
+        return real_term + fake_term
 
-    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+    def generator_loss(self, fake_logits: Logits) -> torch.Tensor | list[torch.Tensor]:
         """Generator loss on the discriminator's logits of generated samples (see the class table)."""
-        if self.mode == GANLossMode.MINIMAX:
-            values = -self._term(fake_logits, 0.0, 1.0)
-        else:
-            values = self._term(fake_logits, 1.0, -1.0)
-        return apply_reduction(values, self.reduction)
+        return self._over_discriminators(fake_logits, self._generator_term)
+
+
+def _logit_list(logits: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Check a list of logit tensors, one per discriminator, and return it as a list."""
+    if not isinstance(logits, (list, tuple)) or not logits or not all(isinstance(x, torch.Tensor) for x in logits):
+        raise TypeError(f"logits must be a tensor or a non-empty list of tensors, got {_describe(logits)}.")
+    channels = {x.shape[1] for x in logits if x.dim() > 1}
+    if len(channels) > 1:
+        raise ValueError(
+            "a list of logits holds one tensor per discriminator, all with the same channels; got "
+            f"{_describe(logits)}. "
+            "This looks like MONAI's PatchDiscriminator output (every layer's features, the logits last): pass "
+            "disc(x)[-1] instead."
+        )
+    return list(logits)
+
+
+def _describe(logits: object) -> str:
+    if isinstance(logits, torch.Tensor):
+        return f"a tensor of shape {tuple(logits.shape)}"
+    if isinstance(logits, (list, tuple)):
+        shapes = [tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__ for x in logits]
+        return f"a {type(logits).__name__} of {shapes}"
+    return type(logits).__name__
 
 
 def _input_gradient_norms(

@@ -35,6 +35,8 @@ HAND = {
         0.5 * mean((f - 1) ** 2 for f in FAKE),
     ),
     "wasserstein": (mean(FAKE) - mean(REAL), -mean(FAKE)),
+    # relu(1 - [2, -1]) = [0, 2]; relu(1 + [0.5, -3]) = [1.5, 0]
+    "hinge": (mean([0.0, 2.0]) + mean([1.5, 0.0]), -mean(FAKE)),
 }
 
 
@@ -99,9 +101,11 @@ def test_non_saturating_gradient_is_strong_where_minimax_saturates():
 
 def test_bad_arguments_raise():
     with pytest.raises(ValueError):
-        GANLoss("hinge")
+        GANLoss("vanilla")
     with pytest.raises(ValueError, match="Wasserstein"):
         GANLoss("wasserstein", real_label=0.9)
+    with pytest.raises(ValueError, match="hinge"):
+        GANLoss("hinge", real_label=0.9)
     with pytest.raises(ValueError, match="real_label"):
         GANLoss(real_label=1.5)
     with pytest.raises(ValueError, match="target_is_real=True"):
@@ -147,3 +151,65 @@ def test_gradient_penalty_draws_epsilon_from_the_given_generator():
     torch.testing.assert_close(penalty, expected)
     with pytest.raises(ValueError, match="same shape"):
         gradient_penalty(critic, real, fake[:2])
+
+
+# two discriminators (e.g. MONAI's MultiScalePatchDiscriminator): patch logits of different sizes, one channel
+REAL_2 = [4.0, 0.0, -0.5, 1.0]
+FAKE_2 = [-2.0, 0.0, 1.0, 0.5]
+
+
+def _as_list(first, second):
+    """Logits of two discriminators: (2, 1, 1) and (1, 1, 4)."""
+    return [torch.tensor(v, dtype=torch.float64).view(shape) for v, shape in ((first, (2, 1, 1)), (second, (1, 1, 4)))]
+
+
+def test_hinge_loss_on_patch_logits():
+    loss = GANLoss("hinge")
+    real = torch.tensor([[0.2, 3.0], [-1.0, 1.0]], dtype=torch.float64)
+    fake = torch.tensor([[-0.4, -2.0], [0.5, 1.0]], dtype=torch.float64)
+    # real: relu(1 - r) = [0.8, 0, 2, 0]; fake: relu(1 + f) = [0.6, 0, 1.5, 2]
+    assert loss.discriminator_loss(real, fake).item() == pytest.approx(2.8 / 4 + 4.1 / 4, rel=1e-12)
+    assert loss.generator_loss(fake).item() == pytest.approx(0.225, rel=1e-12)  # -(−0.4 − 2 + 0.5 + 1) / 4
+    # correctly classified samples beyond the margin give no discriminator gradient
+    scores = torch.tensor([3.0, 0.5], dtype=torch.float64, requires_grad=True)
+    loss(scores, target_is_real=True).backward()
+    assert scores.grad.tolist() == [0.0, -0.5]
+
+
+@pytest.mark.parametrize("mode", sorted(HAND))
+def test_list_of_logits_averages_per_discriminator_terms(mode):
+    """As MONAI's PatchAdversarialLoss: each discriminator's term is reduced on its own, then averaged or summed."""
+    loss, summed, none = GANLoss(mode), GANLoss(mode, reduction="sum"), GANLoss(mode, reduction="none")
+    real, fake = _as_list(REAL, REAL_2), _as_list(FAKE, FAKE_2)
+    d_terms = [loss.discriminator_loss(r, f) for r, f in zip(real, fake)]
+    g_terms = [loss.generator_loss(f) for f in fake]
+    assert d_terms[0].item() == pytest.approx(HAND[mode][0], rel=1e-12)  # the first discriminator is HAND's case
+    torch.testing.assert_close(loss.discriminator_loss(real, fake), (d_terms[0] + d_terms[1]) / 2)
+    torch.testing.assert_close(loss.generator_loss(tuple(fake)), (g_terms[0] + g_terms[1]) / 2)
+    torch.testing.assert_close(loss(real, True), (loss(real[0], True) + loss(real[1], True)) / 2)
+    torch.testing.assert_close(
+        summed.discriminator_loss(real, fake), sum(summed.discriminator_loss(r, f) for r, f in zip(real, fake))
+    )
+    elementwise = none.discriminator_loss(real, fake)
+    assert isinstance(elementwise, list) and [e.shape for e in elementwise] == [(2, 1, 1), (1, 1, 4)]
+    torch.testing.assert_close(elementwise[1], none.discriminator_loss(real[1], fake[1]))
+
+
+def test_list_hand_values_non_saturating_generator():
+    fake = _as_list(FAKE, FAKE_2)
+    second = mean(softplus(f) - f for f in FAKE_2)
+    expected = (HAND["non_saturating"][1] + second) / 2
+    assert GANLoss("non_saturating").generator_loss(fake).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_list_misuse_raises():
+    loss = GANLoss("least_squares")
+    features_then_logits = [torch.zeros(1, 8, 4, 4), torch.zeros(1, 16, 2, 2), torch.zeros(1, 1, 1, 1)]
+    with pytest.raises(ValueError, match=r"disc\(x\)\[-1\]"):
+        loss.generator_loss(features_then_logits)
+    with pytest.raises(ValueError, match="same length"):
+        loss.discriminator_loss(_as_list(REAL, REAL_2), torch.zeros(2, 1))
+    with pytest.raises(ValueError, match="same length"):
+        loss.discriminator_loss(_as_list(REAL, REAL_2), _as_list(FAKE, FAKE_2)[:1])
+    with pytest.raises(TypeError, match="non-empty list"):
+        loss.generator_loss([])
