@@ -1,13 +1,19 @@
-"""Intensity transforms: percentile scaling that can be undone (for reconstruction and synthesis outputs)."""
+"""Intensity transforms that can be undone: percentile scaling (reconstruction) and Hounsfield windowing (synthesis).
+
+They take numpy arrays, torch tensors or MetaTensors and return the same type (a MetaTensor keeps its meta).
+Unlike MONAI 1.x, which turns numpy input into a MetaTensor when meta tracking is on, numpy stays numpy here.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms import Transform
-from monai.utils import TransformBackends, convert_to_tensor
+from monai.utils import TransformBackends, convert_to_dst_type, convert_to_tensor
 
-__all__ = ["percentile_scale_factor", "ScaleByPercentile"]
+__all__ = ["percentile_scale_factor", "ScaleByPercentile", "ScaleHounsfield", "UnscaleHounsfield"]
 
 
 def percentile_scale_factor(img: NdarrayOrTensor, percentile: float = 99.5) -> float:
@@ -43,3 +49,83 @@ class ScaleByPercentile(Transform):
     def __call__(self, img: NdarrayOrTensor, factor: float | None = None) -> NdarrayOrTensor:
         factor = percentile_scale_factor(img, self.percentile) if factor is None else factor
         return img * factor
+
+
+def _interval(value: Sequence[float], name: str) -> tuple[float, float]:
+    bounds = tuple(float(v) for v in value)
+    if len(bounds) != 2 or not bounds[0] < bounds[1]:
+        raise ValueError(f"{name} must be (low, high) with low < high, got {tuple(value)}.")
+    return bounds  # type: ignore[return-value]
+
+
+class _HounsfieldMap(Transform):
+    """The affine map between a Hounsfield window and a network range, in either direction."""
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __init__(
+        self,
+        hu_window: Sequence[float] = (-1024.0, 3000.0),
+        output_range: Sequence[float] = (-1.0, 1.0),
+        clip: bool = True,
+    ) -> None:
+        self.hu_window = _interval(hu_window, "hu_window")
+        self.output_range = _interval(output_range, "output_range")
+        self.clip = clip
+
+    def _map(self, img: NdarrayOrTensor, source: tuple[float, float], dest: tuple[float, float]) -> NdarrayOrTensor:
+        x = convert_to_tensor(img, track_meta=False)
+        if not (x.is_floating_point() and x.dtype in (torch.float32, torch.float64)):
+            x = x.float()  # integer CT (int16) and half precision compute in float32
+        if self.clip:
+            x = x.clamp(*source)
+        # each direction is the other's algebraic inverse, so a round trip loses only floating-point rounding;
+        # multiplying before dividing maps the window's ends exactly onto the range's ends, and as every step
+        # rounds monotonically, clipped values stay inside the range
+        out = (x - source[0]) * (dest[1] - dest[0]) / (source[1] - source[0]) + dest[0]
+        result, *_ = convert_to_dst_type(out, img, dtype=out.dtype)
+        return result
+
+
+class ScaleHounsfield(_HounsfieldMap):
+    """Map CT values in Hounsfield units linearly from ``hu_window`` to ``output_range`` (e.g. a tanh output's).
+
+    ``low HU -> low``, ``high HU -> high``; with ``clip`` values outside the window are clipped to it first
+    (air below -1024 HU, metal above the window), which is the one irreversible step. :class:`UnscaleHounsfield`
+    with the same arguments, or :meth:`inverse`, maps network outputs back to HU: for values inside the window
+    the round trip is exact up to float32 rounding (within 1e-3 HU). The default window is air to 3000 HU, most of
+    the 12-bit CT range (``monai_genmed.data.HU_RANGE`` is ``(-1024, 3071)``).
+
+    The output is float32 (float64 input stays float64), of the input's type: numpy in, numpy out; torch in,
+    torch out; a MetaTensor keeps its meta.
+
+    Args:
+        hu_window: ``(low, high)`` in HU, ``low < high``.
+        output_range: ``(low, high)`` the window maps to (``(-1, 1)`` for a tanh generator).
+        clip: clip to ``hu_window`` before scaling.
+    """
+
+    def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
+        """Scale ``img`` (HU) to ``output_range``."""
+        return self._map(img, self.hu_window, self.output_range)
+
+    def inverse(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
+        """Map ``img`` from ``output_range`` back to HU (clipped to ``output_range`` first with ``clip``)."""
+        return self._map(img, self.output_range, self.hu_window)
+
+
+class UnscaleHounsfield(_HounsfieldMap):
+    """The inverse of :class:`ScaleHounsfield`: map ``output_range`` linearly back to ``hu_window`` in HU.
+
+    Use it on a synthetic CT from the network, with the arguments that scaled the training CT. With ``clip``
+    the input is clipped to ``output_range`` first, so the result stays inside the window.
+
+    Args:
+        hu_window: ``(low, high)`` in HU, ``low < high``.
+        output_range: ``(low, high)`` of the network's output.
+        clip: clip to ``output_range`` before mapping back.
+    """
+
+    def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
+        """Map ``img`` from ``output_range`` to HU."""
+        return self._map(img, self.output_range, self.hu_window)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-from .array import ScaleByPercentile, percentile_scale_factor
+from .array import ScaleByPercentile, ScaleHounsfield, UnscaleHounsfield, percentile_scale_factor
 
 __all__ = [
     "ScaleByPercentiled",
@@ -17,6 +17,12 @@ __all__ = [
     "UndoScaleByPercentiled",
     "UndoScaleByPercentileD",
     "UndoScaleByPercentileDict",
+    "ScaleHounsfieldd",
+    "ScaleHounsfieldD",
+    "ScaleHounsfieldDict",
+    "UnscaleHounsfieldd",
+    "UnscaleHounsfieldD",
+    "UnscaleHounsfieldDict",
 ]
 
 
@@ -72,3 +78,56 @@ class UndoScaleByPercentiled(MapTransform):
 
 ScaleByPercentileD = ScaleByPercentileDict = ScaleByPercentiled
 UndoScaleByPercentileD = UndoScaleByPercentileDict = UndoScaleByPercentiled
+
+
+class _HounsfieldMapd(MapTransform):
+    """Applies ``array_transform(hu_window, output_range, clip)`` to every key."""
+
+    array_transform: type[ScaleHounsfield] | type[UnscaleHounsfield]
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        hu_window: Sequence[float] = (-1024.0, 3000.0),
+        output_range: Sequence[float] = (-1.0, 1.0),
+        clip: bool = True,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.transform = self.array_transform(hu_window, output_range, clip)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.transform(d[key])
+        return d
+
+
+class ScaleHounsfieldd(_HounsfieldMapd):
+    """Dictionary wrapper of :class:`~monai_genmed.transforms.intensity.ScaleHounsfield`: HU -> ``output_range``.
+
+    Args:
+        keys: keys of the CT images to scale.
+        hu_window, output_range, clip: as :class:`~monai_genmed.transforms.intensity.ScaleHounsfield`.
+        allow_missing_keys: do not raise for a missing key.
+    """
+
+    backend = ScaleHounsfield.backend
+    array_transform = ScaleHounsfield
+
+
+class UnscaleHounsfieldd(_HounsfieldMapd):
+    """Dictionary wrapper of :class:`~monai_genmed.transforms.intensity.UnscaleHounsfield`: ``output_range`` -> HU.
+
+    Args:
+        keys: keys of the synthetic CT images to bring back to HU.
+        hu_window, output_range, clip: as :class:`~monai_genmed.transforms.intensity.UnscaleHounsfield`.
+        allow_missing_keys: do not raise for a missing key.
+    """
+
+    backend = UnscaleHounsfield.backend
+    array_transform = UnscaleHounsfield
+
+
+ScaleHounsfieldD = ScaleHounsfieldDict = ScaleHounsfieldd
+UnscaleHounsfieldD = UnscaleHounsfieldDict = UnscaleHounsfieldd
