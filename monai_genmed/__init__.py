@@ -1,7 +1,8 @@
 """monai_genmed: deep generative models for medical imaging, as a MONAI plugin.
 
-The package mirrors MONAI's own tree (``transforms``, ``metrics``, ``networks``, ``losses``, ``engines``,
-``handlers``, ``data``, ``apps``) so that a MONAI user finds every component where MONAI keeps its own.
+The package mirrors MONAI's own tree (``transforms``, ``metrics``, ``networks``, ``losses``, ``optimizers``,
+``engines``, ``handlers``, ``data``, ``apps``) so that a MONAI user finds every component where MONAI keeps
+its own.
 Importing it loads every subpackage, as ``import monai`` does, so that bundle configs can reach
 ``monai_genmed.<subpackage>.<name>`` after a single ``import monai_genmed``.
 """
@@ -12,8 +13,8 @@ __version__ = "0.1.0"
 
 from . import utils  # noqa: E402  (ground layer first)
 from . import metrics, transforms  # noqa: E402
-from . import data, losses, networks  # noqa: E402
+from . import data, losses, networks, optimizers  # noqa: E402
 from . import engines, handlers, inferers  # noqa: E402
 from . import apps  # noqa: E402
 
-__all__ = ["__version__", "apps", "data", "engines", "handlers", "inferers", "losses", "metrics", "networks", "transforms", "utils"]
+__all__ = ["__version__", "apps", "data", "engines", "handlers", "inferers", "losses", "metrics", "networks", "optimizers", "transforms", "utils"]
