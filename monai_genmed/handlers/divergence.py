@@ -59,7 +59,10 @@ class TrivialBaseline:
 
         engine = Engine(step)
         self.metric.attach(engine, "baseline")
-        engine.run(data_loader)
+        # a DataLoader draws its workers' base seed from torch's generator: leave the run's random draws as
+        # they would be without this extra pass
+        with torch.random.fork_rng(devices=[]):
+            engine.run(data_loader)
         return float(engine.state.metrics["baseline"])
 
 

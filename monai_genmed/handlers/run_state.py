@@ -71,7 +71,7 @@ class RunFingerprint:
                 raise ValueError("the saved run used other settings:\n  " + "\n  ".join(diffs))
 
 
-def collect_random_generators(root: Any, max_depth: int = 6) -> list[np.random.RandomState]:
+def collect_random_generators(root: Any, max_depth: int = 16) -> list[np.random.RandomState]:
     """Every distinct ``np.random.RandomState`` held as ``.R`` by MONAI random transforms reachable from ``root``.
 
     Walks a dataset (its ``transform``), ``Compose`` lists and transforms that wrap other transforms (a
