@@ -22,6 +22,7 @@ from .colin27 import (
 from .folder import IMAGE_SUFFIXES, check_input_file, datalist_from_folder
 from .head_mr_ct import HU_RANGE, colin27_hounsfield, generate_head_mr_ct_dataset
 from .masks import DAGAN_FRACTIONS, DAGAN_MASK_TYPES, default_mask_path, default_undersampling_mask
+from .unpaired import UnpairedDataset, unpaired_datalist
 
 __all__ = [
     "COLIN27_DIR",
@@ -47,4 +48,6 @@ __all__ = [
     "generate_head_mr_ct_dataset",
     "load_colin27_brain",
     "load_colin27_t1",
+    "UnpairedDataset",
+    "unpaired_datalist",
 ]
