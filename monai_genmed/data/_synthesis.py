@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import nibabel as nib
 import numpy as np
+from tqdm import tqdm
 from scipy import ndimage as ndi
 
 from monai_genmed.data.colin27 import (
@@ -627,9 +628,9 @@ def build_dataset(
         if prepare_output_dir(root, generator, parameters, overwrite):
             return str(path)
         items: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
-        for split in SPLITS:
-            for index in range(parameters["num_subjects"][split]):
-                items[split].extend(write_subject(root, split, index))
+        work = [(split, index) for split in SPLITS for index in range(parameters["num_subjects"][split])]
+        for split, index in tqdm(work, desc=f"writing {generator} subjects to {root}", unit="subject"):
+            items[split].extend(write_subject(root, split, index))
         metadata = {**metadata, "numTraining": len(items["training"]), "numTest": len(items["test"])}
         path.write_text(json.dumps({**metadata, **items}, indent=2) + "\n")
         write_record(root, generator, parameters, complete=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 from monai.data import load_decathlon_datalist
 from monai.inferers import Inferer, SimpleInferer
 from monai.transforms import LoadImage
@@ -209,7 +210,7 @@ class ReconstructionComparison:
 
     def _score_method(self, setting, name, recon_fn, test, undersampled, mask, params, tuned_on) -> None:
         scores, seconds = [], []
-        for image, region, fname in test:
+        for image, region, fname in tqdm(test, desc=f"{setting['mask_type']} {setting['sampling_fraction']:.0%} {name}", unit="slice"):
             kspace, zf = undersampled[fname]
             start = time.perf_counter()
             recon = recon_fn(kspace, mask, zf)
