@@ -163,7 +163,9 @@ class GenerativeAdversarialTrainer(Trainer):
             raise ValueError("GenerativeAdversarialTrainer needs at least one generator.")
         clash = set(generators) & set(discriminators)
         if clash:
-            raise ValueError(f"network names must be unique across generators and discriminators, both have {sorted(clash)}.")
+            raise ValueError(
+                f"network names must be unique across generators and discriminators, both have {sorted(clash)}."
+            )
         if step_groups is None:
             groups = self._default_groups(generators, discriminators, g_optimizer, d_optimizer, n_critic)
         else:
@@ -242,14 +244,24 @@ class GenerativeAdversarialTrainer(Trainer):
             raise ValueError("discriminators were given without d_optimizer.")
         groups = [
             StepGroup(
-                "g", list(generators), g_optimizer, "generator_loss", every=n_critic, frozen=list(discriminators),
-                outputs=StepOutputs.GRAPH, role=StepRole.GENERATOR,
+                "g",
+                list(generators),
+                g_optimizer,
+                "generator_loss",
+                every=n_critic,
+                frozen=list(discriminators),
+                outputs=StepOutputs.GRAPH,
+                role=StepRole.GENERATOR,
             )
         ]
         if discriminators:
             groups.append(
                 StepGroup(
-                    "d", list(discriminators), d_optimizer, "discriminator_loss", outputs=StepOutputs.DETACHED,
+                    "d",
+                    list(discriminators),
+                    d_optimizer,
+                    "discriminator_loss",
+                    outputs=StepOutputs.DETACHED,
                     role=StepRole.DISCRIMINATOR,
                 )
             )
@@ -340,7 +352,15 @@ class GenerativeAdversarialTrainer(Trainer):
                     f"{group.name!r} at epoch {state.epoch}, iteration {state.iteration}; lower the learning rate, "
                     "check the inputs for NaN, or enable gradient clipping (max_grad_norm)."
                 )
-            group.scaler.scale(loss).backward(retain_graph=retain_graph)
+            try:
+                group.scaler.scale(loss).backward(retain_graph=retain_graph)
+            except RuntimeError as e:
+                if "modified by an inplace operation" not in str(e) or group.outputs != StepOutputs.GRAPH:
+                    raise
+                raise RuntimeError(
+                    f"step group {group.name!r} back-propagates through outputs generated before an earlier group "
+                    f"of this iteration stepped its networks ({e}); give {group.name!r} outputs='regenerate'."
+                ) from e
             self._fire(group, 1, GenerativeIterationEvents.GROUP_BACKWARD_COMPLETED)
             if self.max_grad_norm is not None:
                 for opt in group.optimizers.values():

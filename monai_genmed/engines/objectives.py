@@ -23,7 +23,7 @@ from __future__ import annotations
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import torch
 from ignite.engine import Engine, State
@@ -45,7 +45,7 @@ __all__ = [
 
 Losses = dict[str, torch.Tensor]
 #: a weight that is a number, or a function of the engine state (``epoch``, ``iteration``, ...) giving one
-Weight = Union[float, Callable[[State], float]]
+Weight = float | Callable[[State], float]
 #: ``(discriminator, real, fake) -> penalty``, e.g. ``monai_genmed.losses.gradient_penalty``
 Regularizer = Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -114,7 +114,9 @@ class AdversarialObjective(ABC):
             return float(weight(self.engine_state))
         return float(weight)
 
-    def check_networks(self, generators: Mapping[str, torch.nn.Module], discriminators: Mapping[str, torch.nn.Module]) -> None:
+    def check_networks(
+        self, generators: Mapping[str, torch.nn.Module], discriminators: Mapping[str, torch.nn.Module]
+    ) -> None:
         """Fail early, with the names, when the trainer lacks a network this objective needs."""
         missing = [n for n in self.generator_names if n not in generators]
         missing += [n for n in self.discriminator_names if n not in discriminators]

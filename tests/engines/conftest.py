@@ -53,7 +53,7 @@ def build_two_domain_trainer():
 
     from monai_genmed.engines import GenerativeAdversarialTrainer
 
-    def build(data, max_epochs=1, n_critic=1, handlers=None, seed=0, **kwargs):
+    def build(data, max_epochs=1, n_critic=1, handlers=None, seed=0, batch_size=2, drop_last=False, **kwargs):
         torch.manual_seed(seed)
         gens = {"g_ab": tiny_generator(), "g_ba": tiny_generator()}
         discs = {"d_a": tiny_discriminator(), "d_b": tiny_discriminator()}
@@ -62,7 +62,7 @@ def build_two_domain_trainer():
         return GenerativeAdversarialTrainer(
             device="cpu",
             max_epochs=max_epochs,
-            train_data_loader=DataLoader(data, batch_size=2, shuffle=False),
+            train_data_loader=DataLoader(data, batch_size=batch_size, shuffle=False, drop_last=drop_last),
             generators=gens,
             discriminators=discs,
             objective=TwoDomainObjective(),

@@ -5,10 +5,18 @@ import copy
 import pytest
 import torch
 from ignite.engine import Events
+from monai.data import DataLoader
 
-from monai_genmed.engines import GenerativeIterationEvents, PairedAdversarialObjective
+from monai_genmed.engines import (
+    CycleGANObjective,
+    GenerativeAdversarialTrainer,
+    GenerativeIterationEvents,
+    PairedAdversarialObjective,
+)
 from monai_genmed.handlers import TrainingCheckpointer
 from monai_genmed.utils.enums import GenerativeKeys
+
+from .conftest import tiny_discriminator, tiny_generator
 
 
 def weights(trainer):
@@ -76,10 +84,6 @@ def test_non_finite_loss_stops_with_a_clear_error(build_two_domain_trainer, two_
 
 
 def test_objective_names_networks_it_needs():
-    from monai.data import DataLoader
-
-    from monai_genmed.engines import GenerativeAdversarialTrainer
-
     g = torch.nn.Conv2d(1, 1, 1)
     objective = PairedAdversarialObjective(lambda p, t, f: {"total": p.mean()}, lambda r, f: r.mean(), discriminator="critic")
     with pytest.raises(KeyError, match="needs networks \\['critic'\\]"):
@@ -170,3 +174,77 @@ def test_checkpoint_missing_a_network_is_a_clear_error(build_two_domain_trainer,
     broken = build_two_domain_trainer(two_domain_data, max_epochs=2, handlers=[TrainingCheckpointer(str(tmp_path))])
     with pytest.raises(RuntimeError, match="could not resume .*delete it"):
         broken.run()
+
+
+def test_an_empty_training_loader_is_an_error_that_names_the_fix(build_two_domain_trainer, two_domain_data):
+    trainer = build_two_domain_trainer(two_domain_data[:3], batch_size=4, drop_last=True)
+    with pytest.raises(ValueError, match=r"batch_size=4, dataset length=3, drop_last=True.*Lower batch_size"):
+        trainer.run()
+
+
+def test_stateless_objectives_keep_the_checkpoint_keys_of_older_runs(build_two_domain_trainer, two_domain_data):
+    keys = set(build_two_domain_trainer(two_domain_data).checkpoint_objects())
+    assert keys == {
+        "trainer", "network_g_ab", "network_g_ba", "network_d_a", "network_d_b",
+        "optimizer_g_optimizer", "optimizer_d_a", "optimizer_d_b", "g_scaler", "d_scaler",
+    }
+
+
+def cyclegan_trainer(max_epochs, handlers=None, seed=0):
+    g = torch.Generator().manual_seed(0)
+    data = [{"mr": torch.rand(1, 16, 16, generator=g), "ct": torch.rand(1, 16, 16, generator=g)} for _ in range(4)]
+    torch.manual_seed(seed)
+    gens = {"syn_ct": tiny_generator(), "syn_mr": tiny_generator()}
+    discs = {"dis_mr": tiny_discriminator(), "dis_ct": tiny_discriminator()}
+    objective = CycleGANObjective(
+        g_ab="syn_ct", g_ba="syn_mr", d_a="dis_mr", d_b="dis_ct", key_a="mr", key_b="ct", lambda_identity=5.0, pool_size=3
+    )
+    return GenerativeAdversarialTrainer(
+        device="cpu",
+        max_epochs=max_epochs,
+        train_data_loader=DataLoader(data, batch_size=2, shuffle=False),
+        generators=gens,
+        discriminators=discs,
+        objective=objective,
+        g_optimizer=torch.optim.Adam([p for net in gens.values() for p in net.parameters()], lr=2e-4, betas=(0.5, 0.999)),
+        d_optimizer={k: torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999)) for k, d in discs.items()},
+        train_handlers=handlers,
+    )
+
+
+def record_losses(trainer):
+    losses = {}
+    trainer.add_event_handler(
+        Events.ITERATION_COMPLETED, lambda e: losses.__setitem__(e.state.iteration, dict(e.state.output[GenerativeKeys.LOSSES]))
+    )
+    return losses
+
+
+def pool_images(objective):
+    return {k: torch.stack(pool.images) for k, pool in (("a", objective.pool_a), ("b", objective.pool_b))}
+
+
+def test_resumed_cyclegan_run_continues_with_its_image_pools(tmp_path):
+    uninterrupted = cyclegan_trainer(max_epochs=3)
+    reference = record_losses(uninterrupted)
+    uninterrupted.run()
+
+    cyclegan_trainer(max_epochs=2, handlers=[TrainingCheckpointer(str(tmp_path))]).run()
+    saved = torch.load(tmp_path / "checkpoint_epoch=2.pt", weights_only=True)
+    assert set(saved["objective"]) == {"pool_a", "pool_b"} and len(saved["objective"]["pool_a"]["images"]) == 3
+
+    checkpointer = TrainingCheckpointer(str(tmp_path))
+    resumed = cyclegan_trainer(max_epochs=3, handlers=[checkpointer], seed=1)  # other weights, empty pools
+    assert len(resumed.objective.pool_a) == 0
+    losses = record_losses(resumed)
+    resumed.run()
+    assert checkpointer.resumed_from.endswith("checkpoint_epoch=2.pt")
+    assert sorted(losses) == [5, 6]
+    assert {"g_identity_a", "g_cycle_b", "d_adversarial_a", "d_adversarial_b"} <= set(losses[5])
+    for iteration in (5, 6):
+        torch.testing.assert_close(losses[iteration], reference[iteration], rtol=1e-6, atol=1e-8)
+    for domain, images in pool_images(uninterrupted.objective).items():
+        torch.testing.assert_close(pool_images(resumed.objective)[domain], images, rtol=0, atol=0)
+    torch.testing.assert_close(
+        resumed.objective.pool_a.generator.get_state(), uninterrupted.objective.pool_a.generator.get_state(), rtol=0, atol=0
+    )
