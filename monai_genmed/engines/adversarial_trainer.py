@@ -125,6 +125,21 @@ class GenerativeAdversarialTrainer(Trainer):
     (group name -> gradient scaler; ``g_scaler``/``d_scaler`` for the default groups) and ``step_group`` (the
     group that is running, else ``None``). Logged loss terms are ``engine.state.output["losses"]``, named
     ``{group}_{term}`` (``g_total``, ``d_real_logit``).
+
+    A plain autoencoder needs no groups: ``generators={"generator": ...}``, ``g_optimizer`` and a
+    :class:`~monai_genmed.engines.ReconstructionObjective` run the single group ``"g"``. A VAE-GAN declares
+    its three in a bundle config (the objective defines ``encoder_loss`` and ``decoder_loss``)::
+
+        "step_groups": [
+            {"_target_": "monai_genmed.engines.StepGroup", "name": "encoder", "networks": ["encoder"],
+             "optimizers": "@encoder_optimizer", "loss": "encoder_loss"},
+            {"_target_": "monai_genmed.engines.StepGroup", "name": "decoder", "networks": ["decoder"],
+             "optimizers": "@decoder_optimizer", "loss": "decoder_loss", "outputs": "regenerate",
+             "role": "generator"},
+            {"_target_": "monai_genmed.engines.StepGroup", "name": "d", "networks": ["discriminator"],
+             "optimizers": "@d_optimizer", "loss": "discriminator_loss", "outputs": "detached",
+             "role": "discriminator"}
+        ]
     """
 
     def __init__(
@@ -308,7 +323,7 @@ class GenerativeAdversarialTrainer(Trainer):
         objects.update({f"network_{k}": v for k, v in self.networks.items()})
         objects.update({f"optimizer_{k}": v for k, v in self.state.optimizers.items()})
         objects.update({f"{k}_scaler": v for k, v in self.state.scalers.items()})
-        if getattr(self.objective, "has_state", False):
+        if getattr(self.objective, "has_state", hasattr(self.objective, "state_dict")):
             objects["objective"] = self.objective
         return objects
 

@@ -248,3 +248,26 @@ def test_resumed_cyclegan_run_continues_with_its_image_pools(tmp_path):
     torch.testing.assert_close(
         resumed.objective.pool_a.generator.get_state(), uninterrupted.objective.pool_a.generator.get_state(), rtol=0, atol=0
     )
+
+
+def test_handlers_clip_a_critic_and_watch_gradient_norms_per_group(build_two_domain_trainer, two_domain_data):
+    trainer = build_two_domain_trainer(two_domain_data)
+    norms = []
+
+    @trainer.on(GenerativeIterationEvents.DISCRIMINATOR_STEP_COMPLETED)
+    def clip_weights(engine):  # WGAN (Arjovsky et al. 2017): the critic's weights stay in [-c, c]
+        for name in engine.state.step_group.networks:
+            for p in engine.state.discriminators[name].parameters():
+                p.data.clamp_(-0.01, 0.01)
+
+    @trainer.on(GenerativeIterationEvents.GROUP_BACKWARD_COMPLETED)
+    def watch(engine):
+        group = engine.state.step_group
+        grads = [p.grad.norm() for n in group.networks for p in engine.networks[n].parameters() if p.grad is not None]
+        norms.append((engine.state.iteration, group.name, float(torch.stack(grads).norm())))
+
+    trainer.run()
+    assert [(it, name) for it, name, _ in norms] == [(1, "g"), (1, "d"), (2, "g"), (2, "d")]
+    assert all(n > 0 for _, _, n in norms)
+    for d in trainer.state.discriminators.values():
+        assert all(p.abs().max() <= 0.01 for p in d.parameters())
