@@ -3,6 +3,7 @@ from __future__ import annotations
 from .checkpoint import AtomicDiskSaver, BestModelSaver, TrainingCheckpointer
 from .divergence import DivergenceGuard, TrainingDivergedError, TrivialBaseline
 from .early_stop import ResumableEarlyStopHandler
+from .epoch import SetEpochHandler
 from .image_grid import ImageGridSaver, make_image_grid
 from .metrics import NMSE, HounsfieldMAE, MaskedMetricHandler, MaskedPSNR, MaskedSSIM, SynthRADPSNR, SynthRADSSIM
 from .metrics_csv import MetricsCSVWriter
@@ -15,6 +16,7 @@ __all__ = [
     "BestModelSaver",
     "TrainingCheckpointer",
     "ResumableEarlyStopHandler",
+    "SetEpochHandler",
     "DivergenceGuard",
     "TrainingDivergedError",
     "TrivialBaseline",

@@ -127,7 +127,7 @@ class TrainingCheckpointer:
 
     def _optional(self) -> set[str]:
         """Objects a checkpoint of an older config may lack: they start fresh (with a warning) instead."""
-        return set(self.extra_objects) | {self.FINGERPRINT, self.RANDOM_STATE}
+        return set(self.extra_objects) | {self.FINGERPRINT, self.RANDOM_STATE, "objective"}
 
     def _check_fingerprint(self, path: str, saved: Mapping[str, Any]) -> None:
         if self.fingerprint is None:

@@ -45,14 +45,16 @@ def make_image_grid(
     value_range: tuple[float, float],
     error_gain: float,
     max_samples: int,
+    column_ranges: Mapping[str, Sequence[float]] | None = None,
 ) -> np.ndarray:
-    """A ``rows x columns`` mosaic in [0, 1]: one row per sample, images clipped to ``value_range``,
-    the error column ``|a - b| * error_gain`` on the same scale."""
+    """A ``rows x columns`` mosaic in [0, 1]: one row per sample, images clipped to ``value_range`` (or their
+    own window in ``column_ranges``), the error column ``|a - b| * error_gain`` on ``value_range``'s scale."""
     n = min(max_samples, len(next(iter(batch.values()))))
     lo, hi = value_range
+    windows = {k: tuple((column_ranges or {}).get(k, value_range)) for k in columns}
     rows = []
     for i in range(n):
-        tiles = [np.clip((_slice2d(batch[k][i]) - lo) / (hi - lo), 0, 1) for k in columns]
+        tiles = [np.clip((_slice2d(batch[k][i]) - windows[k][0]) / (windows[k][1] - windows[k][0]), 0, 1) for k in columns]
         if error is not None:
             diff = np.abs(_slice2d(batch[error[0]][i]) - _slice2d(batch[error[1]][i]))
             tiles.append(np.clip(diff * error_gain / (hi - lo), 0, 1))
@@ -76,7 +78,9 @@ class ImageGridSaver:
         log_dir: TensorBoard folder (ignored when ``summary_writer`` is given; None with no writer: no TensorBoard).
         summary_writer: a ``torch.utils.tensorboard.SummaryWriter`` to share with other handlers.
         tag: TensorBoard tag.
-        value_range: intensity window of the images (magnitudes in [0, 1] by default).
+        value_range: intensity window of the images (magnitudes in [0, 1] by default) and of the error column.
+        column_ranges: windows of columns in other units, e.g. ``{"image": (-1, 1)}`` for an MR input beside
+            synthetic CT shown in HU.
         max_samples: rows of the grid.
         interval: write every this many epochs of the engine.
         output_transform: maps ``engine.state.output`` to the dict (or list of dicts) to read.
@@ -94,6 +98,7 @@ class ImageGridSaver:
         summary_writer: Any | None = None,
         tag: str = "images",
         value_range: Sequence[float] = (0.0, 1.0),
+        column_ranges: Mapping[str, Sequence[float]] | None = None,
         max_samples: int = 4,
         interval: int = 1,
         output_transform: Callable[[Any], Any] = lambda x: x,
@@ -120,6 +125,10 @@ class ImageGridSaver:
         self.log_dir = log_dir
         self.tag = tag
         self.value_range = (float(value_range[0]), float(value_range[1]))
+        self.column_ranges = {k: (float(v[0]), float(v[1])) for k, v in (column_ranges or {}).items()}
+        bad = {k: v for k, v in self.column_ranges.items() if v[1] <= v[0]}
+        if bad:
+            raise ValueError(f"column_ranges must be (low, high) with low < high, got {bad}.")
         self.max_samples = max_samples
         self.interval = interval
         self.output_transform = output_transform
@@ -140,7 +149,9 @@ class ImageGridSaver:
             return
         keys = list(dict.fromkeys(self.columns + (list(self.error) if self.error else [])))
         batch = _as_batch(self.output_transform(engine.state.output), keys)
-        grid = make_image_grid(batch, self.columns, self.error, self.value_range, self.error_gain, self.max_samples)
+        grid = make_image_grid(
+            batch, self.columns, self.error, self.value_range, self.error_gain, self.max_samples, self.column_ranges
+        )
         step = engine.state.epoch
         if self.output_dir is not None:
             self.written.append(self._write_png(batch, step))
@@ -160,7 +171,8 @@ class ImageGridSaver:
         lo, hi = self.value_range
         for i in range(n):
             for j, key in enumerate(self.columns):
-                axes[i, j].imshow(_slice2d(batch[key][i]), cmap="gray", vmin=lo, vmax=hi)
+                vmin, vmax = self.column_ranges.get(key, (lo, hi))
+                axes[i, j].imshow(_slice2d(batch[key][i]), cmap="gray", vmin=vmin, vmax=vmax)
             if self.error is not None:
                 diff = np.abs(_slice2d(batch[self.error[0]][i]) - _slice2d(batch[self.error[1]][i]))
                 axes[i, -1].imshow(diff, cmap="inferno", vmin=0, vmax=(hi - lo) / self.error_gain)

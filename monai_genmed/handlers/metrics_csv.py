@@ -88,7 +88,7 @@ class MetricsCSVWriter:
         if self.optimizers is not None:
             return self.optimizers
         state = engine.state
-        found = {**getattr(state, "g_optimizers", {}), **getattr(state, "d_optimizers", {})}
+        found = dict(getattr(state, "optimizers", {}))
         if not found and hasattr(engine, "optimizer"):
             found = {"optimizer": engine.optimizer}
         return found

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .base import CSReconstructor, ZeroFilledRecon, check_cs_inputs, conjugate_symmetric_fill, zero_filled_image
 from .bm3d_cs import BM3DCS
-from .intensity_to_hu import IntensityToHounsfieldMap, head_mask_from_mr
+from .intensity_to_hu import IntensityToHounsfieldMap, fit_intensity_to_hu, head_mask_from_mr, lookup_mae
 from .sparse_cs import L1WaveletCS, TotalVariationCS, tv_operator_norm_sq
 from .tuning import DEFAULT_GRIDS, CSSlice, evaluate_cs_method, image_psnr, image_ssim, tune_cs_method
 
@@ -26,6 +26,8 @@ __all__ = [
     "BM3DCS",
     "IntensityToHounsfieldMap",
     "head_mask_from_mr",
+    "fit_intensity_to_hu",
+    "lookup_mae",
     "DEFAULT_GRIDS",
     "CSSlice",
     "image_psnr",

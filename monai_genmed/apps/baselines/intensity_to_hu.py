@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["head_mask_from_mr", "IntensityToHounsfieldMap"]
+__all__ = ["head_mask_from_mr", "IntensityToHounsfieldMap", "fit_intensity_to_hu", "lookup_mae"]
 
 
 def head_mask_from_mr(mr: np.ndarray, threshold: float = 0.08) -> np.ndarray:
@@ -140,3 +140,30 @@ class IntensityToHounsfieldMap:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.__init__(state["num_bins"], state["intensity_range"], state["background_hu"], state["head_threshold"])  # type: ignore[misc]
         self.bin_hu = None if state.get("bin_hu") is None else np.asarray(state["bin_hu"], np.float32)
+
+
+def _load_slices(datalist: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[list[np.ndarray]]:
+    from monai.transforms import LoadImage
+
+    loader = LoadImage(image_only=True)
+    return [[np.asarray(loader(item[key]), np.float32).squeeze() for item in datalist] for key in keys]
+
+
+def fit_intensity_to_hu(
+    datalist: Sequence[Mapping[str, Any]], mr_key: str = "mr", ct_key: str = "ct", mask_key: str | None = "body_mask", **kwargs: Any
+) -> IntensityToHounsfieldMap:
+    """Fit :class:`IntensityToHounsfieldMap` on the paired files of a MONAI datalist (keyword arguments go to it)."""
+    if not datalist:
+        raise ValueError("fit_intensity_to_hu got an empty datalist; pass the training split of paired MR/CT files.")
+    keys = [mr_key, ct_key] + ([mask_key] if mask_key else [])
+    loaded = _load_slices(datalist, keys)
+    return IntensityToHounsfieldMap(**kwargs).fit(loaded[0], loaded[1], loaded[2] if mask_key else None)
+
+
+def lookup_mae(
+    lookup: IntensityToHounsfieldMap, datalist: Sequence[Mapping[str, Any]], mr_key: str = "mr", ct_key: str = "ct",
+    mask_key: str = "body_mask",
+) -> float:
+    """Mean over a datalist's slices of the MAE in HU inside each body mask, as the validation handler scores."""
+    mr, ct, mask = _load_slices(datalist, [mr_key, ct_key, mask_key])
+    return float(np.mean([np.abs(lookup(m) - c)[b > 0].mean() for m, c, b in zip(mr, ct, mask)]))
