@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 from .adversarial import GANLoss, GANLossMode, gradient_penalty, r1_penalty
+from .composite import LossTerm, WeightedLossSum
 from .cycle import CycleConsistencyLoss, IdentityLoss
 from .dagan import DAGANGeneratorLoss, DAGANLossKeys
 from .frequency import FrequencyDomainLoss
+from .kl import GaussianKLLoss
 from .perceptual import VGGPerceptualLoss
 from .pixel import NMSERatioLoss
+from .schedules import LinearWarmup, training_progress
 from .utils import apply_reduction
 
 __all__ = [
@@ -15,10 +18,15 @@ __all__ = [
     "FrequencyDomainLoss",
     "GANLoss",
     "GANLossMode",
+    "GaussianKLLoss",
     "IdentityLoss",
+    "LinearWarmup",
+    "LossTerm",
     "NMSERatioLoss",
     "VGGPerceptualLoss",
+    "WeightedLossSum",
     "apply_reduction",
     "gradient_penalty",
     "r1_penalty",
+    "training_progress",
 ]
