@@ -33,7 +33,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import json
 import os
@@ -53,6 +52,7 @@ from monai_genmed.data import default_undersampling_mask, generate_brain_mr_data
 from monai_genmed.metrics import compute_psnr
 from monai_genmed.networks.nets import DAGANGenerator
 from monai_genmed.transforms.kspace import Undersample
+from monai_genmed.utils import cpu_summary, native_bf16
 
 WIDTHS = {
     "paper": {
@@ -79,33 +79,6 @@ class InferencePath:
     setup_s: float = 0.0
     times: list[float] = field(default_factory=list)
     output: torch.Tensor | None = None
-
-
-def cpu_flags() -> tuple[str, set[str]]:
-    """CPU model name and ISA flags from ``/proc/cpuinfo`` (empty on other systems)."""
-    flags, model = set(), "unknown CPU"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name") and model == "unknown CPU":
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    return model, flags
-
-
-def native_bf16() -> bool:
-    """Whether oneDNN has bf16 convolution kernels here (AVX512_BF16 or AMX); without them PyTorch falls back to
-    its slow reference convolutions, tens of seconds a batch at the paper's width."""
-    return bool(cpu_flags()[1] & {"avx512_bf16", "amx_bf16"})
-
-
-def cpu_summary() -> str:
-    """CPU model, ISA flags that matter for bf16, and threads."""
-    model, flags = cpu_flags()
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni")
-    isa = ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in wanted)
-    level = torch.backends.cpu.get_cpu_capability()
-    return f"{model}; {isa}; torch ISA level {level}; torch threads {torch.get_num_threads()}"
 
 
 def load_slices(data_dir: str, n_slices: int) -> tuple[torch.Tensor, torch.Tensor]:

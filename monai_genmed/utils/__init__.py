@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from .cpu import cpu_flags, cpu_summary, fast_autocast, native_bf16
 from .enums import GenerativeKeys, KspaceKeys
 
-__all__ = ["GenerativeKeys", "KspaceKeys"]
+__all__ = ["GenerativeKeys", "KspaceKeys", "cpu_flags", "cpu_summary", "fast_autocast", "native_bf16"]
