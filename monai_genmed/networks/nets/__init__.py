@@ -14,3 +14,8 @@ __all__ = [
     "cyclegan_init",
     "patchgan_70",
 ]
+
+from .conv_autoencoder import ConvAutoEncoder, VarAutoEncoderReconstructor
+from .dcgan import DCGANDiscriminator, DCGANGenerator
+
+__all__ += ["ConvAutoEncoder", "VarAutoEncoderReconstructor", "DCGANDiscriminator", "DCGANGenerator"]
