@@ -53,7 +53,8 @@ class ImagePool:
         images = images.detach()
         returned = []
         for image in images:
-            image = image.clone()
+            # a plain tensor: a MetaTensor's meta (applied transforms) must not travel into weights-only checkpoints
+            image = image.as_subclass(torch.Tensor).clone()
             if len(self.images) < self.pool_size:
                 self.images.append(image)
                 returned.append(image)

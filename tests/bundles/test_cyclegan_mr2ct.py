@@ -1,0 +1,131 @@
+"""The cyclegan_mr2ct bundle end to end through monai.bundle on tiny data: CycleGAN and paired training, resume,
+inference on a volume, evaluation, verify_metadata, verify_net_in_out and ckpt_export."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+from monai.bundle import ckpt_export, run, verify_metadata, verify_net_in_out
+
+from monai_genmed.networks.nets import ResNetGenerator
+
+NET = {"spatial_size": [32, 32], "generator_channels": 8, "generator_res_blocks": 1, "device_name": "cpu"}
+TINY = {**NET, "num_subjects": {"training": 1, "validation": 1, "test": 2}, "slices_per_subject": 4,
+        "discriminator_channels": 8, "num_workers": 0}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bundle(repo_root):
+    return repo_root / "bundles" / "cyclegan_mr2ct"
+
+
+def configs(bundle, name):
+    return [str(bundle / "configs" / "common.json"), str(bundle / "configs" / name)]
+
+
+@pytest.fixture(scope="module")
+def trained(bundle, tmp_path_factory):
+    root = tmp_path_factory.mktemp("cyclegan_bundle")
+    run(config_file=configs(bundle, "train.json"), logging_file=str(bundle / "configs" / "logging.conf"),
+        bundle_root=str(root), epochs=2, **TINY)  # fmt: skip
+    return root
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_cyclegan_trains_with_validation_mae_and_the_lookup_in_the_metrics(trained):
+    metrics = rows(trained / "logs" / "metrics.csv")
+    assert [r["epoch"] for r in metrics] == ["1", "2"]
+    for key in ("val_mae", "val_psnr", "val_ssim", "train_g_cycle_a", "train_d_adversarial_b", "baseline_lookup_val_mae"):
+        assert float(metrics[-1][key]) == float(metrics[-1][key])  # present and a number
+    assert float(metrics[-1]["val_mae"]) > 0
+    saved = torch.load(trained / "models" / "model.pt", weights_only=True)
+    assert saved["run_fingerprint"]["generator_channels"] == 8 and "model" in saved
+    assert sorted(p.name for p in (trained / "logs" / "images").iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
+
+
+def test_cyclegan_resumes_from_the_saved_iteration_with_its_pools(bundle, trained):
+    before = torch.load(trained / "models" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True)
+    pools = before["objective"]
+    assert len(pools["pool_b"]["images"]) == 8  # 2 epochs x 4 training slices, all stored (pool of 50)
+    run(config_file=configs(bundle, "train.json"), bundle_root=str(trained), epochs=3, **TINY)
+    metrics = rows(trained / "logs" / "metrics.csv")
+    assert [r["epoch"] for r in metrics] == ["1", "2", "3"]
+    after = torch.load(trained / "models" / "checkpoints" / "checkpoint_epoch=3.pt", weights_only=True)
+    assert after["trainer"]["iteration"] == before["trainer"]["iteration"] + 4
+    stored = after["objective"]["pool_b"]["images"]
+    assert len(stored) == 12 and all(torch.equal(a, b) for a, b in zip(stored[:8], pools["pool_b"]["images"]))
+
+
+def test_paired_baseline_trains_on_misaligned_pairs(bundle, tmp_path):
+    run(config_file=configs(bundle, "train_paired_l1.json"), bundle_root=str(tmp_path), epochs=1, batch_size=2,
+        train_misalignment=0.5, **TINY)  # fmt: skip
+    metrics = rows(tmp_path / "logs" / "metrics.csv")
+    assert metrics[0]["train_misalignment"] == "0.5" and float(metrics[0]["train_g_total"]) > 0
+    assert (tmp_path / "data" / "head_mr_ct_misaligned_0.5" / "datalist.json").is_file()  # trained on moved CT
+    assert (tmp_path / "models" / "model.pt").is_file()
+
+
+def _volume_from_slice(path, out):
+    """A 5-slice RAS volume whose every axial slice is the given training-format slice."""
+    image = nib.load(path)
+    volume = nib.Nifti1Image(np.stack([image.get_fdata().astype(np.float32)] * 5, -1), image.affine)
+    canonical = nib.as_closest_canonical(volume)
+    assert nib.aff2axcodes(canonical.affine) == ("R", "A", "S")
+    nib.save(canonical, out)
+    return image.get_fdata().astype(np.float32)
+
+
+def test_inference_writes_int16_hu_with_the_input_affine_matching_the_slice_network(bundle, trained, tmp_path):
+    datalist = json.loads((trained / "data" / "head_mr_ct" / "datalist.json").read_text())
+    mr = _volume_from_slice(trained / "data" / "head_mr_ct" / datalist["test"][0]["mr"], tmp_path / "mr.nii.gz")
+    run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(tmp_path / "mr.nii.gz"),
+        output_dir=str(tmp_path / "out"), **NET)  # fmt: skip
+    result = nib.load(tmp_path / "out" / "mr_synct.nii.gz")
+    source = nib.load(tmp_path / "mr.nii.gz")
+    assert result.shape == source.shape and result.get_data_dtype() == np.int16
+    np.testing.assert_allclose(result.affine, source.affine, atol=1e-5)
+    # the same numbers as the network on the training-format slice (orientation and scaling undone exactly)
+    net = ResNetGenerator(2, 1, 1, channels=8, num_res_blocks=1)
+    net.load_state_dict(torch.load(trained / "models" / "model.pt", weights_only=True)["model"])
+    net.eval()
+    scale = np.percentile(mr * 5 / 5, 99.5)  # inference scales the volume by its 99.5th percentile
+    with torch.no_grad():
+        y = net(torch.from_numpy(mr / scale * 2 - 1)[None, None]).numpy()[0, 0]
+    expected = -1024 + (y + 1) / 2 * 4024
+    in_ras = nib.as_closest_canonical(nib.Nifti1Image(np.stack([expected] * 5, -1), nib.load(
+        trained / "data" / "head_mr_ct" / datalist["test"][0]["mr"]).affine)).get_fdata()  # fmt: skip
+    assert np.abs(result.get_fdata() - in_ras).max() <= 1.0  # int16 rounding
+
+
+def test_evaluate_writes_the_table_with_the_lookup_and_the_trained_model(bundle, trained):
+    run(config_file=configs(bundle, "evaluate.json"), bundle_root=str(trained), **TINY)
+    table = rows(trained / "eval" / "results.csv")
+    methods = {r["method"]: r for r in table}
+    assert set(methods) == {"intensity-to-HU lookup", "CycleGAN (default train.json)"}  # untrained runs left out
+    assert all(int(r["subjects"]) == 2 for r in table)
+    per_subject = rows(trained / "eval" / "per_subject.csv")
+    assert len(per_subject) == 4
+    for name in ("results.md", "mae_vs_misalignment.png", "examples.png", "t_tests.csv"):
+        assert (trained / "eval" / name).is_file()
+
+
+def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_path):
+    meta = str(bundle / "configs" / "metadata.json")
+    verify_metadata(meta_file=meta, filepath=str(repo_root / "configs" / "bundle" / "meta_schema_20240725.json"))
+    verify_net_in_out(net_id="network_def", meta_file=meta, config_file=configs(bundle, "inference.json"), device="cpu",
+                      bundle_root=str(trained), **NET)  # fmt: skip
+    exported = tmp_path / "model.ts"
+    ckpt_export(net_id="network_def", filepath=str(exported), ckpt_file=str(trained / "models" / "model.pt"),
+                meta_file=meta, config_file=configs(bundle, "inference.json"), bundle_root=str(trained),
+                key_in_ckpt="model", **NET)  # fmt: skip
+    scripted = torch.jit.load(str(exported))
+    assert scripted(torch.rand(1, 1, 32, 32) * 2 - 1).shape == (1, 1, 32, 32)
