@@ -40,6 +40,8 @@ class BundleSpec:
         discriminator: the training checkpoint's key of a discriminator (loading it as the model must fail).
         dataset_key: the config id of the dataset folder.
         datalist_key: the config id of the datalist file (a user's own data).
+        configs_first: shared config files listed before ``train.json``/``inference.json`` (layered configs).
+        trainer_key: the config id of the trainer (its ``max_epochs`` ends a run early, as a kill would).
     """
 
     name: str
@@ -52,16 +54,27 @@ class BundleSpec:
     discriminator: str = "network_discriminator"
     dataset_key: str = "dataset_dir"
     datalist_key: str = "datalist"
+    configs_first: tuple[str, ...] = ()
+    trainer_key: str = "train#trainer"
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def configs(self) -> Path:
-        return REPO / "bundles" / self.name / "configs"
+    def config(self, name: str) -> list[str]:
+        folder = REPO / "bundles" / self.name / "configs"
+        return [str(folder / f) for f in (*self.configs_first, name)]
 
 
 def _dagan_input(dataset: Path, out: Path) -> Path:
     datalist = json.loads((dataset / "datalist.json").read_text())
     return dataset / datalist["test"][0]["image"]  # a fully sampled slice is a valid (trivially undersampled) input
+
+
+def _mr_volume(dataset: Path, out: Path) -> Path:
+    """A 3-slice MR volume (the synthesis bundles infer volumes slice by slice) from a test slice."""
+    datalist = json.loads((dataset / "datalist.json").read_text())
+    image = nib.load(dataset / datalist["test"][0]["mr"])
+    path = out / "mr_volume.nii.gz"
+    nib.save(nib.Nifti1Image(np.stack([image.get_fdata().astype(np.float32)] * 3, -1), image.affine), path)
+    return path
 
 
 BUNDLES = [
@@ -79,6 +92,19 @@ BUNDLES = [
         changed_setting={"mask_type": "poisson2d", "sampling_fraction": 0.1},
         other_widths={"generator_channels": [4, 8, 16], "generator_up_channels": [16, 8, 4]},
         make_input=_dagan_input,
+    ),
+    BundleSpec(
+        name="cyclegan_mr2ct",
+        train={"spatial_size": [32, 32], "num_subjects": {"training": 1, "validation": 1, "test": 1}, "slices_per_subject": 4,
+               "generator_channels": 8, "generator_res_blocks": 1, "discriminator_channels": 8, "epochs": 1,
+               "num_workers": 0, "device_name": "cpu"},
+        infer={"spatial_size": [32, 32], "generator_channels": 8, "generator_res_blocks": 1, "device_name": "cpu"},
+        image_key="mr",
+        changed_setting={"lambda_cycle": 5.0},
+        other_widths={"generator_channels": 4},
+        make_input=_mr_volume,
+        discriminator="network_dis_ct",
+        configs_first=("common.json",),
     ),
 ]
 
@@ -108,13 +134,13 @@ def bundle(request, tmp_path_factory):
     """A bundle with its tiny dataset and a model trained for one epoch."""
     spec: BundleSpec = request.param
     root = tmp_path_factory.mktemp(spec.name)
-    run(config_file=str(spec.configs / "train.json"), bundle_root=str(root), **spec.train)
+    run(config_file=spec.config("train.json"), bundle_root=str(root), **spec.train)
     dataset = next(p.parent for p in root.glob("data/*/datalist.json"))
     return spec, root, dataset
 
 
 def _train(spec: BundleSpec, root: Path, **overrides: Any) -> None:
-    run(config_file=str(spec.configs / "train.json"), bundle_root=str(root), **{**spec.train, **overrides})
+    run(config_file=spec.config("train.json"), bundle_root=str(root), **{**spec.train, **overrides})
 
 
 def _copy_dataset(dataset: Path, tmp_path: Path) -> Path:
@@ -188,7 +214,7 @@ def test_learning_rate_far_too_high_does_not_end_successfully(bundle, tmp_path):
 
 # ---- inference: bad inputs and wrong weight files ---------------------------------------------------------------
 def _infer(spec: BundleSpec, root: Path, **overrides: Any) -> None:
-    run(config_file=str(spec.configs / "inference.json"), bundle_root=str(root), **{**spec.infer, **overrides})
+    run(config_file=spec.config("inference.json"), bundle_root=str(root), **{**spec.infer, **overrides})
 
 
 def _input_faults(spec: BundleSpec, dataset: Path, tmp: Path) -> dict[str, tuple[Path | str, str]]:
@@ -258,7 +284,8 @@ def test_a_resumed_run_gives_the_numbers_of_an_uninterrupted_one(bundle, tmp_pat
     spec, _, dataset = bundle
     common = {spec.dataset_key: str(dataset), "epochs": 2}
     _train(spec, tmp_path / "straight", **common)
-    _train(spec, tmp_path / "resumed", **{**common, "epochs": 1})
+    # killed after epoch 1: the schedule still spans 2 epochs (a decay to zero depends on it), the trainer stops
+    _train(spec, tmp_path / "resumed", **{**common, f"{spec.trainer_key}#max_epochs": 1})
     torch.manual_seed(1234)  # a new process starts from other random states; the checkpoint must restore them
     _train(spec, tmp_path / "resumed", **common)
     straight, resumed = (torch.load(tmp_path / d / "models" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True)
