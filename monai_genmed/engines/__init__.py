@@ -29,3 +29,7 @@ __all__ = [
     "detach_outputs",
     "final_logits",
 ]
+
+from .generative_objectives import LatentKeys, UnconditionalGANObjective
+
+__all__ += ["UnconditionalGANObjective", "LatentKeys"]

@@ -38,3 +38,7 @@ __all__ = [
     "SynthRADPSNR",
     "SynthRADSSIM",
 ]
+
+from .weight_clipping import WeightClipping
+
+__all__ += ["WeightClipping"]

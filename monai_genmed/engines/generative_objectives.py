@@ -1,0 +1,210 @@
+"""Objectives of unconditional generative models: a GAN that maps noise ``z`` to images.
+
+Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, https://arxiv.org/abs/1406.2661: a generator
+``G(z)``, ``z ~ N(0, I)``, against a discriminator that tells real images from ``G(z)``; the objective itself is a
+:class:`~monai_genmed.losses.GANLoss` mode (minimax, non-saturating, least squares, Wasserstein, hinge). Around
+it, the stabilisers a lecture on GAN training lists, each a constructor argument:
+
+- instance noise (Sønderby et al., "Amortised MAP Inference for Image Super-resolution", ICLR 2017,
+  https://arxiv.org/abs/1610.04490, section 4; Arjovsky and Bottou, ICLR 2017, https://arxiv.org/abs/1701.04862):
+  Gaussian noise on every image D sees, real and generated, annealed to 0, so the two distributions overlap
+  early and D's gradients do not vanish;
+- a weight penalty on D (L2, ``weight_penalty * sum ||W||^2`` over its convolution and linear weights), which
+  keeps D from growing over-confident;
+- a discriminator regulariser: the WGAN-GP gradient penalty (Gulrajani et al. 2017,
+  https://arxiv.org/abs/1704.00028) or R1 (:class:`~monai_genmed.engines.AdversarialObjective`);
+- WGAN's weight clipping is a handler (:class:`~monai_genmed.handlers.WeightClipping`), and ``n_critic`` the
+  trainer's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from monai.utils import CommonKeys, StrEnum
+
+from monai_genmed.losses import GANLoss, LinearWarmup
+from monai_genmed.utils.enums import GenerativeKeys
+
+from .objectives import AdversarialObjective, Regularizer, Weight
+
+__all__ = ["UnconditionalGANObjective", "LatentKeys"]
+
+
+class LatentKeys(StrEnum):
+    """Output keys of the latent-variable objectives besides MONAI's ``CommonKeys``."""
+
+    LATENT = "latent"
+
+
+class UnconditionalGANObjective(AdversarialObjective):
+    """A GAN from noise: ``fake = G(z)``, ``z ~ N(0, I)`` of ``latent_dim``; D judges real images against ``fake``.
+
+    ``z`` and the instance noise come from the objective's own seeded ``torch.Generator`` (never torch's global
+    one), and :meth:`state_dict` holds their states, so a resumed run draws exactly what the uninterrupted one
+    would (the trainer checkpoints it under ``"objective"``).
+
+    Generator loss: ``adversarial = gan_loss.generator_loss(D(noisy(fake)))``. Discriminator loss:
+    ``adversarial = gan_loss.discriminator_loss(D(noisy(real)), D(noisy(fake)))``, plus
+    ``weight_penalty * sum ||W||^2`` (logged as ``weight_penalty``) and the regulariser (``regularizer``) on the
+    images D saw. The mean logits are logged as ``real_logit`` and ``fake_logit``; the per-sample logits of the
+    last discriminator step are :meth:`monitor_logits` (for :class:`~monai_genmed.handlers.GANMonitor`'s accuracy).
+
+    Outputs: ``CommonKeys.IMAGE`` (and ``LABEL``) the real batch, ``CommonKeys.PRED`` the generated one,
+    ``LatentKeys.LATENT`` the latents.
+
+    Args:
+        gan_loss: the GAN objective; default ``GANLoss("non_saturating")``.
+        latent_dim: length of ``z``.
+        generator: name of the generator network (``z -> image``, e.g. :class:`~monai_genmed.networks.nets.DCGANGenerator`).
+        discriminator: name of the discriminator.
+        image_key: batch key of the real images.
+        instance_noise: standard deviation of the noise added to D's inputs at the first iteration, or a schedule
+            (a callable of the engine state, e.g. :class:`~monai_genmed.losses.LinearWarmup`).
+        instance_noise_epochs: with a number ``instance_noise``, the epochs over which it falls linearly to 0;
+            ``None`` spreads that over the whole run (``max_epochs``).
+        weight_penalty: weight of the L2 penalty on D's weights (0: none); a number or a schedule.
+        discriminator_regularizer, regularizer_every, logits_fn: see :class:`~monai_genmed.engines.AdversarialObjective`.
+        seed: seed of the latent generator (the instance noise uses ``seed + 1``).
+
+    Example (WGAN-GP)::
+
+        objective = UnconditionalGANObjective(GANLoss("wasserstein"), latent_dim=100,
+                                              discriminator_regularizer=gradient_penalty)
+        trainer = GenerativeAdversarialTrainer(..., generators={"generator": g}, discriminators={"discriminator": d},
+                                               objective=objective, n_critic=5)
+    """
+
+    def __init__(
+        self,
+        gan_loss: GANLoss | None = None,
+        latent_dim: int = 100,
+        generator: str = "generator",
+        discriminator: str = "discriminator",
+        image_key: str = CommonKeys.IMAGE,
+        instance_noise: Weight = 0.0,
+        instance_noise_epochs: float | None = None,
+        weight_penalty: Weight = 0.0,
+        discriminator_regularizer: Regularizer | None = None,
+        regularizer_every: int = 1,
+        logits_fn: Callable[[Any], Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        if int(latent_dim) < 1:
+            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}.")
+        if not callable(instance_noise) and float(instance_noise) < 0:
+            raise ValueError(f"instance_noise is a standard deviation, >= 0; got {instance_noise}.")
+        if instance_noise_epochs is not None and instance_noise_epochs <= 0:
+            raise ValueError(f"instance_noise_epochs must be > 0 (or None for the whole run), got {instance_noise_epochs}.")
+        self.gan_loss = GANLoss("non_saturating") if gan_loss is None else gan_loss
+        self.latent_dim = int(latent_dim)
+        self.generator, self.discriminator = generator, discriminator
+        self.generator_names, self.discriminator_names = (generator,), (discriminator,)
+        self.image_key = image_key
+        self.instance_noise, self.instance_noise_epochs = instance_noise, instance_noise_epochs
+        self.weight_penalty = weight_penalty
+        self._set_discriminator_options(logits_fn, discriminator_regularizer, regularizer_every)
+        self.seed = int(seed)
+        self.latent_generator = torch.Generator().manual_seed(self.seed)
+        self.noise_generator = torch.Generator().manual_seed(self.seed + 1)
+        self._last_logits: tuple[int, torch.Tensor, torch.Tensor] | None = None
+
+    # -- sampling ------------------------------------------------------------------------------------------------
+
+    def sample_latents(self, batch_size: int, like: torch.Tensor | None = None) -> torch.Tensor:
+        """``(batch_size, latent_dim)`` standard normal latents from the objective's generator (on ``like``'s
+        device and dtype, drawn on the CPU so the stream does not depend on the device)."""
+        z = torch.randn(batch_size, self.latent_dim, generator=self.latent_generator)
+        return z if like is None else z.to(device=like.device, dtype=like.dtype)
+
+    def noise_std(self) -> float:
+        """The instance-noise standard deviation at the current iteration."""
+        noise = self.instance_noise
+        if callable(noise):
+            return self.scheduled(noise)
+        if float(noise) == 0.0:
+            return 0.0
+        state = self.engine_state
+        if state is None:
+            return float(noise)
+        epochs = self.instance_noise_epochs if self.instance_noise_epochs is not None else getattr(state, "max_epochs", None)
+        return LinearWarmup(float(noise), 0.0, float(epochs or 1))(state)
+
+    def _noisy(self, images: torch.Tensor) -> torch.Tensor:
+        std = self.noise_std()
+        if std <= 0:
+            return images
+        noise = torch.randn(images.shape, generator=self.noise_generator).to(device=images.device, dtype=images.dtype)
+        return images + std * noise
+
+    # -- the model's maths ---------------------------------------------------------------------------------------
+
+    def generate(self, networks, batch):
+        if self.image_key not in batch:
+            raise KeyError(f"the batch has no {self.image_key!r} (it holds {sorted(map(str, batch))}); set image_key.")
+        real = batch[self.image_key]
+        z = self.sample_latents(real.shape[0], like=real)
+        fake = networks[self.generator](z)
+        if fake.shape[1:] != real.shape[1:]:
+            raise ValueError(
+                f"the generator makes images of shape {tuple(fake.shape[1:])}, the real ones are {tuple(real.shape[1:])}; "
+                "set the generator's image_size and out_channels to the data's (or resize the data, e.g. image_size)."
+            )
+        return {CommonKeys.IMAGE: real, CommonKeys.LABEL: real, CommonKeys.PRED: fake, LatentKeys.LATENT: z}
+
+    def generator_loss(self, networks, batch, outputs):
+        logits = self.logits(networks[self.discriminator](self._noisy(outputs[CommonKeys.PRED])))
+        adversarial = self.gan_loss.generator_loss(logits)
+        return {GenerativeKeys.TOTAL: adversarial, "adversarial": adversarial}
+
+    def discriminator_loss(self, networks, batch, outputs):
+        discriminator = networks[self.discriminator]
+        real_x, fake_x = self._noisy(outputs[CommonKeys.IMAGE]), self._noisy(outputs[CommonKeys.PRED])
+        real, fake = discriminator(real_x), discriminator(fake_x)
+        adversarial = self.gan_loss.discriminator_loss(self.logits(real), self.logits(fake))
+        terms = {
+            GenerativeKeys.TOTAL: adversarial,
+            "adversarial": adversarial,
+            "real_logit": self.mean_logit(real),
+            "fake_logit": self.mean_logit(fake),
+        }
+        weight = self.scheduled(self.weight_penalty)
+        if weight:
+            penalty = sum(p.pow(2).sum() for p in discriminator.parameters() if p.requires_grad and p.dim() > 1)
+            terms["weight_penalty"] = penalty
+            terms[GenerativeKeys.TOTAL] = terms[GenerativeKeys.TOTAL] + weight * penalty
+        self.regularize(terms, discriminator, real_x, fake_x)
+        state = self.engine_state
+        iteration = int(state.iteration) if state is not None else -1
+        self._last_logits = (iteration, self._detached_logits(real), self._detached_logits(fake))
+        return terms
+
+    def _detached_logits(self, output: Any) -> torch.Tensor:
+        logits = self.logits(output) if self.logits_fn is not None else output
+        if isinstance(logits, (list, tuple)):
+            return torch.cat([x.detach().float().flatten() for x in logits])
+        return logits.detach().float().flatten()
+
+    def monitor_logits(self, output: Any = None) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(real_logits, fake_logits)`` per sample of this iteration's discriminator step, or ``None`` if D did not
+        step in it: an ``output_transform`` for :class:`~monai_genmed.handlers.GANMonitor`
+        (``"output_transform": "$@objective.monitor_logits"``); ``output`` is ignored."""
+        if self._last_logits is None:
+            return None
+        iteration, real, fake = self._last_logits
+        state = self.engine_state
+        if state is not None and iteration != int(state.iteration):
+            return None
+        return real, fake
+
+    # -- state -----------------------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The states of the latent and instance-noise generators."""
+        return {"latent_generator": self.latent_generator.get_state(), "noise_generator": self.noise_generator.get_state()}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        self.latent_generator.set_state(torch.as_tensor(state_dict["latent_generator"]).cpu())
+        self.noise_generator.set_state(torch.as_tensor(state_dict["noise_generator"]).cpu())

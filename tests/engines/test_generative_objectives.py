@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from ignite.engine import Events
+from monai.data import DataLoader
+from monai.utils import CommonKeys
+
+from monai_genmed.engines import GenerativeAdversarialTrainer, LatentKeys, UnconditionalGANObjective
+from monai_genmed.losses import GANLoss, gradient_penalty
+from monai_genmed.networks.nets import DCGANDiscriminator, DCGANGenerator
+from monai_genmed.utils.enums import GenerativeKeys
+
+
+def gan_trainer(objective, data, max_epochs=1, batch_size=4, handlers=None, seed=0, n_critic=1, lr=2e-3, d=None):
+    torch.manual_seed(seed)
+    g = DCGANGenerator(latent_dim=objective.latent_dim, image_size=8, channels=(8,))
+    d = DCGANDiscriminator(image_size=8, channels=(8,), norm=None) if d is None else d
+    return GenerativeAdversarialTrainer(
+        device="cpu",
+        max_epochs=max_epochs,
+        train_data_loader=DataLoader(data, batch_size=batch_size, shuffle=False),
+        generators={"generator": g},
+        discriminators={"discriminator": d},
+        objective=objective,
+        g_optimizer=torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999)),
+        d_optimizer=torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999)),
+        n_critic=n_critic,
+        train_handlers=handlers,
+    )
+
+
+def bright_slices(n=16, value=0.8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [{"image": value + 0.02 * torch.randn(1, 8, 8, generator=g)} for _ in range(n)]
+
+
+class LinearCritic(torch.nn.Module):
+    """D(x) = <w, x>, recording what it is shown."""
+
+    def __init__(self, weight: float = 0.1):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.full((1, 1, 8, 8), weight))
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x):
+        self.seen.append(x.detach().clone())
+        return (x * self.w).flatten(1).sum(1, keepdim=True)
+
+
+def test_outputs_and_logged_terms_of_a_gan_iteration():
+    objective = UnconditionalGANObjective(GANLoss("non_saturating"), latent_dim=3)
+    trainer = gan_trainer(objective, bright_slices(4))
+    trainer.run()
+    output = trainer.state.output
+    assert output[CommonKeys.PRED].shape == output[CommonKeys.IMAGE].shape == (4, 1, 8, 8)
+    assert output[LatentKeys.LATENT].shape == (4, 3)
+    assert set(output[GenerativeKeys.LOSSES]) == {
+        "g_total", "g_adversarial", "d_total", "d_adversarial", "d_real_logit", "d_fake_logit"
+    }  # fmt: skip
+    real, fake = objective.monitor_logits()
+    assert real.shape == fake.shape == (4,)  # per sample, for the monitor's accuracy
+    trainer.state.iteration += 1
+    assert objective.monitor_logits() is None  # D has not stepped in this iteration
+
+
+def test_a_trained_gan_moves_its_samples_towards_the_data():
+    objective = UnconditionalGANObjective(GANLoss("non_saturating"), latent_dim=4)
+    trainer = gan_trainer(objective, bright_slices(16), max_epochs=20)
+    g = trainer.state.generators["generator"]
+    z = torch.randn(64, 4, generator=torch.Generator().manual_seed(5))
+    before = g.eval()(z).mean().item()
+    trainer.run()
+    after = g.eval()(z).mean().item()
+    assert abs(after - 0.8) < 0.5 * abs(before - 0.8), (before, after)
+
+
+def test_latents_come_from_the_objective_s_own_seeded_generator():
+    a, b = UnconditionalGANObjective(latent_dim=5, seed=3), UnconditionalGANObjective(latent_dim=5, seed=3)
+    torch.manual_seed(0)
+    global_state = torch.get_rng_state()
+    first = a.sample_latents(4)
+    assert torch.equal(torch.get_rng_state(), global_state)  # the global generator is untouched
+    torch.testing.assert_close(first, b.sample_latents(4))
+    saved = a.state_dict()
+    expected = a.sample_latents(4)
+    c = UnconditionalGANObjective(latent_dim=5, seed=99)
+    c.load_state_dict(saved)
+    torch.testing.assert_close(c.sample_latents(4), expected)  # resumed: the next draw is the same
+    assert not torch.allclose(UnconditionalGANObjective(latent_dim=5, seed=4).sample_latents(4), first)
+
+
+def test_instance_noise_on_d_s_inputs_is_annealed_to_zero():
+    critic = LinearCritic()
+    objective = UnconditionalGANObjective(GANLoss("wasserstein"), latent_dim=2, instance_noise=0.5)
+    data = [{"image": torch.zeros(1, 8, 8)} for _ in range(8)]
+    trainer = gan_trainer(objective, data, max_epochs=4, batch_size=8, d=critic, lr=0.0)  # frozen weights
+    stds = []
+
+    @trainer.on(Events.ITERATION_COMPLETED)
+    def record(engine):
+        # the D step's first call sees the (zero) real images: what remains is the noise
+        stds.append(critic.seen[-2].std().item())
+
+    trainer.run()
+    # 4 epochs of 1 iteration: progress 0, 1, 2, 3 of 4 epochs -> std 0.5, 0.375, 0.25, 0.125
+    assert stds == pytest.approx([0.5, 0.375, 0.25, 0.125], rel=0.15)
+    assert objective.noise_std() == pytest.approx(0.125)
+
+
+def test_weight_penalty_and_gradient_penalty_are_added_to_d_s_loss():
+    critic = LinearCritic(weight=0.1)  # |w| = 0.1 * 8 = 0.8
+    objective = UnconditionalGANObjective(
+        GANLoss("wasserstein"), latent_dim=2, weight_penalty=0.5, discriminator_regularizer=gradient_penalty
+    )
+    trainer = gan_trainer(objective, [{"image": torch.rand(1, 8, 8)} for _ in range(4)], d=critic, lr=0.0)
+    trainer.run()
+    losses = trainer.state.output[GenerativeKeys.LOSSES]
+    assert losses["d_weight_penalty"] == pytest.approx(64 * 0.01)  # sum of w^2
+    assert losses["d_regularizer"] == pytest.approx(10 * (0.8 - 1) ** 2, rel=1e-4)  # a linear critic's GP
+    expected = losses["d_adversarial"] + 0.5 * losses["d_weight_penalty"] + losses["d_regularizer"]
+    assert losses["d_total"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_generator_of_the_wrong_size_is_a_clear_error():
+    objective = UnconditionalGANObjective(latent_dim=3)
+    data = [{"image": torch.rand(1, 16, 16)} for _ in range(2)]
+    trainer = gan_trainer(objective, data, d=DCGANDiscriminator(image_size=16, channels=(4, 4)))
+    with pytest.raises(ValueError, match="image_size"):
+        trainer.run()
