@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from .checkpoint import AtomicDiskSaver, BestModelSaver, TrainingCheckpointer
+from .distributed import GradientAllReduce
 from .divergence import DivergenceGuard, TrainingDivergedError, TrivialBaseline
 from .early_stop import ResumableEarlyStopHandler
 from .epoch import SetEpochHandler
@@ -18,6 +19,7 @@ __all__ = [
     "ResumableEarlyStopHandler",
     "SetEpochHandler",
     "DivergenceGuard",
+    "GradientAllReduce",
     "TrainingDivergedError",
     "TrivialBaseline",
     "ModelWeightsLoader",
@@ -38,6 +40,11 @@ __all__ = [
     "SynthRADPSNR",
     "SynthRADSSIM",
 ]
+
+from .gan_monitor import GANMonitor, GANMonitorKeys, discriminator_logits
+from .gan_monitor_plot import plot_gan_curves
+
+__all__ += ["GANMonitor", "GANMonitorKeys", "discriminator_logits", "plot_gan_curves"]
 
 from .weight_clipping import WeightClipping
 
