@@ -43,3 +43,21 @@ __all__ = [
     "SYNTHRAD_HU_RANGE",
     "SYNTHRAD_DATA_RANGE",
 ]
+
+from .generative import (
+    MS_SSIM_64_KERNEL_SIZE,
+    MS_SSIM_64_WEIGHTS,
+    FrechetDistance,
+    compute_frechet_distance,
+    load_feature_extractor,
+    ms_ssim_diversity,
+)
+
+__all__ += [
+    "FrechetDistance",
+    "compute_frechet_distance",
+    "load_feature_extractor",
+    "ms_ssim_diversity",
+    "MS_SSIM_64_WEIGHTS",
+    "MS_SSIM_64_KERNEL_SIZE",
+]

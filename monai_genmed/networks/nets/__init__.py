@@ -15,6 +15,10 @@ __all__ = [
     "patchgan_70",
 ]
 
+from .brain_encoder import BRAIN_ENCODER_64_WEIGHTS, BrainSliceEncoder, load_brain_encoder
+
+__all__ += ["BrainSliceEncoder", "BRAIN_ENCODER_64_WEIGHTS", "load_brain_encoder"]
+
 from .conv_autoencoder import ConvAutoEncoder, VarAutoEncoderReconstructor
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 
