@@ -129,3 +129,18 @@ def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_p
                 key_in_ckpt="model", **NET)  # fmt: skip
     scripted = torch.jit.load(str(exported))
     assert scripted(torch.rand(1, 1, 32, 32) * 2 - 1).shape == (1, 1, 32, 32)
+
+
+def test_inference_runs_a_3d_generator_through_a_sliding_window(bundle, tmp_path):
+    torch.manual_seed(0)
+    net = ResNetGenerator(3, 1, 1, channels=4, num_res_blocks=1)
+    torch.save(net.state_dict(), tmp_path / "model3d.pt")  # a bare state dict of another user's 3D training
+    rng = np.random.default_rng(0)
+    affine = np.diag([1.0, 1.0, 1.0, 1.0])
+    nib.save(nib.Nifti1Image(rng.random((20, 18, 12)).astype(np.float32), affine), tmp_path / "mr.nii.gz")
+    run(config_file=configs(bundle, "inference.json"), bundle_root=str(tmp_path), input_path=str(tmp_path / "mr.nii.gz"),
+        ckpt_path=str(tmp_path / "model3d.pt"), output_dir=str(tmp_path / "out"), network_spatial_dims=3,
+        roi_size_3d=[16, 16, 16], generator_channels=4, generator_res_blocks=1, device_name="cpu")  # fmt: skip
+    result = nib.load(tmp_path / "out" / "mr_synct.nii.gz")
+    assert result.shape == (20, 18, 12) and result.get_data_dtype() == np.int16
+    np.testing.assert_allclose(result.affine, affine, atol=1e-5)
