@@ -56,6 +56,15 @@ def test_frechet_distance_needs_the_same_features():
         compute_frechet_distance(torch.randn(10, 4, 2), torch.randn(10, 4, 2))
 
 
+def test_shipped_encoder_runs_on_tiny_sets():
+    fd = FrechetDistance()
+    assert fd.name == "FD (monai_genmed brain encoder)"
+    real, generated = smooth_images(6, seed=0), smooth_images(5, seed=1)
+    value = fd(generated, real)
+    assert value.dtype == torch.float64 and torch.isfinite(value) and float(value) > 0
+    assert fd.extract(real).shape == (6, 128)
+
+
 def test_fd_uses_the_reference_and_grows_with_a_shift():
     fd = FrechetDistance(TinyExtractor())
     assert fd.name == "FD (TinyExtractor)"

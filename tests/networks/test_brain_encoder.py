@@ -31,6 +31,18 @@ def test_spatial_size_must_survive_every_halving():
         BrainSliceEncoder(spatial_size=72)
 
 
+def test_shipped_weights_load_small_and_frozen():
+    assert BRAIN_ENCODER_64_WEIGHTS.stat().st_size < 2_000_000
+    encoder = load_brain_encoder()
+    assert not encoder.training and not any(p.requires_grad for p in encoder.parameters())
+    features = encoder(torch.rand(3, 1, 64, 64))
+    assert features.shape == (3, 128) and torch.isfinite(features).all()
+    # trained, not random: a blank slice and a bright square give clearly different features
+    blank, square = torch.zeros(1, 1, 64, 64), torch.zeros(1, 1, 64, 64)
+    square[..., 16:48, 16:48] = 0.8
+    assert (encoder(blank) - encoder(square)).norm() > 0.1 * encoder(square).norm()
+
+
 def test_missing_weights_say_how_to_train(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m monai_genmed.apps.feature_encoder"):
         load_brain_encoder(tmp_path / "nothing.pt")
