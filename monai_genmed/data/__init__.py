@@ -21,6 +21,7 @@ from .colin27 import (
 )
 from .folder import IMAGE_SUFFIXES, check_input_file, datalist_from_folder
 from .head_mr_ct import HU_RANGE, colin27_hounsfield, generate_head_mr_ct_dataset
+from .latent import LatentDataset
 from .masks import DAGAN_FRACTIONS, DAGAN_MASK_TYPES, default_mask_path, default_undersampling_mask
 from .unpaired import UnpairedDataset, unpaired_datalist
 
@@ -39,6 +40,7 @@ __all__ = [
     "check_image_file",
     "check_kspace_file",
     "ImageSummary",
+    "LatentDataset",
     "datalist_from_folder",
     "DAGAN_FRACTIONS",
     "DAGAN_MASK_TYPES",

@@ -49,3 +49,7 @@ __all__ += ["GANMonitor", "GANMonitorKeys", "discriminator_logits", "plot_gan_cu
 from .weight_clipping import WeightClipping
 
 __all__ += ["WeightClipping"]
+
+from .latent_figures import LatentFigures, SampleGridSaver, encode_images, fit_gaussian, image_grid, latent_pca, save_image_grid
+
+__all__ += ["LatentFigures", "SampleGridSaver", "encode_images", "fit_gaussian", "image_grid", "latent_pca", "save_image_grid"]

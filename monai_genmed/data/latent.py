@@ -1,0 +1,79 @@
+"""Fixed latent vectors as a dataset, so MONAI evaluators can run a generator as they run any network.
+
+A GAN's or VAE's decoder maps ``z`` to an image. Feeding it a :class:`LatentDataset` through a MONAI
+``DataLoader`` and ``SupervisedEvaluator`` gives sample generation the whole MONAI toolbox: weight loading
+handlers, post-processing with ``SaveImaged`` (each item carries a file name), metric handlers (e.g. a Fréchet
+distance per epoch on the same latents, so the values of two epochs are comparable), image-grid handlers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+__all__ = ["LatentDataset"]
+
+
+class LatentDataset(Dataset):
+    """``num_samples`` latent vectors drawn once, from their own seeded generator, as ``{"latent": z, ...}`` items.
+
+    The latents are ``N(0, I)`` (the prior of a VAE or GAN), or ``N(mean, covariance)`` when those are given
+    (e.g. a Gaussian fitted to an autoencoder's codes). They are drawn at construction from
+    ``torch.Generator().manual_seed(seed)`` (the global random state is untouched), so the same seed gives the
+    same samples in every run. Each item also holds ``"<key>_meta_dict"`` with ``filename_or_obj`` =
+    ``f"{prefix}_{i:04d}"``, the name MONAI's ``SaveImaged(meta_keys="latent_meta_dict")`` writes the decoded
+    image under.
+
+    Args:
+        num_samples: how many latents.
+        latent_dim: length of each latent, or its shape (e.g. ``(4, 8, 8)`` for a spatial latent).
+        seed: seed of the draw.
+        key: the item key of the latent.
+        prefix: file-name prefix of the items.
+        mean: mean of the Gaussian (default 0).
+        covariance: ``(d, d)`` covariance of a flat latent (default I); its Cholesky factor colours the draws.
+
+    Example::
+
+        latents = LatentDataset(16, latent_dim=20, seed=0)
+        samples = torch.stack([decoder(item["latent"][None])[0] for item in latents])
+    """
+
+    def __init__(
+        self,
+        num_samples: int,
+        latent_dim: int | Sequence[int],
+        seed: int = 0,
+        key: str = "latent",
+        prefix: str = "sample",
+        mean: torch.Tensor | Sequence[float] | None = None,
+        covariance: torch.Tensor | Sequence[Sequence[float]] | None = None,
+    ) -> None:
+        if int(num_samples) < 1:
+            raise ValueError(f"num_samples must be a positive integer, got {num_samples}.")
+        shape = (int(latent_dim),) if isinstance(latent_dim, int) else tuple(int(s) for s in latent_dim)
+        self.key, self.prefix = key, prefix
+        generator = torch.Generator().manual_seed(int(seed))
+        latents = torch.randn((int(num_samples), *shape), generator=generator)
+        if covariance is not None:
+            covariance = torch.as_tensor(covariance, dtype=torch.float64)
+            if len(shape) != 1 or covariance.shape != (shape[0], shape[0]):
+                raise ValueError(f"covariance must be ({shape[0]}, {shape[0]}) for flat latents of {shape}, got {tuple(covariance.shape)}.")
+            # a tiny ridge: the codes' sample covariance may be singular (fewer codes than dimensions)
+            ridge = 1e-6 * covariance.diagonal().mean().clamp_min(1e-12) * torch.eye(shape[0], dtype=torch.float64)
+            latents = (latents.double() @ torch.linalg.cholesky(covariance + ridge).T).float()
+        if mean is not None:
+            latents = latents + torch.as_tensor(mean, dtype=torch.float32)
+        self.latents = latents
+
+    def __len__(self) -> int:
+        return self.latents.shape[0]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {
+            self.key: self.latents[index],
+            f"{self.key}_meta_dict": {"filename_or_obj": f"{self.prefix}_{index:04d}"},
+        }
