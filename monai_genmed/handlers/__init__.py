@@ -53,3 +53,7 @@ __all__ += ["WeightClipping"]
 from .latent_figures import LatentFigures, SampleGridSaver, encode_images, fit_gaussian, image_grid, latent_pca, save_image_grid
 
 __all__ += ["LatentFigures", "SampleGridSaver", "encode_images", "fit_gaussian", "image_grid", "latent_pca", "save_image_grid"]
+
+from .frechet_distance import FrechetDistanceHandler
+
+__all__ += ["FrechetDistanceHandler"]

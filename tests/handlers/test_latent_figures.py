@@ -92,3 +92,4 @@ def test_sample_grid_of_a_generator_run_on_fixed_latents(tmp_path):
     assert sum(len(x) for x in saver._images) == 6
     height, width = imread(saver.written[0]).shape[:2]
     assert width > height  # two rows of three
+

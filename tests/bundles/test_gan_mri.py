@@ -1,0 +1,98 @@
+"""The gan_mri bundle through monai.bundle on tiny data: every GAN loss trains, the monitor and the best-FD model,
+a head start for D, sampling, verify, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+from monai.bundle import run
+
+NAME = "gan_mri"
+TINY_NET = {"generator_channels": [16, 8, 8, 4], "latent_size": 8, "device_name": "cpu"}
+TINY = {
+    **TINY_NET,
+    "spatial_size": [64, 64],
+    "num_subjects": {"training": 1, "validation": 1, "test": 1},
+    "slices_per_subject": 4,
+    "batch_size": 2,
+    "passes_per_epoch": 1,
+    "discriminator_channels": [4, 8, 8, 16],
+    "fd_num_samples": 8,
+    "grid_samples": 4,
+    "monitor_log_every": 1,
+}
+
+
+def configs(repo_root, *names):
+    return [str(repo_root / "configs" / "brain_mr_64.json" if n == "brain" else
+                repo_root / "configs" / "sampling_inference.json" if n == "sample" else
+                repo_root / "bundles" / NAME / "configs" / n) for n in names]  # fmt: skip
+
+
+def train(repo_root, root, **overrides):
+    run(config_file=configs(repo_root, "brain", "common.json", "train.json"), bundle_root=str(root), **{**TINY, **overrides})
+
+
+@pytest.fixture(scope="module")
+def trained(repo_root, tmp_path_factory):
+    root = tmp_path_factory.mktemp(NAME)
+    train(repo_root, root, epochs=2)
+    return root
+
+
+def test_training_writes_the_best_fd_model_sample_grids_monitor_curves_and_metrics(trained):
+    saved = torch.load(trained / "models" / "model.pt", weights_only=True)
+    assert saved["run_fingerprint"]["latent_size"] == 8 and "net.0.conv.weight" in saved["model"]
+    with open(trained / "logs" / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and all(float(r["val_fd"]) > 0 for r in rows)
+    assert {"train_d_real_logit", "train_d_fake_logit", "train_g_adversarial"} <= set(rows[0])
+    assert sorted(p.name for p in (trained / "logs" / "samples").iterdir()) == ["samples_epoch_0001.png", "samples_epoch_0002.png"]
+    assert (trained / "logs" / "gan_curves.png").is_file()
+    checkpoint = torch.load(trained / "models" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True)
+    history = checkpoint["gan_monitor"]["history"]
+    assert len(history["epoch"]["gan_fd"]) == 2 and len(history["iteration"]["gan_d_accuracy"]) == 4
+    assert set(checkpoint["objective"]) == {"latent_generator", "noise_generator"}  # z draws resume exactly
+
+
+@pytest.mark.parametrize("loss", ["minimax", "wasserstein", "wasserstein_gp", "hinge"])
+def test_every_gan_loss_trains_with_its_settings(repo_root, trained, tmp_path, loss):
+    train(repo_root, tmp_path, epochs=1, gan_loss_name=loss, dataset_dir=str(trained / "data" / "brain_mr"))
+    checkpoint = torch.load(tmp_path / "models" / "checkpoints" / "checkpoint_epoch=1.pt", weights_only=True)
+    assert checkpoint["run_fingerprint"]["n_critic"] == (5 if loss.startswith("wasserstein") else 1)
+    critic = checkpoint["network_discriminator"]
+    if loss == "wasserstein":  # weight clipping
+        assert max(v.abs().max().item() for v in critic.values()) <= 0.01
+    with open(tmp_path / "logs" / "metrics.csv", newline="") as f:
+        row = next(csv.DictReader(f))
+    assert ("train_d_regularizer" in row) == (loss == "wasserstein_gp")  # the gradient penalty is logged
+
+
+def test_stabilisers_and_a_discriminator_head_start(repo_root, trained, tmp_path):
+    train(repo_root, tmp_path, epochs=1, instance_noise=0.1, weight_penalty=1e-3, head_start_steps=3,
+          dataset_dir=str(trained / "data" / "brain_mr"))  # fmt: skip
+    with open(tmp_path / "logs" / "metrics.csv", newline="") as f:
+        row = next(csv.DictReader(f))
+    assert float(row["train_d_weight_penalty"]) > 0
+    checkpoint = torch.load(tmp_path / "models" / "checkpoints" / "checkpoint_epoch=1.pt", weights_only=True)
+    # the head start stepped D 3 times before the 2 iterations of the run (Adam's step counts)
+    steps = {k: int(v["step"]) for k, v in checkpoint["optimizer_d_optimizer"]["state"].items()}
+    assert set(steps.values()) == {5}
+
+
+def test_sampling_writes_nifti_samples_and_a_grid(repo_root, trained, tmp_path):
+    run(config_file=configs(repo_root, "brain", "sample", "common.json", "inference.json"), bundle_root=str(trained),
+        output_dir=str(tmp_path), num_samples=3, **TINY_NET)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample_0000.nii.gz", "sample_0001.nii.gz", "sample_0002.nii.gz", "samples.png"]
+
+
+def test_verify_metadata_net_in_out_and_export(repo_root, trained, tmp_path, verify_and_export):
+    meta = repo_root / "bundles" / NAME / "configs" / "metadata.json"
+    overrides = {**TINY_NET, "_meta_#network_data_format#inputs#image#num_channels": 8}
+    scripted = verify_and_export(meta, configs(repo_root, "brain", "sample", "common.json", "inference.json"),
+                                 trained / "models" / "model.pt", tmp_path, bundle_root=str(trained), **overrides)  # fmt: skip
+    assert scripted(torch.randn(2, 8)).shape == (2, 1, 64, 64)
+    assert json.loads(meta.read_text())["network_data_format"]["inputs"]["image"]["num_channels"] == 64  # the default
