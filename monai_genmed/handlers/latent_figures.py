@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
+from monai_genmed.data.latent import LatentDataset
+
 __all__ = [
     "LatentFigures",
     "SampleGridSaver",
@@ -153,16 +155,6 @@ def latent_pca(codes: torch.Tensor, components: int = 2) -> tuple[torch.Tensor, 
     return (codes - mean) @ axes.T, axes, mean, ratio
 
 
-def _draw(generator: torch.Generator, n: int, dim: int, mean: torch.Tensor | None = None, covariance: torch.Tensor | None = None) -> torch.Tensor:
-    z = torch.randn(n, dim, generator=generator, dtype=torch.float64)
-    if covariance is not None:
-        ridge = 1e-6 * covariance.diagonal().mean().clamp_min(1e-12) * torch.eye(dim, dtype=torch.float64)
-        z = z @ torch.linalg.cholesky(covariance + ridge).T
-    if mean is not None:
-        z = z + mean
-    return z.float()
-
-
 # ---- handlers ----------------------------------------------------------------------------------------------------
 class LatentFigures:
     """Write an autoencoder's or VAE's pictures when training completes (or when called).
@@ -178,7 +170,7 @@ class LatentFigures:
     - ``"interpolation"``: ``decode((1 - t) z_a + t z_b)`` between the codes of the two slices with the lowest
       and the highest ``colour_key``.
 
-    Draws come from a generator seeded by ``seed``; the network is put in eval mode for the figures and back.
+    Draws are :class:`~monai_genmed.data.LatentDataset` latents (seeds ``seed`` and ``seed + 1``); the network is put in eval mode for the figures and back.
 
     Args:
         network: the model (``encode_forward``/``decode_forward``, or see ``encode_fn``/``decode_fn``).
@@ -278,8 +270,7 @@ class LatentFigures:
         self.codes = encode_images(self.encode_fn, self.data_loader, self.image_key, keys, device)
         codes = self.codes["codes"]
         dim = codes.shape[1]
-        generator = torch.Generator().manual_seed(self.seed)
-        prior = _draw(generator, self.num_samples, dim)
+        prior = LatentDataset(self.num_samples, dim, seed=self.seed).latents
         step = engine.state.epoch if engine is not None else 0
         written: dict[str, str] = {}
         if "reconstructions" in self.figures:
@@ -296,7 +287,7 @@ class LatentFigures:
             written["prior_samples"] = self._grid("prior_samples", self._decode(prior), "decoded z ~ N(0, I)", step)
         if "fitted_samples" in self.figures:
             mean, covariance = fit_gaussian(codes)
-            fitted = _draw(generator, self.num_samples, dim, mean, covariance)
+            fitted = LatentDataset(self.num_samples, dim, seed=self.seed + 1, mean=mean.float(), covariance=covariance).latents
             title = "decoded z ~ N(mean, cov) fitted to the training codes"
             written["fitted_samples"] = self._grid("fitted_samples", self._decode(fitted), title, step)
         if "interpolation" in self.figures:

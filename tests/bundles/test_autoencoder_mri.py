@@ -27,8 +27,8 @@ TINY = {
 
 
 def configs(repo_root, *names):
-    shared = {"brain": "configs/brain_mr_64.json", "train": "configs/autoencoder_train.json",
-              "reconstruct": "configs/autoencoder_inference.json", "sample": "configs/sampling_inference.json"}  # fmt: skip
+    shared = {"brain": "configs/brain_mr_64.json", "train": "configs/autoencoder.json",
+              "reconstruct": "configs/autoencoder.json", "sample": "configs/sampling.json"}  # fmt: skip
     return [str(repo_root / shared[n]) if n in shared else str(repo_root / "bundles" / NAME / "configs" / n) for n in names]
 
 

@@ -28,7 +28,7 @@ TINY = {
 
 def configs(repo_root, *names):
     return [str(repo_root / "configs" / "brain_mr_64.json" if n == "brain" else
-                repo_root / "configs" / "sampling_inference.json" if n == "sample" else
+                repo_root / "configs" / "sampling.json" if n == "sample" else
                 repo_root / "bundles" / NAME / "configs" / n) for n in names]  # fmt: skip
 
 

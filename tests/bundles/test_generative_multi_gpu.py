@@ -18,7 +18,7 @@ import torch
 DATA = {"spatial_size": [64, 64], "num_subjects": {"training": 1, "validation": 1, "test": 1}, "slices_per_subject": 4,
         "batch_size": 1, "epochs": 1}  # fmt: skip
 BUNDLES = {
-    "vae_mri": (["configs/brain_mr_64.json", "configs/autoencoder_train.json", "common.json", "train.json"],
+    "vae_mri": (["configs/brain_mr_64.json", "configs/autoencoder.json", "common.json", "train.json"],
                 {"channels": [4, 8], "strides": [2, 2], "num_figure_samples": 2, "divergence_patience": 100}),
     "gan_mri": (["configs/brain_mr_64.json", "common.json", "train.json"],
                 {"generator_channels": [16, 8, 8, 4], "discriminator_channels": [4, 8, 8, 16], "latent_size": 8,

@@ -23,8 +23,8 @@ TINY = {
     "kl_warmup_epochs": 4,
     "divergence_patience": 100,
 }
-SHARED = {"brain": "configs/brain_mr_64.json", "train": "configs/autoencoder_train.json",
-          "reconstruct": "configs/autoencoder_inference.json", "sample": "configs/sampling_inference.json"}  # fmt: skip
+SHARED = {"brain": "configs/brain_mr_64.json", "train": "configs/autoencoder.json",
+          "reconstruct": "configs/autoencoder.json", "sample": "configs/sampling.json"}  # fmt: skip
 
 
 def configs(repo_root, *names):
