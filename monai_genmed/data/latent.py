@@ -61,7 +61,10 @@ class LatentDataset(Dataset):
         if covariance is not None:
             covariance = torch.as_tensor(covariance, dtype=torch.float64)
             if len(shape) != 1 or covariance.shape != (shape[0], shape[0]):
-                raise ValueError(f"covariance must be ({shape[0]}, {shape[0]}) for flat latents of {shape}, got {tuple(covariance.shape)}.")
+                raise ValueError(
+                    f"covariance must be ({shape[0]}, {shape[0]}) for flat latents of {shape}, got "
+                    f"{tuple(covariance.shape)}."
+                )
             # a tiny ridge: the codes' sample covariance may be singular (fewer codes than dimensions)
             ridge = 1e-6 * covariance.diagonal().mean().clamp_min(1e-12) * torch.eye(shape[0], dtype=torch.float64)
             latents = (latents.double() @ torch.linalg.cholesky(covariance + ridge).T).float()

@@ -58,7 +58,8 @@ class UnconditionalGANObjective(AdversarialObjective):
     Args:
         gan_loss: the GAN objective; default ``GANLoss("non_saturating")``.
         latent_dim: length of ``z``.
-        generator: name of the generator network (``z -> image``, e.g. :class:`~monai_genmed.networks.nets.DCGANGenerator`).
+        generator: name of the generator network (``z -> image``, e.g.
+            :class:`~monai_genmed.networks.nets.DCGANGenerator`).
         discriminator: name of the discriminator.
         image_key: batch key of the real images.
         instance_noise: standard deviation of the noise added to D's inputs at the first iteration, or a schedule
@@ -66,7 +67,8 @@ class UnconditionalGANObjective(AdversarialObjective):
         instance_noise_epochs: with a number ``instance_noise``, the epochs over which it falls linearly to 0;
             ``None`` spreads that over the whole run (``max_epochs``).
         weight_penalty: weight of the L2 penalty on D's weights (0: none); a number or a schedule.
-        discriminator_regularizer, regularizer_every, logits_fn: see :class:`~monai_genmed.engines.AdversarialObjective`.
+        discriminator_regularizer, regularizer_every, logits_fn: see
+            :class:`~monai_genmed.engines.AdversarialObjective`.
         seed: seed of the latent generator (the instance noise uses ``seed + 1``).
 
     Example (WGAN-GP)::
@@ -97,7 +99,9 @@ class UnconditionalGANObjective(AdversarialObjective):
         if not callable(instance_noise) and float(instance_noise) < 0:
             raise ValueError(f"instance_noise is a standard deviation, >= 0; got {instance_noise}.")
         if instance_noise_epochs is not None and instance_noise_epochs <= 0:
-            raise ValueError(f"instance_noise_epochs must be > 0 (or None for the whole run), got {instance_noise_epochs}.")
+            raise ValueError(
+                f"instance_noise_epochs must be > 0 (or None for the whole run), got {instance_noise_epochs}."
+            )
         self.gan_loss = GANLoss("non_saturating") if gan_loss is None else gan_loss
         self.latent_dim = int(latent_dim)
         self.generator, self.discriminator = generator, discriminator
@@ -129,7 +133,9 @@ class UnconditionalGANObjective(AdversarialObjective):
         state = self.engine_state
         if state is None:
             return float(noise)
-        epochs = self.instance_noise_epochs if self.instance_noise_epochs is not None else getattr(state, "max_epochs", None)
+        epochs = self.instance_noise_epochs
+        if epochs is None:
+            epochs = getattr(state, "max_epochs", None)
         return LinearWarmup(float(noise), 0.0, float(epochs or 1))(state)
 
     def _noisy(self, images: torch.Tensor) -> torch.Tensor:
@@ -149,7 +155,8 @@ class UnconditionalGANObjective(AdversarialObjective):
         fake = networks[self.generator](z)
         if fake.shape[1:] != real.shape[1:]:
             raise ValueError(
-                f"the generator makes images of shape {tuple(fake.shape[1:])}, the real ones are {tuple(real.shape[1:])}; "
+                f"the generator makes images of shape {tuple(fake.shape[1:])}, the real ones are "
+                f"{tuple(real.shape[1:])}; "
                 "set the generator's image_size and out_channels to the data's (or resize the data, e.g. image_size)."
             )
         return {CommonKeys.IMAGE: real, CommonKeys.LABEL: real, CommonKeys.PRED: fake, LatentKeys.LATENT: z}
@@ -203,7 +210,10 @@ class UnconditionalGANObjective(AdversarialObjective):
 
     def state_dict(self) -> dict[str, Any]:
         """The states of the latent and instance-noise generators."""
-        return {"latent_generator": self.latent_generator.get_state(), "noise_generator": self.noise_generator.get_state()}
+        return {
+            "latent_generator": self.latent_generator.get_state(),
+            "noise_generator": self.noise_generator.get_state(),
+        }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         self.latent_generator.set_state(torch.as_tensor(state_dict["latent_generator"]).cpu())

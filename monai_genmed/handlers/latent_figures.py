@@ -41,9 +41,13 @@ logger = logging.getLogger(__name__)
 
 
 # ---- pure helpers ------------------------------------------------------------------------------------------------
-def image_grid(images: torch.Tensor | np.ndarray, ncols: int = 8, pad: int = 2, value_range: Sequence[float] = (0.0, 1.0)) -> np.ndarray:
+def image_grid(
+    images: torch.Tensor | np.ndarray, ncols: int = 8, pad: int = 2, value_range: Sequence[float] = (0.0, 1.0)
+) -> np.ndarray:
     """``(N, C, H, W)`` images (first channel shown) as one ``(rows * (H + pad) - pad, ...)`` mosaic in [0, 1]."""
-    images = images.detach().float().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images, dtype=np.float32)
+    if isinstance(images, torch.Tensor):
+        images = images.detach().float().cpu().numpy()
+    images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4:
         raise ValueError(f"image_grid takes (N, C, H, W) images, got shape {images.shape}.")
     lo, hi = float(value_range[0]), float(value_range[1])
@@ -53,7 +57,8 @@ def image_grid(images: torch.Tensor | np.ndarray, ncols: int = 8, pad: int = 2, 
     grid = np.ones((nrows * (h + pad) - pad, ncols * (w + pad) - pad), dtype=np.float32)
     for i in range(n):
         r, c = divmod(i, ncols)
-        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = np.clip((images[i, 0] - lo) / (hi - lo), 0, 1)
+        tile = np.clip((images[i, 0] - lo) / (hi - lo), 0, 1)
+        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = tile
     return grid
 
 
@@ -124,7 +129,9 @@ def encode_images(
         found["images"].append(images)
         for k in keys:
             if k not in batch:
-                raise KeyError(f"the batches have no {k!r} (they hold {sorted(map(str, batch))}); keep it in the datalist.")
+                raise KeyError(
+                    f"the batches have no {k!r} (they hold {sorted(map(str, batch))}); keep it in the datalist."
+                )
             found[k].append(torch.as_tensor(batch[k]).reshape(-1).float().cpu())
         count += images.shape[0]
         if max_items is not None and count >= max_items:
@@ -143,8 +150,14 @@ def fit_gaussian(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return codes.mean(0), torch.cov(codes.T).reshape(codes.shape[1], codes.shape[1])
 
 
-def latent_pca(codes: torch.Tensor, components: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Principal axes of ``(N, d)`` codes: ``(projected (N, k), axes (k, d), mean (d,), explained variance ratio (k,))``."""
+def latent_pca(
+    codes: torch.Tensor, components: int = 2
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Principal axes of ``(N, d)`` codes.
+
+    Returns:
+        ``(projected (N, k), axes (k, d), mean (d,), explained variance ratio (k,))``.
+    """
     codes = torch.as_tensor(codes).double()
     mean = codes.mean(0)
     _, s, vh = torch.linalg.svd(codes - mean, full_matrices=False)
@@ -170,7 +183,8 @@ class LatentFigures:
     - ``"interpolation"``: ``decode((1 - t) z_a + t z_b)`` between the codes of the two slices with the lowest
       and the highest ``colour_key``.
 
-    Draws are :class:`~monai_genmed.data.LatentDataset` latents (seeds ``seed`` and ``seed + 1``); the network is put in eval mode for the figures and back.
+    Draws are :class:`~monai_genmed.data.LatentDataset` latents (seeds ``seed`` and ``seed + 1``); the network is
+    put in eval mode for the figures and back.
 
     Args:
         network: the model (``encode_forward``/``decode_forward``, or see ``encode_fn``/``decode_fn``).
@@ -287,7 +301,8 @@ class LatentFigures:
             written["prior_samples"] = self._grid("prior_samples", self._decode(prior), "decoded z ~ N(0, I)", step)
         if "fitted_samples" in self.figures:
             mean, covariance = fit_gaussian(codes)
-            fitted = LatentDataset(self.num_samples, dim, seed=self.seed + 1, mean=mean.float(), covariance=covariance).latents
+            fitted = LatentDataset(self.num_samples, dim, self.seed + 1, mean=mean.float(), covariance=covariance)
+            fitted = fitted.latents
             title = "decoded z ~ N(mean, cov) fitted to the training codes"
             written["fitted_samples"] = self._grid("fitted_samples", self._decode(fitted), title, step)
         if "interpolation" in self.figures:
@@ -308,8 +323,8 @@ class LatentFigures:
         ax.scatter(prior_projected[:, 0], prior_projected[:, min(1, axes.shape[0] - 1)], s=10, c="0.75",
                    label="z ~ N(0, I), same axes")  # fmt: skip
         colours = self.codes.get(self.colour_key) if self.colour_key else None
-        points = ax.scatter(projected[:, 0], projected[:, min(1, axes.shape[0] - 1)], s=12,
-                            c=None if colours is None else colours.numpy(), cmap="viridis", label="codes of the slices")  # fmt: skip
+        points = ax.scatter(projected[:, 0], projected[:, min(1, axes.shape[0] - 1)], s=12, cmap="viridis",
+                            c=None if colours is None else colours.numpy(), label="codes of the slices")  # fmt: skip
         if colours is not None:
             fig.colorbar(points, ax=ax, label=self.colour_label)
         labels = [f"PC{i + 1} ({100 * float(r):.0f} % of the variance)" for i, r in enumerate(ratio)]
@@ -417,10 +432,12 @@ class SampleGridSaver:
         epoch = engine.state.epoch
         name = self.filename or f"{self.prefix}_{epoch:04d}.png"
         title = self.title.format(epoch=epoch) if self.title else None
-        path = save_image_grid(images, os.path.join(self.output_dir, name), self.ncols, title, value_range=self.value_range)
+        path = os.path.join(self.output_dir, name)
+        path = save_image_grid(images, path, self.ncols, title, value_range=self.value_range)
         self.written.append(path)
         if self.summary_writer is not None:
-            self.summary_writer.add_image(self.tag, image_grid(images, self.ncols, value_range=self.value_range), epoch, dataformats="HW")
+            grid = image_grid(images, self.ncols, value_range=self.value_range)
+            self.summary_writer.add_image(self.tag, grid, epoch, dataformats="HW")
             self.summary_writer.flush()
 
 
@@ -429,4 +446,6 @@ def _pred(output: Any) -> torch.Tensor:
         return output["pred"]
     if isinstance(output, Sequence) and output and isinstance(output[0], Mapping):
         return torch.stack([torch.as_tensor(item["pred"]) for item in output])
-    raise TypeError(f"SampleGridSaver expects a dict output with 'pred' (or a list of them), got {type(output).__name__}.")
+    raise TypeError(
+        f"SampleGridSaver expects a dict output with 'pred' (or a list of them), got {type(output).__name__}."
+    )

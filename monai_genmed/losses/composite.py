@@ -41,7 +41,11 @@ class LossTerm:
     """
 
     def __init__(
-        self, loss: Callable[..., Any], weight: Weight = 1.0, inputs: Sequence[str] | None = None, optional: bool = False
+        self,
+        loss: Callable[..., Any],
+        weight: Weight = 1.0,
+        inputs: Sequence[str] | None = None,
+        optional: bool = False,
     ) -> None:
         if not callable(loss):
             raise TypeError(f"a loss term needs a callable loss, got {type(loss).__name__}.")
@@ -67,9 +71,10 @@ class WeightedLossSum(torch.nn.Module):
             "_target_": "monai_genmed.losses.WeightedLossSum",
             "input_names": ["pred", "target", "mu", "logvar", "z"],
             "terms": {
-                "reconstruction": {"loss": {"_target_": "torch.nn.MSELoss"}, "weight": 4096, "inputs": ["pred", "target"]},
+                "reconstruction": {"loss": {"_target_": "torch.nn.MSELoss"}, "weight": 4096,
+                                   "inputs": ["pred", "target"]},
                 "kl": {"loss": {"_target_": "monai_genmed.losses.GaussianKLLoss"}, "inputs": ["mu", "logvar"],
-                       "weight": {"_target_": "monai_genmed.losses.LinearWarmup", "start": 0.0, "end": 1.0, "epochs": 5}}
+                       "weight": {"_target_": "monai_genmed.losses.LinearWarmup", "end": 1.0, "epochs": 5}}
             }
         }
 
@@ -110,10 +115,14 @@ class WeightedLossSum(torch.nn.Module):
             inputs = term.inputs if term.inputs is not None else self.input_names[:2]
             unknown = [i for i in inputs if i not in self.input_names]
             if unknown:
-                raise ValueError(f"loss term {name!r} reads inputs {unknown}, which are not among input_names {list(self.input_names)}.")
+                raise ValueError(
+                    f"loss term {name!r} reads inputs {unknown}, which are not among input_names "
+                    f"{list(self.input_names)}."
+                )
             term.inputs = tuple(inputs)
             self.terms[name] = term
-        self.losses = torch.nn.ModuleDict({k: t.loss for k, t in self.terms.items() if isinstance(t.loss, torch.nn.Module)})
+        modules = {k: t.loss for k, t in self.terms.items() if isinstance(t.loss, torch.nn.Module)}
+        self.losses = torch.nn.ModuleDict(modules)
         self.log_weights = bool(log_weights)
         self._engine: weakref.ReferenceType | None = None
 
@@ -142,7 +151,10 @@ class WeightedLossSum(torch.nn.Module):
 
     def forward(self, *args: Any, state: Any = None, **kwargs: Any) -> dict[str, torch.Tensor]:
         if len(args) > len(self.input_names):
-            raise TypeError(f"WeightedLossSum takes at most {len(self.input_names)} inputs {list(self.input_names)}, got {len(args)}.")
+            raise TypeError(
+                f"WeightedLossSum takes at most {len(self.input_names)} inputs {list(self.input_names)}, "
+                f"got {len(args)}."
+            )
         values = dict(zip(self.input_names, args))
         clash = set(values) & set(kwargs)
         if clash:
@@ -159,7 +171,9 @@ class WeightedLossSum(torch.nn.Module):
             if any(x is None for x in inputs):
                 if not term.optional:
                     none = [i for i, x in zip(term.inputs, inputs) if x is None]
-                    raise ValueError(f"loss term {name!r} got None for {none}; mark the term optional to make it 0 then.")
+                    raise ValueError(
+                        f"loss term {name!r} got None for {none}; mark the term optional to make it 0 then."
+                    )
                 reference = next((x for x in values.values() if isinstance(x, torch.Tensor)), None)
                 value = torch.zeros(()) if reference is None else reference.new_zeros(())
             else:

@@ -48,7 +48,9 @@ class GaussianKLLoss(_Loss):
             the reduced KL; with ``reduction="none"`` a ``(B,)`` tensor.
         """
         if mu.shape != logvar.shape:
-            raise ValueError(f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}.")
+            raise ValueError(
+                f"mu and logvar must have the same shape, got {tuple(mu.shape)} and {tuple(logvar.shape)}."
+            )
         if mu.dim() < 1:
             raise ValueError("mu and logvar need a batch dimension, got scalars.")
         per_dimension = 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar)

@@ -29,7 +29,9 @@ def training_progress(state: Any) -> float:
         return max(0.0, (int(iteration) - 1) / float(epoch_length))
     epoch = getattr(state, "epoch", None)
     if epoch is None:
-        raise TypeError(f"a schedule needs an engine state with iteration/epoch_length or epoch, got {type(state).__name__}.")
+        raise TypeError(
+            f"a schedule needs an engine state with iteration/epoch_length or epoch, got {type(state).__name__}."
+        )
     return max(0.0, float(epoch) - 1.0)
 
 

@@ -128,7 +128,8 @@ class GenerativeComparison:
     def _parser(self, run: ComparisonRun) -> ConfigParser:
         parser = ConfigParser()
         parser.read_config(run.config_file)
-        for key, value in {**self.shared_overrides, **run.overrides, "bundle_root": os.path.join(self.output_dir, run.name)}.items():
+        overrides = {**self.shared_overrides, **run.overrides, "bundle_root": os.path.join(self.output_dir, run.name)}
+        for key, value in overrides.items():
             parser[key] = value
         return parser
 
@@ -170,8 +171,9 @@ class GenerativeComparison:
         net_id = "network" if run.kind == "autoencoder" else "generator"
         network = parser.get_parsed_content(net_id).to(self.device)
         ckpt_dir = parser.get_parsed_content("ckpt_dir")
-        load_model_weights(network, os.path.join(ckpt_dir, "model.pt"), fingerprint=parser.get_parsed_content("fingerprint"),
-                           map_location=self.device)  # fmt: skip
+        fingerprint = parser.get_parsed_content("fingerprint")
+        model_file = os.path.join(ckpt_dir, "model.pt")
+        load_model_weights(network, model_file, fingerprint=fingerprint, map_location=self.device)
         network.eval()
         decode = network.decode_forward if run.kind == "autoencoder" else network
         dim = int(parser.get_parsed_content("latent_size"))
@@ -184,8 +186,8 @@ class GenerativeComparison:
             loader = parser.get_parsed_content("train#ordered_dataloader")
             codes = encode_images(lambda x: network.encode_forward(x), loader, device=self.device)["codes"]
             mean, covariance = fit_gaussian(codes)
-            fitted_latents = LatentDataset(self.num_samples, dim, seed=self.sample_seed, mean=mean.float(), covariance=covariance)
-            fitted = self._decode(decode, fitted_latents.latents)
+            draws = LatentDataset(self.num_samples, dim, seed=self.sample_seed, mean=mean, covariance=covariance)
+            fitted = self._decode(decode, draws.latents)
             result["fd_fitted"] = float(fd(fitted))
             result["code_std"] = float(codes.std(0).mean())
             self._samples[run.name + " (fitted)"] = fitted[: self.grid_samples]
@@ -221,9 +223,9 @@ class GenerativeComparison:
         for run in self.runs:
             self._evaluate(run, self.results[run.name], fd, real)
         with open(os.path.join(self.output_dir, "results.json"), "w") as f:
+            runs = {r.name: {"label": r.label, "overrides": r.overrides, **self._numbers(r.name)} for r in self.runs}
             json.dump({"cpu": cpu_summary(), "reference": self.reference, "shared_overrides": self.shared_overrides,
-                       "num_samples": self.num_samples, "sample_seed": self.sample_seed,
-                       "runs": {r.name: {"label": r.label, "overrides": r.overrides, **self._numbers(r.name)} for r in self.runs}},
+                       "num_samples": self.num_samples, "sample_seed": self.sample_seed, "runs": runs},
                       f, indent=1)  # fmt: skip
         self._figures()
         return self._table()
@@ -241,17 +243,23 @@ class GenerativeComparison:
             f"{ref['training_slices']} training slices; MS-SSIM diversity over {self.diversity_pairs} random pairs "
             f"(lower is more diverse); real training slices: {ref['real_diversity']:.3f}.",
         ]
-        lines.append(f"Real validation slices ({ref['validation_slices']}, unseen subjects) score FD {ref['fd_validation_slices']:.1f}: the floor.")
-        lines += ["", "| run | FD of z ~ N(0, I) samples | FD, Gaussian fitted to codes | diversity | best epoch (monitor FD) | "
-                  "final D accuracy | final G grad norm | iterations (G steps) | CPU s | wall s |",
+        lines.append(
+            f"Real validation slices ({ref['validation_slices']}, unseen subjects) score FD "
+            f"{ref['fd_validation_slices']:.1f}: the floor."
+        )
+        lines += ["", "| run | FD of z ~ N(0, I) samples | FD, Gaussian fitted to codes | diversity | "
+                  "best epoch (monitor FD) | final D accuracy | final G grad norm | iterations (G steps) | "
+                  "CPU s | wall s |",
                   "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for run in self.runs:
             r = self.results[run.name]
             best = "-" if "best_epoch" not in r else f"{r['best_epoch']} ({r['best_fd_monitor']:.1f})"
             lines.append(
-                f"| {run.label} | {r['fd_prior']:.1f} | {_fmt(r.get('fd_fitted'), '.1f')} | {r['diversity']:.3f} | {best} | "
+                f"| {run.label} | {r['fd_prior']:.1f} | {_fmt(r.get('fd_fitted'), '.1f')} | {r['diversity']:.3f} | "
+                f"{best} | "
                 f"{_fmt(r.get('final_d_accuracy'), '.2f')} | {_fmt(r.get('final_g_grad_norm'), '.3g')} | "
-                f"{r['iterations']} ({r.get('generator_steps', r['iterations'])}) | {r['cpu_seconds']:.0f} | {r['wall_seconds']:.0f} |"
+                f"{r['iterations']} ({r.get('generator_steps', r['iterations'])}) | {r['cpu_seconds']:.0f} | "
+                f"{r['wall_seconds']:.0f} |"
             )
         path = os.path.join(self.output_dir, "comparison.md")
         with open(path, "w") as f:
@@ -264,12 +272,13 @@ class GenerativeComparison:
         autoencoders = [r for r in self.runs if r.kind == "autoencoder"]
         if autoencoders:
             panels = [(r.label + ": decoded z ~ N(0, I)", self._samples[r.name]) for r in autoencoders]
-            panels += [(r.label + ": Gaussian fitted to codes", self._samples[r.name + " (fitted)"]) for r in autoencoders]
+            panels += [(f"{r.label}: Gaussian fitted", self._samples[f"{r.name} (fitted)"]) for r in autoencoders]
             self._grids(panels + [("real slices", self._samples["real slices"])], "ae_vs_vae_samples.png")
         gans = [r for r in self.runs if r.kind == "gan"]
         if not gans:
             return
-        self._grids([(r.label, self._samples[r.name]) for r in gans] + [("real slices", self._samples["real slices"])], "gan_samples.png")
+        panels = [(r.label, self._samples[r.name]) for r in gans] + [("real slices", self._samples["real slices"])]
+        self._grids(panels, "gan_samples.png")
         groups = list(dict.fromkeys(r.group for r in gans))
         fig = Figure(figsize=(5.5 * len(groups), 9))
         axes = fig.subplots(3, len(groups), squeeze=False)
@@ -280,7 +289,8 @@ class GenerativeComparison:
                 axes[0, column].semilogy(it["iteration"], _positive(it.get("gan_g_grad_norm", [])), label=run.label)
                 ep = history["epoch"]
                 per_epoch = self.results[run.name]["iterations"] / max(1, self.results[run.name]["epochs"])
-                axes[1, column].plot([e * per_epoch for e in ep["epoch"]], ep["gan_fd"], marker="o", ms=3, label=run.label)
+                steps = [e * per_epoch for e in ep["epoch"]]
+                axes[1, column].plot(steps, ep["gan_fd"], marker="o", ms=3, label=run.label)
                 axes[2, column].plot(it["iteration"], it.get("gan_d_accuracy", []), label=run.label)
             axes[0, column].set(title=f"{group}: generator gradient norm", xlabel="iteration")
             axes[1, column].set(title=f"{group}: FD of fixed-latent samples", xlabel="iteration")

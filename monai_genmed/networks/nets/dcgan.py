@@ -30,7 +30,9 @@ def _check_widths(image_size: int, channels: Sequence[int], name: str) -> list[i
     """``channels`` as ints, after checking that ``image_size = 4 * 2**len(channels)``."""
     levels = math.log2(image_size / 4) if image_size >= 4 else -1
     if levels < 1 or levels != int(levels):
-        raise ValueError(f"{name}: image_size must be 4 * 2**k with k >= 1 (8, 16, 32, 64, 128, ...), got {image_size}.")
+        raise ValueError(
+            f"{name}: image_size must be 4 * 2**k with k >= 1 (8, 16, 32, 64, 128, ...), got {image_size}."
+        )
     channels = [int(c) for c in channels]
     if int(levels) != len(channels):
         raise ValueError(
@@ -60,7 +62,8 @@ class DCGANGenerator(nn.Module):
         act: activation of the hidden layers (DCGAN: ReLU).
         output_act: ``"sigmoid"``, ``"tanh"`` or ``None`` (linear).
 
-    Input: ``(B, latent_dim)`` or ``(B, latent_dim, 1, ..., 1)``. Output: ``(B, out_channels, *[image_size] * spatial_dims)``.
+    Input: ``(B, latent_dim)`` or ``(B, latent_dim, 1, ..., 1)``.
+    Output: ``(B, out_channels, *[image_size] * spatial_dims)``.
     """
 
     def __init__(
@@ -107,7 +110,8 @@ class DCGANGenerator(nn.Module):
             z = z.reshape([z.shape[0], z.shape[1]] + self.unit)
         if z.shape[1] != self.latent_dim:
             raise ValueError(
-                "DCGANGenerator expects latents (B, " + str(self.latent_dim) + "), got shape " + str(list(z.shape)) + "."
+                "DCGANGenerator expects latents (B, " + str(self.latent_dim) + "), got shape "
+                + str(list(z.shape)) + "."
             )
         return self.net(z)
 
