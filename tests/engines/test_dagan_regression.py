@@ -94,8 +94,11 @@ def test_three_dagan_iterations_give_the_losses_of_the_original_engine():
     assert trainer.state.iteration == 3
     assert [sorted(x) for x in losses] == [sorted(x) for x in REFERENCE]
     for got, want in zip(losses, REFERENCE):
-        # bit-identical on one machine; the tolerance only absorbs BLAS differences between CPUs
-        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-8)
+        # bit-identical with the same CPU kernels and thread count; another ISA (AVX2 vs AVX-512) or thread count
+        # sums in another order. An engine change in what is stepped or frozen moves these by far more.
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-7)
     for name, net in trainer.networks.items():
         total = float(sum(p.detach().double().abs().sum() for p in net.parameters()))
-        assert abs(total - REFERENCE_WEIGHTS[name]) <= 1e-6 * REFERENCE_WEIGHTS[name], name
+        # Adam's steps are about lr per weight whatever the gradient's size, so float-order differences in a
+        # near-zero gradient move the weight sum by up to ~lr per weight: 1 thread vs 2 gave 4e-5 relative here
+        assert abs(total - REFERENCE_WEIGHTS[name]) <= 5e-4 * REFERENCE_WEIGHTS[name], name
