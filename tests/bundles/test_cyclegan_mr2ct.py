@@ -114,7 +114,7 @@ def test_evaluate_writes_the_table_with_the_lookup_and_the_trained_model(bundle,
     assert all(int(r["subjects"]) == 2 for r in table)
     per_subject = rows(trained / "eval" / "per_subject.csv")
     assert len(per_subject) == 4
-    for name in ("results.md", "mae_vs_misalignment.png", "examples.png", "t_tests.csv"):
+    for name in ("results.md", "mae_vs_misalignment.png", "examples.png", "t_tests.csv", "validation_curves.png"):
         assert (trained / "eval" / name).is_file()
 
 

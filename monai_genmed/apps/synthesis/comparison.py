@@ -56,6 +56,8 @@ class SynthesisComparison:
         skip_missing: leave out methods whose checkpoint does not exist (logged) instead of failing.
         t_tests: pairs of method names to compare with a paired t-test on per-subject MAE; default every
             unpaired model against every paired one and every model against the lookup.
+        curve_metric: the ``metrics.csv`` column plotted per epoch for every method whose dict names its
+            ``metrics_csv`` (``validation_curves.png``: has the validation curve flattened?).
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class SynthesisComparison:
         ct_key: str = "ct",
         mask_key: str = "body_mask",
         subject_key: str = "subject",
+        curve_metric: str = "val_mae",
     ) -> None:
         for i, m in enumerate(methods):
             missing = [k for k in ("name", "checkpoint", "kind") if k not in m]
@@ -88,6 +91,7 @@ class SynthesisComparison:
         self.hu_window, self.network_range = tuple(map(float, hu_window)), tuple(map(float, network_range))
         self.device, self.batch_size, self.split, self.skip_missing = torch.device(device), batch_size, split, skip_missing
         self.t_tests = t_tests
+        self.curve_metric = curve_metric
         self.keys = (mr_key, ct_key, mask_key, subject_key)
         self.rows: list[dict[str, Any]] = []
         self.per_subject: list[dict[str, Any]] = []
@@ -204,7 +208,39 @@ class SynthesisComparison:
             f.write("\n".join(lines) + "\n")
         paths["mae_vs_misalignment.png"] = self._plot_misalignment()
         paths["examples.png"] = self._plot_examples(slices, predictions)
+        curves = self._plot_curves()
+        if curves:
+            paths["validation_curves.png"] = curves
         return paths
+
+    def _plot_curves(self) -> str | None:
+        logs = {m["name"]: m["metrics_csv"] for m in self.methods if m.get("metrics_csv") and os.path.isfile(m["metrics_csv"])}
+        if not logs:
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+        lookup = None
+        for name, path in logs.items():
+            with open(path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if r.get(self.curve_metric) not in (None, "")]
+            if rows:
+                ax.plot([int(r["epoch"]) for r in rows], [float(r[self.curve_metric]) for r in rows], marker=".", label=name)
+                lookup = lookup or rows[0].get("baseline_lookup_val_mae")
+        if lookup:  # the training runs log the lookup's validation MAE beside their own
+            ax.axhline(float(lookup), color="gray", linestyle=":", label=LOOKUP_NAME)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"{self.curve_metric} (validation)")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        path = os.path.join(self.output_dir, "validation_curves.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
 
     def _plot_misalignment(self) -> str:
         import matplotlib
