@@ -17,7 +17,8 @@ The lecture's claims this measures:
 Each run is a bundle's own configs (``monai.bundle``) with overrides, in its own folder below ``output_dir``;
 a finished run's numbers are kept in ``<run>/result.json`` and not trained again, so a killed comparison resumes
 (an interrupted run itself resumes from its checkpoint). CPU time is the process's user + system time while the run
-trained (all threads), wall time beside it; :func:`monai_genmed.utils.cpu_summary` names the machine.
+trained (all threads), wall time and the machine's 15-minute load average beside it (other jobs inflate both);
+:func:`monai_genmed.utils.cpu_summary` names the machine.
 """
 
 from __future__ import annotations
@@ -147,6 +148,8 @@ class GenerativeComparison:
         result: dict[str, Any] = {
             "cpu_seconds": round(_cpu_seconds() - start_cpu, 1),
             "wall_seconds": round(time.perf_counter() - start_wall, 1),
+            # other jobs on the machine inflate both times (threads wait for cores): keep the load beside them
+            "load_average_15min": round(os.getloadavg()[2], 2),
         }
         trainer = parser.get_parsed_content("train#trainer")
         result.update(iterations=int(trainer.state.iteration), epochs=int(trainer.state.epoch))
@@ -249,8 +252,8 @@ class GenerativeComparison:
         )
         lines += ["", "| run | FD of z ~ N(0, I) samples | FD, Gaussian fitted to codes | diversity | "
                   "best epoch (monitor FD) | final D accuracy | final G grad norm | iterations (G steps) | "
-                  "CPU s | wall s |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "CPU s | wall s | load |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for run in self.runs:
             r = self.results[run.name]
             best = "-" if "best_epoch" not in r else f"{r['best_epoch']} ({r['best_fd_monitor']:.1f})"
@@ -259,7 +262,7 @@ class GenerativeComparison:
                 f"{best} | "
                 f"{_fmt(r.get('final_d_accuracy'), '.2f')} | {_fmt(r.get('final_g_grad_norm'), '.3g')} | "
                 f"{r['iterations']} ({r.get('generator_steps', r['iterations'])}) | {r['cpu_seconds']:.0f} | "
-                f"{r['wall_seconds']:.0f} |"
+                f"{r['wall_seconds']:.0f} | {_fmt(r.get('load_average_15min'), '.1f')} |"
             )
         path = os.path.join(self.output_dir, "comparison.md")
         with open(path, "w") as f:
