@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from ignite.engine import Engine, Events
 
+from .checkpoint import TrainingCheckpointer
 from .run_state import fingerprint_differences
 
 __all__ = ["load_model_weights", "ModelWeightsLoader"]
@@ -24,7 +25,7 @@ __all__ = ["load_model_weights", "ModelWeightsLoader"]
 logger = logging.getLogger(__name__)
 
 #: checkpoint key of a run's fingerprint (as TrainingCheckpointer and BestModelSaver write it)
-_FINGERPRINT = "run_fingerprint"
+_FINGERPRINT = TrainingCheckpointer.FINGERPRINT
 
 
 def _is_state_dict(obj: Any) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,6 @@ class BundleSpec:
     datalist_key: str = "datalist"
     configs_first: tuple[str, ...] = ()
     trainer_key: str = "train#trainer"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def config(self, name: str) -> list[str]:
         folder = REPO / "bundles" / self.name / "configs"

@@ -1,7 +1,9 @@
-"""multi_gpu_train.json of every adversarial bundle under torchrun: 2 CPU processes (gloo) end with equal weights.
+"""multi_gpu_train overlays under torchrun: 2 CPU processes (gloo) end with equal weights, for every bundle.
 
 Each process trains on its half of every epoch (DistributedSampler) and the gradients of every step group are
-averaged (GradientAllReduce), so both must hold the same networks at the end, bit for bit.
+averaged (GradientAllReduce), so both must hold the same networks at the end, bit for bit. The generative bundles
+(vae_mri, gan_mri) share one overlay, configs/generative_multi_gpu_train.json; their configs name the handlers every
+rank needs ``train#rank_handlers`` and ``validate#rank_handlers``.
 """
 
 from __future__ import annotations
@@ -14,27 +16,47 @@ import sys
 import pytest
 import torch
 
+TINY_DATA = {"num_subjects": {"training": 1, "validation": 1, "test": 1}, "slices_per_subject": 4, "batch_size": 1,
+             "epochs": 1}  # fmt: skip
+D = "bundles/dagan_csmri/configs/"
+C = "bundles/cyclegan_mr2ct/configs/"
+GEN = "configs/generative_multi_gpu_train.json"
+#: bundle -> (config files relative to the repository, tiny overrides, a file rank 0 must have drawn)
 BUNDLES = {
     "dagan_csmri": (
-        ["train.json", "multi_gpu_train.json"],
-        {"spatial_size": [32, 32], "num_subjects": {"training": 1, "validation": 1, "test": 1}, "slices_per_subject": 4,
-         "batch_size": 1, "num_workers": 0, "epochs": 1, "generator_channels": [8, 16, 32],
-         "generator_up_channels": [32, 16, 8], "discriminator_channels": [8, 16], "discriminator_head_channels": [16, 8],
-         "discriminator_residual_channels": 4, "divergence_patience": 100},
+        [D + "train.json", D + "multi_gpu_train.json"],
+        {"spatial_size": [32, 32], "num_workers": 0, "generator_channels": [8, 16, 32], "generator_up_channels": [32, 16, 8],
+         "discriminator_channels": [8, 16], "discriminator_head_channels": [16, 8], "discriminator_residual_channels": 4,
+         "divergence_patience": 100},
+        None,
     ),
     "cyclegan_mr2ct": (
-        ["common.json", "train.json", "multi_gpu_train.json"],
-        {"spatial_size": [32, 32], "num_subjects": {"training": 1, "validation": 1, "test": 1}, "slices_per_subject": 4,
-         "batch_size": 1, "num_workers": 0, "epochs": 1, "generator_channels": 8, "generator_res_blocks": 1,
+        [C + "common.json", C + "train.json", C + "multi_gpu_train.json"],
+        {"spatial_size": [32, 32], "num_workers": 0, "generator_channels": 8, "generator_res_blocks": 1,
          "discriminator_channels": 8},
+        None,
+    ),
+    "vae_mri": (
+        ["configs/brain_mr_64.json", "configs/autoencoder.json", "bundles/vae_mri/configs/common.json",
+         "bundles/vae_mri/configs/train.json", GEN],
+        {"spatial_size": [64, 64], "channels": [4, 8], "strides": [2, 2], "num_figure_samples": 2,
+         "divergence_patience": 100},
+        "figures/latent_pca.png",
+    ),
+    "gan_mri": (
+        ["configs/brain_mr_64.json", "bundles/gan_mri/configs/common.json", "bundles/gan_mri/configs/train.json", GEN],
+        {"spatial_size": [64, 64], "generator_channels": [16, 8, 8, 4], "discriminator_channels": [4, 8, 8, 16],
+         "latent_size": 8, "passes_per_epoch": 1, "fd_num_samples": 8, "grid_samples": 2, "monitor_log_every": 1},
+        "gan_curves.png",
     ),
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLES))
 def test_two_processes_end_with_identical_weights(repo_root, tmp_path, name):
-    files, tiny = BUNDLES[name]
+    files, tiny, drawn = BUNDLES[name]
     overlay = {
+        **TINY_DATA,
         **tiny,
         "bundle_root": str(tmp_path),
         "finalize": [
@@ -44,15 +66,17 @@ def test_two_processes_end_with_identical_weights(repo_root, tmp_path, name):
         ],
     }
     (tmp_path / "overlay.json").write_text(json.dumps(overlay))
-    configs = [str(repo_root / "bundles" / name / "configs" / f) for f in files] + [str(tmp_path / "overlay.json")]
+    configs = [str(repo_root / f) for f in files] + [str(tmp_path / "overlay.json")]
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "monai.bundle",
                "run", "--config_file", str(configs)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
-    assert set(ranks[0]) == set(ranks[1]) and len(ranks[0]) >= 2  # generators and discriminators
+    assert set(ranks[0]) == set(ranks[1]) and ranks[0]
     for net in ranks[0]:
         for key, value in ranks[0][net].items():
             assert torch.equal(value, ranks[1][net][key]), f"{net}.{key} differs between the ranks"
     assert (tmp_path / "models" / "checkpoints" / "checkpoint_epoch=1.pt").is_file()  # rank 0 checkpointed
+    if drawn:
+        assert (tmp_path / "logs" / drawn).is_file()  # rank 0 drew the pictures
