@@ -118,6 +118,24 @@ def test_evaluate_writes_the_table_with_the_lookup_and_the_trained_model(bundle,
         assert (trained / "eval" / name).is_file()
 
 
+def test_evaluate_rebuilds_rows_and_t_tests_from_archived_scores_without_the_weights(bundle, trained, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    run(config_file=configs(bundle, "evaluate.json"), bundle_root=str(trained), eval_dir=str(first), **TINY)
+    archived = {"name": "an earlier run", "kind": "unpaired", "misalignment": None, "checkpoint": str(tmp_path / "gone.pt"),
+                "scores": str(first / "per_subject.csv"), "scores_method": "CycleGAN (default train.json)"}  # fmt: skip
+    run(config_file=configs(bundle, "evaluate.json"), bundle_root=str(trained), eval_dir=str(second), methods=[archived], **TINY)
+    before = {r["method"]: r for r in rows(first / "results.csv")}["CycleGAN (default train.json)"]
+    after = {r["method"]: r for r in rows(second / "results.csv")}["an earlier run"]
+    assert float(after["mae"]) == pytest.approx(float(before["mae"])) and float(after["ssim"]) == pytest.approx(float(before["ssim"]))
+    assert after["source"].startswith("archived scores") and before["source"] == "scored here"
+    tests = rows(second / "t_tests.csv")
+    assert [(t["a"], t["b"]) for t in tests] == [("an earlier run", "intensity-to-HU lookup")]
+    with pytest.raises(Exception) as error:
+        run(config_file=configs(bundle, "evaluate.json"), bundle_root=str(trained), eval_dir=str(second),
+            methods=[{**archived, "scores_method": "no such method"}], **TINY)  # fmt: skip
+    assert "set the method's 'scores_method'" in str(error.value.__cause__ or error.value)
+
+
 def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_path):
     meta = str(bundle / "configs" / "metadata.json")
     verify_metadata(meta_file=meta, filepath=str(repo_root / "configs" / "bundle" / "meta_schema_20240725.json"))

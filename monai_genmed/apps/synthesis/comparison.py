@@ -44,7 +44,10 @@ class SynthesisComparison:
     Args:
         datalist: a paired MR/CT datalist file (``generate_head_mr_ct_dataset``) whose ``split`` holds aligned pairs.
         methods: one dict per trained model: ``name``, ``checkpoint`` (a model.pt), ``kind`` (``"paired"`` or
-            ``"unpaired"``) and ``misalignment`` (the training pairs' misalignment; ``None`` for unpaired).
+            ``"unpaired"``) and ``misalignment`` (the training pairs' misalignment; ``None`` for unpaired). Optional
+            ``scores``: the ``per_subject.csv`` of an earlier evaluation on the same split, used when the checkpoint
+            is not there (its rows are marked "archived scores" in the table; ``scores_method`` names the method in
+            that file when it differs), so a table and its t-tests can be rebuilt on a clone without the weights.
         network: the generator the checkpoints belong to (built from the bundle's ``network_def``).
         output_dir: where ``results.csv``, ``results.md``, ``per_subject.csv`` and the figures go.
         lookup: the fitted intensity-to-HU map (its row is always in the table), or ``None``.
@@ -147,9 +150,32 @@ class SynthesisComparison:
                 "psnr": float(compute_synthrad_psnr(pred, ct, mask)[0]),
                 "ssim": float(ssim),
             })  # fmt: skip
+        self._summarise(name, meta, seconds / len(slices), "scored here")
+
+    def _archived(self, method: Mapping[str, Any]) -> bool:
+        """Take ``method``'s per-subject scores from the ``scores`` CSV of an earlier evaluation; False if there are none."""
+        path = method.get("scores")
+        if not path or not os.path.isfile(path):
+            return False
+        wanted = method.get("scores_method", method["name"])
+        with open(path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r["method"] == wanted]
+        if not rows:
+            raise ValueError(f"{path} has no per-subject scores of method {wanted!r}; set the method's 'scores_method' to "
+                             "the name it has in that file's 'method' column.")  # fmt: skip
+        for r in rows:
+            self.per_subject.append({
+                "method": method["name"], "kind": method["kind"], "misalignment": method.get("misalignment"),
+                "subject": r["subject"], "slices": int(r["slices"]),
+                **{k: float(r[k]) if r[k] not in ("", None) else float("nan") for k in ("mae", "mae_bone", "psnr", "ssim")},
+            })  # fmt: skip
+        self._summarise(method["name"], method, float("nan"), f"archived scores ({os.path.basename(path)})")
+        return True
+
+    def _summarise(self, name: str, meta: Mapping[str, Any], seconds_per_slice: float, source: str) -> None:
         rows = [r for r in self.per_subject if r["method"] == name]
         summary = {"method": name, "kind": meta.get("kind", "lookup"), "misalignment": meta.get("misalignment"),
-                   "subjects": len(rows), "s_per_slice": seconds / len(slices)}  # fmt: skip
+                   "subjects": len(rows), "s_per_slice": seconds_per_slice, "source": source}  # fmt: skip
         for key in ("mae", "mae_bone", "psnr", "ssim"):
             values = np.array([r[key] for r in rows], float)
             summary[key], summary[f"{key}_sd"] = float(np.nanmean(values)), float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0
@@ -193,13 +219,13 @@ class SynthesisComparison:
         lines = [f"Test split `{self.split}` of `{os.path.relpath(self.datalist)}`: {n} subjects, {len(slices)} slices, "
                  "scored against the aligned CT inside the body mask (MAE unclipped; PSNR/SSIM clipped to [-1024, 3000] HU, "
                  "data range 4024, SynthRAD2023). Mean +- SD over subjects.", "",
-                 "| method | kind | training misalignment | MAE (HU) | MAE bone > 300 HU | PSNR (dB) | SSIM | s/slice |",
-                 "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+                 "| method | kind | training misalignment | MAE (HU) | MAE bone > 300 HU | PSNR (dB) | SSIM | s/slice | scores |",
+                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
         for r in self.rows:
             mis = "-" if r["misalignment"] is None else f"{r['misalignment']:g}"
             lines.append(f"| {r['method']} | {r['kind']} | {mis} | {r['mae']:.1f} +- {r['mae_sd']:.1f} | {r['mae_bone']:.1f} +- "
                          f"{r['mae_bone_sd']:.1f} | {r['psnr']:.2f} +- {r['psnr_sd']:.2f} | {r['ssim']:.3f} +- {r['ssim_sd']:.3f} | "
-                         f"{r['s_per_slice']:.3f} |")  # fmt: skip
+                         f"{r['s_per_slice']:.3f} | {r['source']} |")  # fmt: skip
         if self.tests:
             lines += ["", "Paired t-tests on per-subject MAE (a - b):", "", "| a | b | subjects | mean difference (HU) | t | p |",
                       "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
@@ -314,6 +340,9 @@ class SynthesisComparison:
             self._score(LOOKUP_NAME, {"kind": "lookup", "misalignment": None}, slices, predictions[LOOKUP_NAME], time.perf_counter() - start)
         for method in self.methods:
             ckpt = method["checkpoint"]
+            if not os.path.isfile(ckpt) and self._archived(method):
+                logger.warning(f"{method['name']}: {ckpt} does not exist; its per-subject scores come from {method['scores']}.")
+                continue
             if not os.path.isfile(ckpt) and self.skip_missing:
                 logger.warning(f"{method['name']}: {ckpt} does not exist; left out (train it, or drop it from methods).")
                 continue
