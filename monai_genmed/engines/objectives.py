@@ -249,6 +249,8 @@ class PairedAdversarialObjective(AdversarialObjective):
         input_key: batch key of the generator input (DAGAN: ``"zero_filled"``).
         target_key: batch key of the reference image (DAGAN: ``"image"``).
         condition_discriminator: feed ``cat(input, image)`` to D instead of the image alone (pix2pix).
+        extra_keys: batch keys passed to the generator as keyword arguments, e.g. ``("kspace_masked", "mask")``
+            for a network with data consistency inside (as :class:`~monai_genmed.engines.PrepareBatchKeys` does).
         logits_fn, discriminator_regularizer, regularizer_every: see :class:`AdversarialObjective`; the
             regulariser gets D's inputs (concatenated with the condition for a conditional D) and logs as
             ``regularizer``.
@@ -266,8 +268,10 @@ class PairedAdversarialObjective(AdversarialObjective):
         logits_fn: Callable[[Any], Any] | None = None,
         discriminator_regularizer: Regularizer | None = None,
         regularizer_every: int = 1,
+        extra_keys: Sequence[str] = (),
     ) -> None:
         self.g_loss, self.d_loss = generator_loss, discriminator_loss
+        self.extra_keys = tuple(extra_keys)
         self.generator, self.discriminator = generator, discriminator
         self.generator_names, self.discriminator_names = (generator,), (discriminator,)
         self.input_key, self.target_key = input_key, target_key
@@ -278,9 +282,9 @@ class PairedAdversarialObjective(AdversarialObjective):
         return torch.cat([inputs, image], dim=1) if self.condition_discriminator else image
 
     def generate(self, networks, batch):
-        _require_keys(batch, (self.input_key, self.target_key))
+        _require_keys(batch, (self.input_key, self.target_key, *self.extra_keys))
         inputs, target = batch[self.input_key], batch[self.target_key]
-        pred = networks[self.generator](inputs)
+        pred = networks[self.generator](inputs, **{k: batch[k] for k in self.extra_keys})
         return {
             GenerativeKeys.INPUT: inputs,
             GenerativeKeys.TARGET: target,
@@ -325,6 +329,7 @@ class ReconstructionObjective(AdversarialObjective):
         generator: name of the network.
         input_key: batch key of the network input.
         target_key: batch key of the target; ``None`` reconstructs the input.
+        extra_keys: batch keys passed to the network as keyword arguments (see :class:`PairedAdversarialObjective`).
     """
 
     def __init__(
@@ -333,16 +338,18 @@ class ReconstructionObjective(AdversarialObjective):
         generator: str = "generator",
         input_key: str = CommonKeys.IMAGE,
         target_key: str | None = CommonKeys.LABEL,
+        extra_keys: Sequence[str] = (),
     ) -> None:
         self.loss, self.generator = loss, generator
+        self.extra_keys = tuple(extra_keys)
         self.generator_names = (generator,)
         self.input_key, self.target_key = input_key, target_key
 
     def generate(self, networks, batch):
-        _require_keys(batch, [k for k in (self.input_key, self.target_key) if k is not None])
+        _require_keys(batch, [k for k in (self.input_key, self.target_key, *self.extra_keys) if k is not None])
         inputs = batch[self.input_key]
         target = inputs if self.target_key is None else batch[self.target_key]
-        output = networks[self.generator](inputs)
+        output = networks[self.generator](inputs, **{k: batch[k] for k in self.extra_keys})
         outputs = {CommonKeys.IMAGE: inputs, CommonKeys.LABEL: target}
         if isinstance(output, (list, tuple)):
             outputs[ObjectiveKeys.NETWORK_OUTPUT] = output

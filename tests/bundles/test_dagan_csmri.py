@@ -36,6 +36,11 @@ TINY = {
 TINY_NET = {k: TINY[k] for k in ("spatial_size", "generator_channels", "generator_up_channels", "device_name")}
 
 
+def configs(bundle, *names):
+    """The bundle's shared definitions (common.json) first, then ``names`` layered on them."""
+    return [str(bundle / "configs" / n) for n in ("common.json", *names)]
+
+
 @pytest.fixture(scope="module")
 def bundle(repo_root):
     return repo_root / "bundles" / "dagan_csmri"
@@ -45,7 +50,7 @@ def bundle(repo_root):
 def trained(bundle, tmp_path_factory):
     root = tmp_path_factory.mktemp("dagan_bundle")
     run(
-        config_file=str(bundle / "configs" / "train.json"),
+        config_file=configs(bundle, "train.json"),
         logging_file=str(bundle / "configs" / "logging.conf"),
         bundle_root=str(root),
         epochs=2,
@@ -78,7 +83,7 @@ def test_train_writes_checkpoints_metrics_images_and_tensorboard(trained):
 
 
 def test_train_resumes_where_it_stopped(bundle, trained):
-    run(config_file=str(bundle / "configs" / "train.json"), bundle_root=str(trained), epochs=3, **TINY)
+    run(config_file=configs(bundle, "train.json"), bundle_root=str(trained), epochs=3, **TINY)
     rows = read_csv(trained / "logs" / "metrics.csv")
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]  # epochs 1-2 were not trained again
     assert int(rows[-1]["iteration"]) == 3 * int(rows[0]["iteration"])
@@ -111,7 +116,7 @@ def undersampled_inputs(trained, tmp_path_factory):
 def test_inference_writes_nifti_with_the_input_affine(bundle, trained, undersampled_inputs, name, shape):
     out_dir = undersampled_inputs["dir"] / "out"
     run(
-        config_file=str(bundle / "configs" / "inference.json"),
+        config_file=configs(bundle, "inference.json"),
         bundle_root=str(trained),
         input_path=str(undersampled_inputs["dir"] / name),
         output_dir=str(out_dir),
@@ -130,7 +135,7 @@ def test_inference_writes_nifti_with_the_input_affine(bundle, trained, undersamp
 
 def test_inference_without_input_is_a_clear_error(bundle, trained):
     with pytest.raises(RuntimeError) as info:
-        run(config_file=str(bundle / "configs" / "inference.json"), bundle_root=str(trained), **TINY_NET)
+        run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), **TINY_NET)
     causes = []
     error = info.value
     while error is not None:  # MONAI wraps the config expression's error; the user sees the whole chain
@@ -143,13 +148,13 @@ def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_p
     meta = str(bundle / "configs" / "metadata.json")
     verify_metadata(meta_file=meta, filepath=str(repo_root / "configs" / "bundle" / "meta_schema_20240725.json"))
     verify_net_in_out(
-        net_id="network_def", meta_file=meta, config_file=str(bundle / "configs" / "inference.json"),
+        net_id="network_def", meta_file=meta, config_file=configs(bundle, "inference.json"),
         device="cpu", bundle_root=str(trained), **TINY_NET,
     )
     exported = tmp_path / "model.ts"
     ckpt_export(
         net_id="network_def", filepath=str(exported), ckpt_file=str(trained / "models" / "model.pt"),
-        meta_file=meta, config_file=str(bundle / "configs" / "inference.json"), bundle_root=str(trained),
+        meta_file=meta, config_file=configs(bundle, "inference.json"), bundle_root=str(trained),
         key_in_ckpt="model", **TINY_NET,
     )
     scripted = torch.jit.load(str(exported))
@@ -157,14 +162,39 @@ def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_p
     assert scripted(x).shape == (1, 1, 32, 32)
 
 
-def test_configs_agree_on_the_generator(bundle):
-    """train, inference and evaluate must build the same generator, or model.pt would not load."""
+def test_configs_share_one_network_definition(bundle):
+    """Only common.json defines the networks and their widths: train, inference, evaluate and train_long layer on it."""
     import json
 
-    configs = {name: json.loads((bundle / "configs" / f"{name}.json").read_text()) for name in ("train", "inference", "evaluate")}
-    keys = ("generator_channels", "generator_up_channels", "refinement")
-    for name in ("inference", "evaluate"):
-        assert {k: configs[name][k] for k in keys} == {k: configs["train"][k] for k in keys}, name
+    widths = ("generator_channels", "generator_up_channels", "refinement", "network_def", "generator_def")
+    for name in ("train", "inference", "evaluate", "pixel_loss", "cascade", "dagan_dc"):
+        config = json.loads((bundle / "configs" / f"{name}.json").read_text())
+        assert not set(widths[:3] + widths[4:]) & set(config), name
+    common = json.loads((bundle / "configs" / "common.json").read_text())
+    assert common["network_def"] == "@dagan_generator_def"
     long = json.loads((bundle / "configs" / "train_long.json").read_text())
     assert long["generator_channels"] == [64, 128, 256, 512, 512, 512, 512, 512]  # the paper's widths
     assert long["generator_up_channels"] == [512, 1024, 1024, 1024, 256, 128, 64, 64]
+    # a train_long model's settings reach inference through the same keys, so its weights load without retyping
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config([str(bundle / "configs" / n) for n in ("common.json", "inference.json", "train_long.json")])
+    assert parser.get_parsed_content("fingerprint")["generator_channels"] == long["generator_channels"]
+
+
+@pytest.mark.parametrize(
+    "overlays, method",
+    [(["pixel_loss.json"], "unet_pixel"), (["pixel_loss.json", "cascade.json"], "cascade"), (["dagan_dc.json"], "dagan_dc")],
+)
+def test_learned_method_overlays_train_one_epoch(bundle, tmp_path, overlays, method):
+    """The U-Net with pixel loss, the cascade and DAGAN-DC each run one short epoch on the engine."""
+    tiny = {**TINY, "cascades": 2, "cascade_channels": 4, "cascade_depth": 3, "dagan_dc_cascades": 2}
+    run(config_file=configs(bundle, "train.json", *overlays), bundle_root=str(tmp_path), epochs=1, **tiny)
+    saved = torch.load(tmp_path / "models" / method / "model.pt", weights_only=True)
+    rows = read_csv(tmp_path / "logs" / method / "metrics.csv")
+    assert len(rows) == 1 and float(rows[0]["val_psnr"]) > 0
+    if method == "unet_pixel":
+        assert "output_conv.weight" in saved["model"] and rows[0]["loss"].startswith("L1")
+    else:  # a cascade of two blocks, each with its data-consistency layer
+        assert "consistency.1.log_lambda" in saved["model"] and any(k.startswith("blocks.1.") for k in saved["model"])

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from .data_consistency import SingleCoilDataConsistency, conjugate_symmetric_fill_t
 from .residual import PADDING_MODES, PaddedResidualBlock, spatial_padding
 
-__all__ = ["PADDING_MODES", "PaddedResidualBlock", "spatial_padding"]
+__all__ = ["SingleCoilDataConsistency", "conjugate_symmetric_fill_t", "PADDING_MODES", "PaddedResidualBlock", "spatial_padding"]

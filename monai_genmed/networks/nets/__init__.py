@@ -23,3 +23,7 @@ from .conv_autoencoder import ConvAutoEncoder, VarAutoEncoderReconstructor
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 
 __all__ += ["ConvAutoEncoder", "VarAutoEncoderReconstructor", "DCGANDiscriminator", "DCGANGenerator"]
+
+from .cascade import CascadeCNNBlock, DAGANCascade, DataConsistentCascade, UnrolledDataConsistencyNet
+
+__all__ += ["CascadeCNNBlock", "DAGANCascade", "DataConsistentCascade", "UnrolledDataConsistencyNet"]
