@@ -8,7 +8,10 @@ import torch
 
 from monai_genmed.apps.reconstruction import ReconstructionComparison
 from monai_genmed.data import generate_brain_mr_dataset
-from monai_genmed.networks.nets import DAGANGenerator
+from monai_genmed.networks.nets import DAGANGenerator, DataConsistentCascade
+
+TINY_DAGAN = {"channels": (4, 8, 16), "up_channels": (16, 8, 4)}
+TINY_CASCADE = {"cascades": 2, "channels": 4, "depth": 3}
 
 
 @pytest.fixture(scope="module")
@@ -18,18 +21,24 @@ def tiny_dataset(tmp_path_factory):
         root / "data", num_subjects={"training": 1, "validation": 1, "test": 1}, slices_per_subject=3,
         spatial_size=(32, 32), snr=30.0, seed=0,
     )
-    net = DAGANGenerator(channels=(4, 8, 16), up_channels=(16, 8, 4))
-    torch.save(net.state_dict(), root / "model.pt")
+    torch.save(DAGANGenerator(**TINY_DAGAN).state_dict(), root / "model.pt")
+    torch.save({"model": DataConsistentCascade(**TINY_CASCADE).state_dict()}, root / "cascade.pt")
     return root, datalist
 
 
 def test_comparison_writes_tables_with_every_method_and_the_facts(tiny_dataset):
     root, datalist = tiny_dataset
+    learned = [
+        {"name": "DAGAN", "network": DAGANGenerator(**TINY_DAGAN), "checkpoint": str(root / "model.pt"),
+         "data_consistency": True},
+        {"name": "Cascade + DC", "network": DataConsistentCascade(**TINY_CASCADE), "checkpoint": str(root / "cascade.pt"),
+         "real_valued_prior": False, "extra_keys": ["kspace_masked", "mask"]},
+    ]  # fmt: skip
     comparison = ReconstructionComparison(
         datalist=datalist,
         output_dir=str(root / "eval"),
-        settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3, "checkpoint": str(root / "model.pt")}],
-        network=DAGANGenerator(channels=(4, 8, 16), up_channels=(16, 8, 4)),
+        settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}],
+        learned=learned,
         classical=["tv"],
         grids={"tv": {"lamda": [1e-3, 1e-2]}},
         fixed_params={"tv": {"max_iter": 20}},
@@ -39,17 +48,21 @@ def test_comparison_writes_tables_with_every_method_and_the_facts(tiny_dataset):
     methods = [r["method"] for r in rows]
     assert methods[0] == "zero-filled" and methods[1].startswith("TV-CS")
     assert methods[2].startswith("DAGAN (") and methods[3].startswith("DAGAN + data consistency")
+    assert methods[4] == "Cascade + DC (cascade.pt)" and len(methods) == 5
+    assert [r["real_valued_prior"] for r in rows] == ["-", "no", "yes", "yes", "no"]  # TV here: real_valued=False
     tv = rows[1]
     assert "validation (2 slices" in tv["tuned_on"] and "max_iter=20" in tv["settings"]
     assert all(r["n_test_slices"] == 3 for r in rows)
     # data consistency can only move the reconstruction towards the measurements
     assert rows[3]["nmse"] <= rows[2]["nmse"] + 1e-9
+    # an untrained cascade with hard data consistency is no worse than zero-filled
+    assert rows[4]["psnr"] >= rows[0]["psnr"] - 0.5
     for key in ("nmse", "psnr", "ssim", "psnr_head", "ssim_head"):
         assert np.isfinite(tv[key]) and np.isfinite(tv[f"{key}_sd"])
     md = (root / "eval" / "results.md").read_text()
     assert "SNR 30.0" in md and "never on test slices" in md
     with open(root / "eval" / "per_slice.csv", newline="") as f:
-        assert len(list(csv.DictReader(f))) == 4 * 3
+        assert len(list(csv.DictReader(f))) == 5 * 3
     # one slice shown by every method, next to the reference
     assert set(comparison.examples[("gaussian1d", 0.3)]) == {"target", *methods}
     assert (root / "eval" / "example_gaussian1d_30.png").stat().st_size > 1000
@@ -63,9 +76,16 @@ def test_bad_settings_are_clear_errors(tiny_dataset, tmp_path):
         ReconstructionComparison(datalist, str(tmp_path), [{"mask_type": "gaussian1d"}])
     with pytest.raises(FileNotFoundError, match="datalist"):
         ReconstructionComparison(str(tmp_path / "none.json"), str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}])
+    with pytest.raises(ValueError, match="learned_methods"):
+        ReconstructionComparison(datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3, "checkpoint": "m.pt"}])
+    with pytest.raises(ValueError, match="unknown extra_keys"):
+        ReconstructionComparison(datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}],
+                                 learned=[{"name": "x", "network": DAGANGenerator(**TINY_DAGAN), "checkpoint": "m.pt",
+                                           "extra_keys": ["kspace"]}])  # fmt: skip
     missing = ReconstructionComparison(
-        datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3, "checkpoint": str(tmp_path / "x.pt")}],
-        network=DAGANGenerator(channels=(4, 8, 16), up_channels=(16, 8, 4)), classical=[],
+        datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}],
+        learned=[{"name": "DAGAN", "network": DAGANGenerator(**TINY_DAGAN), "checkpoint": str(tmp_path / "x.pt")}],
+        classical=[],
     )
     with pytest.raises(FileNotFoundError, match="checkpoint"):
         missing.run()
@@ -85,4 +105,4 @@ def test_slow_method_scored_on_a_subset_gets_a_like_for_like_table(tiny_dataset,
     # zero-filled's whole-test mean is 24.00 dB, on BM3D's two slices 21.00 dB
     assert "| gaussian1d | 30% | zero-filled | 21.00 | 0.2100 | 20.00 | 0.1050 |" in subset
     assert "| gaussian1d | 30% | BM3D-MRI | 26.00 | 0.2600 | 25.00 | 0.1300 |" in subset
-    assert "| zero-filled | - | 24.00 ± 5.29 |" in md  # the main table keeps every method's own slices
+    assert "| zero-filled | - | - | 24.00 ± 5.29 |" in md  # (prior, NMSE, PSNR): the main table keeps every slice

@@ -198,3 +198,17 @@ def test_learned_method_overlays_train_one_epoch(bundle, tmp_path, overlays, met
         assert "output_conv.weight" in saved["model"] and rows[0]["loss"].startswith("L1")
     else:  # a cascade of two blocks, each with its data-consistency layer
         assert "consistency.1.log_lambda" in saved["model"] and any(k.startswith("blocks.1.") for k in saved["model"])
+
+
+def test_evaluate_compares_a_list_of_learned_methods(bundle, trained):
+    """evaluate.json scores the learned methods its list names, each with its own network_def and weights."""
+    tiny_cascade = {"cascades": 2, "cascade_channels": 4, "cascade_depth": 3}
+    run(config_file=configs(bundle, "train.json", "pixel_loss.json", "cascade.json"), bundle_root=str(trained),
+        epochs=1, **TINY, **tiny_cascade)  # fmt: skip
+    run(config_file=configs(bundle, "evaluate.json"), bundle_root=str(trained), classical=[], tune_slices=1,
+        learned_methods="$[@dagan_method, @cascade_method]", **TINY, **tiny_cascade)  # fmt: skip
+    rows = read_csv(trained / "eval" / "results.csv")
+    assert [r["method"] for r in rows] == ["zero-filled", "DAGAN (model.pt)", "DAGAN + data consistency (model.pt)",
+                                           "Cascade + DC (model.pt)"]  # fmt: skip
+    assert [r["real_valued_prior"] for r in rows] == ["-", "yes", "yes", "yes"]
+    assert all(float(r["psnr"]) > 0 for r in rows)

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .comparison import CLASSICAL_METHODS, ReconstructionComparison
+from .comparison import CLASSICAL_METHODS, LearnedMethod, ReconstructionComparison
 
-__all__ = ["CLASSICAL_METHODS", "ReconstructionComparison"]
+__all__ = ["CLASSICAL_METHODS", "LearnedMethod", "ReconstructionComparison"]

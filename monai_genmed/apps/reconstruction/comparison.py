@@ -1,9 +1,11 @@
-"""The compressed-sensing comparison table: zero-filled, classical CS (tuned on validation), DAGAN, DAGAN + DC.
+"""The compressed-sensing comparison table: zero-filled, classical CS (tuned on validation) and learned methods.
 
 One fixed mask per setting (mask type x sampling fraction), the same for every method; the classical
-regularisation is tuned by grid search on validation slices only; every method is scored on the same test
-slices, over the whole slice (as DAGAN, Yang et al. 2018, reported) and inside the head mask (background
-dominates whole-slice SSIM). The table says the data, their SNR, the masks and what each method was tuned on.
+regularisation is tuned by grid search on validation slices only; the learned methods are a list from the
+config (name, network, weights, whether the network takes k-space, whether it uses the real-valued prior);
+every method is scored on the same test slices with :mod:`monai_genmed.metrics`, over the whole slice and inside
+the head mask. The table says the data, their SNR, the masks and what each method was tuned on; what the
+numbers mean for a bundle is that bundle's docs.
 """
 
 from __future__ import annotations
@@ -23,12 +25,11 @@ from monai.data import load_decathlon_datalist
 from monai.inferers import Inferer, SimpleInferer
 from monai.transforms import LoadImage
 
-from monai_genmed.apps.baselines.tuning import image_psnr, image_ssim
 from monai_genmed.handlers.model_loader import load_model_weights
-from monai_genmed.metrics import compute_nmse
+from monai_genmed.metrics import compute_nmse, compute_psnr, compute_ssim
 from monai_genmed.transforms.kspace.functional import data_consistency, image_to_kspace, zero_filled
 
-__all__ = ["ReconstructionComparison", "CLASSICAL_METHODS"]
+__all__ = ["ReconstructionComparison", "CLASSICAL_METHODS", "LearnedMethod"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,49 @@ def _spread(items: list, count: int | None) -> list:
     return [items[i] for i in np.linspace(0, len(items) - 1, count).round().astype(int)]
 
 
+class LearnedMethod:
+    """One learned row of the table, from a config entry.
+
+    Args:
+        name: the row's name (``"DAGAN"``); the checkpoint's file name is added to it.
+        network: the network (a bundle's ``network_def``); its weights are loaded from ``checkpoint`` before it is
+            scored, so two methods may share one network object.
+        checkpoint: a state dict, or MONAI's nested checkpoint with the weights under ``"model"``, trained for
+            the setting's mask (its stored ``mask_type``/``sampling_fraction`` are checked).
+        real_valued_prior: whether the method assumes a real, non-negative image (said in the table).
+        extra_keys: the inputs the network takes beside the zero-filled image, by keyword: ``"kspace_masked"``
+            (the measured k-space, complex) and ``"mask"`` (``(B, 1, H, W)``), as for a network with data
+            consistency inside (:class:`monai_genmed.networks.nets.DataConsistentCascade`).
+        data_consistency: also score the network's output with the measured k-space put back (a "+ data
+            consistency" row).
+        mask_type, sampling_fraction: score only in this setting (default: every setting).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        network: torch.nn.Module,
+        checkpoint: str,
+        real_valued_prior: bool = True,
+        extra_keys: Sequence[str] = (),
+        data_consistency: bool = False,
+        mask_type: str | None = None,
+        sampling_fraction: float | None = None,
+    ) -> None:
+        if not isinstance(network, torch.nn.Module):
+            raise TypeError(f"learned method {name!r}: network must be a torch module (a network_def), got {type(network)}.")
+        unknown = set(extra_keys) - {"kspace_masked", "mask"}
+        if unknown:
+            raise ValueError(f"learned method {name!r}: unknown extra_keys {sorted(unknown)}; use 'kspace_masked', 'mask'.")
+        self.name, self.network, self.checkpoint = name, network, str(checkpoint)
+        self.real_valued_prior, self.extra_keys, self.data_consistency = bool(real_valued_prior), tuple(extra_keys), data_consistency
+        self.mask_type, self.sampling_fraction = mask_type, sampling_fraction
+
+    def applies_to(self, setting: Mapping[str, Any]) -> bool:
+        return all(v is None or v == setting[k] for k, v in (("mask_type", self.mask_type),
+                                                            ("sampling_fraction", self.sampling_fraction)))  # fmt: skip
+
+
 def _display_path(path: str) -> str:
     """``path`` relative to the working directory when it lies below it (tables stay readable and portable)."""
     rel = os.path.relpath(os.path.abspath(path))
@@ -68,9 +112,8 @@ class ReconstructionComparison:
         datalist: MONAI datalist JSON with ``validation`` and ``test`` lists of ``{"image", "head_mask"}`` (as
             :func:`monai_genmed.data.generate_brain_mr_dataset` writes; its ``snr`` is reported).
         output_dir: where the tables go.
-        settings: one dict per setting: ``mask_type``, ``sampling_fraction`` and, for DAGAN rows, ``checkpoint``
-            (a generator state dict trained with that mask; settings without one get classical rows only).
-        network: the generator (the bundle's ``network_def``); weights are loaded per setting.
+        settings: one dict per setting: ``mask_type`` and ``sampling_fraction``.
+        learned: the learned methods, :class:`LearnedMethod` or dicts of its arguments (a config's list).
         mask_fn: ``(mask_type, fraction, shape) -> mask``, default the shipped fixed masks.
         classical: which classical methods to run (``tv``, ``l1_wavelet``, ``bm3d``).
         grids: per method name (``tv``...), the grid of settings to tune; default the baselines' DEFAULT_GRIDS.
@@ -79,10 +122,10 @@ class ReconstructionComparison:
         test_slices: how many test slices to score (None: all).
         slow_method_slices: cap on test slices for methods slower than ~5 s per slice (BM3D), stated in the table.
         slow_method_tune_slices: cap on the validation slices that slow methods (BM3D) are tuned on.
-        device: device of the network.
-        inferer: MONAI inferer for the network (default SimpleInferer); e.g. an accelerated one.
+        device: device of the networks.
+        inferer: MONAI inferer for networks that take the zero-filled image alone (default SimpleInferer), e.g. an
+            accelerated one; networks with ``extra_keys`` are called directly.
         batch_size: slices per network call.
-        data_consistency: add a DAGAN + DC row (measured k-space put back; the paper's network does not enforce it).
         head_mask_key: datalist key of the head mask used for the masked scores.
     """
 
@@ -91,7 +134,7 @@ class ReconstructionComparison:
         datalist: str,
         output_dir: str,
         settings: Sequence[Mapping[str, Any]],
-        network: torch.nn.Module | None = None,
+        learned: Sequence[LearnedMethod | Mapping[str, Any]] = (),
         mask_fn: Callable[[str, float, Sequence[int]], np.ndarray] | None = None,
         classical: Sequence[str] = CLASSICAL_METHODS,
         grids: Mapping[str, Mapping[str, Sequence[Any]]] | None = None,
@@ -103,7 +146,6 @@ class ReconstructionComparison:
         device: str | torch.device = "cpu",
         inferer: Inferer | None = None,
         batch_size: int = 8,
-        data_consistency: bool = True,
         head_mask_key: str = "head_mask",
     ) -> None:
         if not os.path.isfile(datalist):
@@ -120,7 +162,12 @@ class ReconstructionComparison:
         for s in self.settings:
             if "mask_type" not in s or "sampling_fraction" not in s:
                 raise ValueError(f"each setting needs mask_type and sampling_fraction, got {s}.")
-        self.network = network
+            if "checkpoint" in s:
+                raise ValueError(
+                    f"setting {s} names a checkpoint; list each model under learned_methods instead, e.g. "
+                    "{'name': 'DAGAN', 'network': '@dagan_generator_def', 'checkpoint': 'models/model.pt'}."
+                )
+        self.learned = [m if isinstance(m, LearnedMethod) else LearnedMethod(**m) for m in learned]
         if mask_fn is None:
             from monai_genmed.data.masks import default_undersampling_mask
 
@@ -134,7 +181,6 @@ class ReconstructionComparison:
         self.device = torch.device(device)
         self.inferer = inferer or SimpleInferer()
         self.batch_size = batch_size
-        self.data_consistency = data_consistency
         self.head_mask_key = head_mask_key
         self.examples: dict[tuple[str, float], dict[str, Any]] = {}
         self._example_slice: str | None = None
@@ -174,19 +220,26 @@ class ReconstructionComparison:
     @staticmethod
     def _scores(recon: np.ndarray, target: np.ndarray, region: np.ndarray | None) -> dict[str, float]:
         p, t = recon[None, None].astype(np.float64), target[None, None].astype(np.float64)
-        scores = {"nmse": float(compute_nmse(p, t)[0]), "psnr": image_psnr(recon, target), "ssim": image_ssim(recon, target)}
+        scores = {"nmse": float(compute_nmse(p, t)[0]), "psnr": float(compute_psnr(p, t, data_range=1.0)[0]),
+                  "ssim": float(compute_ssim(p, t, data_range=1.0)[0])}  # fmt: skip
         if region is not None:
             m = region[None, None]
             scores["nmse_head"] = float(compute_nmse(p * m, t * m)[0])
-            scores["psnr_head"] = image_psnr(recon, target, region)
-            scores["ssim_head"] = image_ssim(recon, target, region)
+            scores["psnr_head"] = float(compute_psnr(p, t, data_range=1.0, mask=m)[0])
+            scores["ssim_head"] = float(compute_ssim(p, t, data_range=1.0, mask=m)[0])
         return scores
 
-    def _add_row(self, setting: Mapping, method: str, params: str, tuned_on: str, scores: list[dict], seconds: float) -> None:
+    def _add_row(
+        self, setting: Mapping, method: str, params: str, tuned_on: str, scores: list[dict], seconds: float,
+        real_valued_prior: bool | None = None,
+    ) -> None:
+        if real_valued_prior is None:  # a classical method says it in its settings
+            real_valued_prior = "real_valued=True" in params if params != "-" else None
         row: dict[str, Any] = {
             "mask_type": setting["mask_type"],
             "sampling_fraction": setting["sampling_fraction"],
             "method": method,
+            "real_valued_prior": "-" if real_valued_prior is None else ("yes" if real_valued_prior else "no"),
             "settings": params,
             "tuned_on": tuned_on,
             "n_test_slices": len(scores),
@@ -218,42 +271,56 @@ class ReconstructionComparison:
             scores.append(self._record(setting, name, image, region, fname, recon))
         self._add_row(setting, name, params, tuned_on, scores, float(np.mean(seconds)))
 
-    def _dagan(self, setting, test, undersampled, mask) -> None:
-        if self.network is None or not setting.get("checkpoint"):
-            return
-        ckpt = setting["checkpoint"]
-        if not os.path.isfile(ckpt):
-            raise FileNotFoundError(f"DAGAN checkpoint {ckpt!r} for {setting} does not exist; train it or drop it.")
-        stored = load_model_weights(self.network, ckpt, map_location=self.device, name="checkpoint")
-        trained_for = {k: stored.get(k) for k in ("mask_type", "sampling_fraction")} if stored else {}
-        if trained_for and any(trained_for[k] != setting.get(k) for k in trained_for):
-            raise ValueError(
-                f"checkpoint {ckpt!r} was trained for {trained_for}, but the evaluation setting asks "
-                f"{ {k: setting.get(k) for k in trained_for} }; pair each setting with the model trained for it."
-            )
-        self.network.to(self.device).eval()
-        inputs = [undersampled[fname] for _, _, fname in test]
-        start = time.perf_counter()
+    def _predict(self, method: LearnedMethod, inputs: list[tuple[np.ndarray, np.ndarray]], mask: np.ndarray) -> np.ndarray:
+        """The network's reconstructions of ``inputs`` (``(kspace_masked, zero_filled)`` pairs), batched."""
         preds = []
         with torch.no_grad():
             for i in range(0, len(inputs), self.batch_size):
-                batch = torch.from_numpy(np.stack([zf for _, zf in inputs[i : i + self.batch_size]])[:, None])
-                preds.append(self.inferer(batch.to(self.device), self.network).float().cpu().numpy()[:, 0])
-        pred = np.concatenate(preds)
-        per_slice_s = (time.perf_counter() - start) / len(inputs)
-        name = f"DAGAN ({os.path.basename(ckpt)})"
+                chunk = inputs[i : i + self.batch_size]
+                batch = torch.from_numpy(np.stack([zf for _, zf in chunk])[:, None]).to(self.device)
+                if not method.extra_keys:
+                    preds.append(self.inferer(batch, method.network).float().cpu().numpy()[:, 0])
+                    continue
+                extra = {"kspace_masked": torch.from_numpy(np.stack([k for k, _ in chunk])[:, None]).to(self.device),
+                         "mask": torch.from_numpy(mask)[None, None].expand(len(chunk), 1, *mask.shape).to(self.device)}
+                out = method.network(batch, **{k: extra[k] for k in method.extra_keys})  # fmt: skip
+                preds.append(out.float().cpu().numpy()[:, 0])
+        return np.concatenate(preds)
 
+    def _learned(self, method: LearnedMethod, setting, test, undersampled, mask) -> None:
+        ckpt = method.checkpoint
+        if not os.path.isfile(ckpt):
+            raise FileNotFoundError(
+                f"checkpoint {ckpt!r} of learned method {method.name!r} for {setting} does not exist; train it "
+                "(see the bundle's docs) or drop it from learned_methods."
+            )
+        stored = load_model_weights(method.network, ckpt, map_location=self.device, name="checkpoint")
+        trained_for = {k: stored.get(k) for k in ("mask_type", "sampling_fraction") if k in stored} if stored else {}
+        if trained_for and any(trained_for[k] != setting.get(k) for k in trained_for):
+            raise ValueError(
+                f"checkpoint {ckpt!r} of {method.name!r} was trained for {trained_for}, but the evaluation setting asks "
+                f"{ {k: setting.get(k) for k in trained_for} }; give the method mask_type and sampling_fraction, "
+                "paired with the model trained for them."
+            )
+        method.network.to(self.device).eval()
+        inputs = [undersampled[fname] for _, _, fname in test]
+        start = time.perf_counter()
+        pred = self._predict(method, inputs, mask)
+        per_slice_s = (time.perf_counter() - start) / len(inputs)
+        name = f"{method.name} ({os.path.basename(ckpt)})"
         # scored from the batched predictions: the time per slice is the batched network time
-        self._score_precomputed(setting, name, test, list(pred), per_slice_s)
-        if self.data_consistency:
+        self._score_precomputed(setting, name, test, list(pred), per_slice_s, method.real_valued_prior)
+        if method.data_consistency:
             start = time.perf_counter()
             dc = [np.asarray(data_consistency(p[None], k[None], mask))[0] for p, (k, _) in zip(pred, inputs)]
             dc_s = per_slice_s + (time.perf_counter() - start) / len(inputs)
-            self._score_precomputed(setting, name.replace("DAGAN", "DAGAN + data consistency"), test, dc, dc_s)
+            dc_name = f"{method.name} + data consistency ({os.path.basename(ckpt)})"
+            self._score_precomputed(setting, dc_name, test, dc, dc_s, method.real_valued_prior)
 
-    def _score_precomputed(self, setting, name, test, recons, seconds) -> None:
+    def _score_precomputed(self, setting, name, test, recons, seconds, real_valued_prior: bool) -> None:
         scores = [self._record(setting, name, image, region, fname, recon) for (image, region, fname), recon in zip(test, recons)]
-        self._add_row(setting, name, "trained on the training split; checkpoint by validation NMSE", "training/validation", scores, seconds)
+        self._add_row(setting, name, "trained on the training split; checkpoint by validation NMSE", "training/validation",
+                      scores, seconds, real_valued_prior)  # fmt: skip
 
     # the run ----------------------------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
@@ -289,7 +356,9 @@ class ReconstructionComparison:
                 params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in reconstructor.params.items())
                 tuned = f"validation ({len(tuning)} slices, grid {dict(grid)}, best PSNR)"
                 self._score_method(setting, display, lambda k, m, zf: reconstructor(k, m), subset, undersampled, mask, params, tuned)
-            self._dagan(setting, test, undersampled, mask)
+            for method in self.learned:
+                if method.applies_to(setting):
+                    self._learned(method, setting, test, undersampled, mask)
         self._write(shape, len(test), len(validation))
         return self.rows
 
@@ -347,20 +416,18 @@ class ReconstructionComparison:
             f"SNR {self._snr(self.datalist)}; images are magnitudes in [0, 1], PSNR/SSIM with data range 1.",
             "- Masks: one fixed mask per setting (monai_genmed's shipped DAGAN grid), the same for every method.",
             f"- Classical methods: regularisation tuned by grid search on {n_val} validation slices (best PSNR); "
-            "never on test slices. DAGAN: trained on the training split, checkpoint chosen by validation NMSE.",
-            "- `real_valued=True` in a classical method's settings: it assumes a real, non-negative object (fills the "
-            "conjugate-symmetric k-space and keeps the non-negative real part), the prior DAGAN uses implicitly by mapping "
-            "magnitude to magnitude; true of these simulated data, not of raw scanner data.",
-            "- Slow methods (BM3D) are tuned on fewer validation slices and scored on a subset of test slices (column n).",
-            "- NMSE = ||x - y||² / ||y||² (fastMRI). 'head' columns: inside the head mask (background dominates whole-slice SSIM).",
-            "- Values: mean ± SD over test slices; seconds per slice on this machine (DAGAN: batched network time).",
+            "never on test slices. Learned methods: trained on the training split, checkpoint chosen on validation.",
+            "- Prior column: whether a method assumes a real, non-negative image (the real-valued prior).",
+            "- Slow methods are tuned on fewer validation slices and scored on a subset of test slices (column n).",
+            "- NMSE = ||x - y||² / ||y||² (fastMRI). 'head' columns: inside the head mask.",
+            "- Values: mean ± SD over test slices; seconds per slice on this machine (learned: batched network time).",
             "",
-            "| mask | fraction | method | NMSE | PSNR (dB) | SSIM | PSNR head | SSIM head | s/slice | n | settings |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| mask | fraction | method | prior | NMSE | PSNR (dB) | SSIM | PSNR head | SSIM head | s/slice | n | settings |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in self.rows:
             lines.append(
-                f"| {r['mask_type']} | {r['sampling_fraction']:.0%} | {r['method']} | {fmt(r, 'nmse', 4)} | "
+                f"| {r['mask_type']} | {r['sampling_fraction']:.0%} | {r['method']} | {r['real_valued_prior']} | {fmt(r, 'nmse', 4)} | "
                 f"{fmt(r, 'psnr', 2)} | {fmt(r, 'ssim', 4)} | {fmt(r, 'psnr_head', 2)} | {fmt(r, 'ssim_head', 4)} | "
                 f"{r['seconds_per_slice']:.3g} | {r['n_test_slices']} | {r['settings']} |"
             )
