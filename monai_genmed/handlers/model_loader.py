@@ -119,11 +119,14 @@ def load_model_weights(
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     shapes = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in expected.items() if k in state and state[k].shape != v.shape]
-    if missing and len(missing) == len(expected):
+    # most names absent: another architecture (a DCGAN discriminator shares its first layers' names with the
+    # generator, so "no name in common" would miss it); all names present with other shapes: other widths
+    if missing and 2 * len(missing) > len(expected):
         raise ValueError(
-            f"{where} holds weights of another network: none of its {len(state)} parameter names (e.g. "
-            f"{', '.join(list(state)[:3])}) is one of this network's (e.g. {', '.join(list(expected)[:3])}). "
-            f"Is it a discriminator's or another model's file? Pass the generator's model file (--{name})."
+            f"{where} holds weights of another network: {len(missing)} of this network's {len(expected)} parameter "
+            f"names (e.g. {', '.join(missing[:3])}) are not among the file's {len(state)} (e.g. "
+            f"{', '.join(list(state)[:3])}). Is it a discriminator's or another model's file? Pass the generator's "
+            f"model file (--{name})."
         )
     if missing or unexpected or shapes:
         details = [f"{k}: file {a}, network {b}" for k, a, b in shapes[:3]]
