@@ -64,7 +64,9 @@ class BundleSpec:
 
     def config(self, name: str) -> list[str]:
         folder = REPO / "bundles" / self.name / "configs"
-        first = self.infer_configs_first if name == "inference.json" and self.infer_configs_first is not None else self.configs_first
+        first = self.configs_first
+        if name == "inference.json" and self.infer_configs_first is not None:
+            first = self.infer_configs_first
         return [str(REPO / f if "/" in f else folder / f) for f in (*first, name)]
 
 
@@ -317,8 +319,10 @@ def test_wrong_weight_file_is_named_with_the_fix(bundle, tmp_path, fault):
         pytest.skip(f"{spec.name} trains no discriminator")
     path, overrides, phrase = _weights_faults(spec, root, tmp_path)[fault]
     expect(lambda: _infer(spec, root, **_good_input(spec, dataset, tmp_path), ckpt_path=str(path),
-                          output_dir=str(tmp_path / "out"), **overrides), (ValueError, FileNotFoundError), phrase, path.name)  # fmt: skip
-    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())  # nothing written from wrong weights
+                          output_dir=str(tmp_path / "out"), **overrides),
+           (ValueError, FileNotFoundError), phrase, path.name)  # fmt: skip
+    out = tmp_path / "out"
+    assert not out.exists() or not list(out.iterdir())  # nothing written from wrong weights
 
 
 def test_the_training_checkpoint_loads_when_its_key_is_named(bundle, tmp_path):
