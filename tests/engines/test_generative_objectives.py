@@ -128,3 +128,38 @@ def test_generator_of_the_wrong_size_is_a_clear_error():
     trainer = gan_trainer(objective, data, d=DCGANDiscriminator(image_size=16, channels=(4, 4)))
     with pytest.raises(ValueError, match="image_size"):
         trainer.run()
+
+
+@pytest.mark.parametrize("penalty", [False, True])
+def test_the_gradient_penalty_changes_the_critic_s_update(penalty):
+    """One SGD step of a linear critic D(x) = <w, x>: the penalty's gradient is 2 * 10 * (|w| - 1) * w / |w|."""
+    torch.manual_seed(0)
+    g = DCGANGenerator(latent_dim=2, image_size=8, channels=(8,))
+    data = [{"image": torch.rand(1, 8, 8)} for _ in range(4)]
+    runs = {}
+    for with_gp in (False, True):
+        critic = LinearCritic(weight=0.1)  # |w| = 0.8, w / |w| = 0.125 in every entry
+        objective = UnconditionalGANObjective(
+            GANLoss("wasserstein"), latent_dim=2, discriminator_regularizer=gradient_penalty if with_gp else None
+        )
+        generator = DCGANGenerator(latent_dim=2, image_size=8, channels=(8,))
+        generator.load_state_dict(g.state_dict())
+        trainer = GenerativeAdversarialTrainer(
+            device="cpu",
+            max_epochs=1,
+            train_data_loader=DataLoader(data, batch_size=4),
+            generators={"generator": generator},
+            discriminators={"discriminator": critic},
+            objective=objective,
+            g_optimizer=torch.optim.SGD(generator.parameters(), lr=0.0),
+            d_optimizer=torch.optim.SGD(critic.parameters(), lr=0.01),
+        )
+        torch.manual_seed(1)
+        trainer.run()
+        runs[with_gp] = critic.w.detach().clone()
+    # the update with the penalty is the one without it minus lr * (20 * (0.8 - 1) * 0.125) = +0.005 per weight
+    difference = runs[True] - runs[False]
+    if penalty:
+        torch.testing.assert_close(difference, torch.full_like(difference, 0.005), rtol=1e-4, atol=1e-6)
+    else:
+        assert not torch.allclose(runs[False], torch.full_like(runs[False], 0.1))  # the critic did step
