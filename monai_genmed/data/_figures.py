@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from monai_genmed.data import _synthesis as syn  # noqa: E402
+from monai_genmed.data import synthesis as syn  # noqa: E402
 from monai_genmed.data.head_mr_ct import synthesize_ct  # noqa: E402
 
 SIZE = (256, 256)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from monai_genmed.data import _synthesis as syn
+from monai_genmed.data import synthesis as syn
 
 __all__ = ["generate_brain_mr_dataset"]
 

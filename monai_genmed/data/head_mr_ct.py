@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
-from monai_genmed.data import _synthesis as syn
+from monai_genmed.data import synthesis as syn
 from monai_genmed.data.colin27 import HeadTissue, colin27_tissue_labels, load_colin27_t1
 
 __all__ = ["generate_head_mr_ct_dataset", "colin27_hounsfield", "HU_RANGE"]
