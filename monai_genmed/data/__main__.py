@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--slices_per_subject", type=int, default=24)
         command.add_argument("--spatial_size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
-        command.add_argument("--slicing", choices=("axial", "sagittal"), default="axial")
+        command.add_argument("--slicing", choices=("axial", "sagittal", "coronal"), default="axial")
         command.add_argument("--seed", type=int, default=0)
         command.add_argument("--spacing", type=float, default=1.0, help="in-plane pixel size in mm")
         command.add_argument("--min_brain_fraction", type=float, default=0.25)

@@ -151,7 +151,7 @@ def generate_head_mr_ct_dataset(
         num_subjects: subjects per split; default ``{"training": 8, "validation": 2, "test": 2}``.
         slices_per_subject: 2D slices per subject, spread over the slices that hold brain.
         spatial_size: (height, width) in pixels, padded with air or cropped around the brain's centre.
-        slicing: "axial" or "sagittal".
+        slicing: "axial", "sagittal" or "coronal".
         misalignment: size of the CT's displacement against the MR, >= 0: rotation up to ``5 * misalignment``
             degrees about each axis, translation up to ``5 * misalignment`` mm along each, plus a smooth elastic
             warp of ``1.5 * misalignment`` mm standard deviation. 0 means perfectly aligned; the direction is

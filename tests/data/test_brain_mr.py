@@ -129,7 +129,7 @@ def test_sagittal_slices_are_upright(small, tmp_path):
         {"snr": 0.0},
         {"snr": -3.0},
         {"snr": float("nan")},
-        {"slicing": "coronal"},
+        {"slicing": "oblique"},
         {"spatial_size": (64,)},
         {"num_subjects": {"train": 2}},
         {"num_subjects": {"training": 0}},

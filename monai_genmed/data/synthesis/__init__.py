@@ -20,6 +20,7 @@ the brain MR's subjects with its own random streams.
 from __future__ import annotations
 
 from .anatomy import (
+    OOD_SPLIT,
     SPLITS,
     RigidElastic,
     SmoothField,
@@ -74,6 +75,7 @@ __all__ = [
     "SLICING",
     "SOURCE",
     "SPLITS",
+    "OOD_SPLIT",
     "MRContrast",
     "MRSlices",
     "RigidElastic",

@@ -22,6 +22,7 @@ from monai_genmed.data.colin27 import HeadTissue, colin27_brain_mask, colin27_ti
 
 __all__ = [
     "SPLITS",
+    "OOD_SPLIT",
     "Stream",
     "subject_rng",
     "subject_name",
@@ -39,6 +40,10 @@ __all__ = [
 ]
 
 SPLITS = ("training", "validation", "test")
+#: the out-of-distribution test split of :func:`monai_genmed.data.generate_brain_mr_dataset` (a contrast family
+#: that no other split uses); its random streams are numbered after the three standard splits
+OOD_SPLIT = "test_ood"
+_SPLIT_NUMBERS = {**{split: number for number, split in enumerate(SPLITS)}, OOD_SPLIT: len(SPLITS)}
 
 
 class Stream:
@@ -48,11 +53,13 @@ class Stream:
     MR_NOISE = 1
     CT_TEXTURE = 2
     MISALIGNMENT = 3
+    CONTRAST = 4  # contrast family and its tissue levels or intensity map (opt-in options of the brain MR)
+    ACQUISITION = 5  # SNR, resolution, zoom, bias strength, noise-free and zero-background draws
 
 
 def subject_rng(seed: int, split: str, index: int, stream: int) -> np.random.Generator:
     """The generator of one random stream of one subject (never the global numpy RNG)."""
-    return np.random.default_rng([seed, SPLITS.index(split), index, stream])
+    return np.random.default_rng([seed, _SPLIT_NUMBERS[split], index, stream])
 
 
 def subject_name(split: str, index: int) -> str:

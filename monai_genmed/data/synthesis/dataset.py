@@ -18,7 +18,7 @@ import nibabel as nib
 import numpy as np
 from tqdm import tqdm
 
-from monai_genmed.data.synthesis.anatomy import SPLITS, subject_name
+from monai_genmed.data.synthesis.anatomy import OOD_SPLIT, SPLITS, subject_name
 from monai_genmed.data.synthesis.slicing import SLICING, slice_stem
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def prepare_output_dir(output_dir: str | Path, generator: str, parameters: dict[
                 f"({_differences(record.get('parameters', {}), parameters)}); pass another output_dir, or "
                 "overwrite=True to replace it."
             )
-        for name in (*SPLITS, DATALIST_FILE, PARAMETERS_FILE):
+        for name in (*SPLITS, OOD_SPLIT, DATALIST_FILE, PARAMETERS_FILE):
             target = root / name
             if target.is_dir():
                 shutil.rmtree(target)
@@ -160,9 +160,9 @@ def _listed_files_exist(root: Path) -> bool:
     if not datalist_path.is_file():
         return False
     datalist = json.loads(datalist_path.read_text())
-    for split in SPLITS:
-        for item in datalist.get(split, []):
-            for value in item.values():
+    for items in datalist.values():  # the split lists; metadata values are no lists of dicts
+        for item in items if isinstance(items, list) else []:
+            for value in item.values() if isinstance(item, dict) else []:
                 if isinstance(value, str) and value.endswith(".nii.gz") and not (root / value).is_file():
                     return False
     return True
@@ -196,8 +196,9 @@ def build_dataset(
     with FileLock(str(root / LOCK_FILE)) if FileLock is not None else contextlib.nullcontext():
         if prepare_output_dir(root, generator, parameters, overwrite):
             return str(path)
-        items: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
-        work = [(split, index) for split in SPLITS for index in range(parameters["num_subjects"][split])]
+        # the standard splits, then any extra one a generator asks for (the brain MR's out-of-distribution test)
+        items: dict[str, list[dict[str, Any]]] = {split: [] for split in (*SPLITS, *parameters["num_subjects"])}
+        work = [(split, index) for split in items for index in range(parameters["num_subjects"].get(split, 0))]
         for split, index in tqdm(work, desc=f"writing {generator} subjects to {root}", unit="subject"):
             items[split].extend(write_subject(root, split, index))
         metadata = {**metadata, "numTraining": len(items["training"]), "numTest": len(items["test"])}

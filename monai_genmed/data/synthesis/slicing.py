@@ -2,7 +2,8 @@
 
 2D slices are stored the way radiology displays them, so ``plt.imshow(array)`` shows them upright: axial slices
 with anterior at the top and the patient's right on the image's left, sagittal slices with superior at the top
-and anterior on the left. The NIfTI affine says so exactly.
+and anterior on the left, coronal slices with superior at the top and the patient's right on the left. The NIfTI
+affine says so exactly.
 """
 
 from __future__ import annotations
@@ -35,11 +36,12 @@ __all__ = [
 #: in-plane field of view (mm) that holds any deformed head, for slice selection and intensity statistics
 FULL_FOV_MM = 264
 
-Slicing = Literal["axial", "sagittal"]
+Slicing = Literal["axial", "sagittal", "coronal"]
 # slicing -> (axis the slices are taken along, (axis, sign) of image rows, (axis, sign) of image columns)
 SLICING: dict[str, tuple[int, tuple[int, int], tuple[int, int]]] = {
     "axial": (2, (1, -1), (0, -1)),  # rows run anterior -> posterior, columns right -> left
     "sagittal": (0, (2, -1), (1, -1)),  # rows run superior -> inferior, columns anterior -> posterior
+    "coronal": (1, (2, -1), (0, -1)),  # rows run superior -> inferior, columns right -> left
 }
 
 
