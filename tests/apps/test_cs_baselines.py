@@ -45,8 +45,12 @@ def test_tv_step_bound_equals_power_iteration(shape):
     mask[:, ::3] = 1
     G = sp.linop.FiniteDifference(shape)
     A = sp.linop.Vstack([sp.linop.Multiply(shape, mask) * sp.linop.FFT(shape, center=True), G])
-    power = sp.app.MaxEig(A.N, dtype=np.complex64, max_iter=500, show_pbar=False).run()
-    assert tv_operator_norm_sq(mask) == pytest.approx(power, rel=1e-3)
+    # power iteration starts from sigpy's global numpy RNG (so its result depended on the tests run before it) and
+    # approaches the largest eigenvalue from below: seed it, and check the bound is tight from above
+    np.random.seed(0)
+    power = sp.app.MaxEig(A.N, dtype=np.complex64, max_iter=2000, show_pbar=False).run()
+    bound = tv_operator_norm_sq(mask)
+    assert power <= bound * (1 + 1e-4) and bound == pytest.approx(power, rel=1e-3)
 
 
 @pytest.mark.parametrize("real_valued", [False, True], ids=["complex", "real"])
