@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import statistics
 import sys
@@ -43,15 +42,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
-from monai.transforms import EnsureChannelFirst, LoadImage
 from torch.utils.flop_counter import FlopCounterMode
 
-from monai_genmed.data import default_undersampling_mask, generate_brain_mr_dataset
+from _slices import undersampled_test_slices  # noqa: E402  (sibling module: scripts run from benchmarks/)
 from monai_genmed.metrics import compute_psnr
 from monai_genmed.networks.nets import DAGANGenerator
-from monai_genmed.transforms.kspace import Undersample
 from monai_genmed.utils import cpu_summary, native_bf16
 
 WIDTHS = {
@@ -79,23 +75,6 @@ class InferencePath:
     setup_s: float = 0.0
     times: list[float] = field(default_factory=list)
     output: torch.Tensor | None = None
-
-
-def load_slices(data_dir: str, n_slices: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(zero_filled, fully_sampled)``, each ``(n_slices, 1, 256, 256)`` float32 in [0, 1]."""
-    datalist = generate_brain_mr_dataset(
-        data_dir, num_subjects={"training": 1, "validation": 1, "test": 1}, slices_per_subject=n_slices
-    )
-    with open(datalist) as f:
-        items = json.load(f)["test"][:n_slices]
-    loader, channel_first = LoadImage(image_only=True), EnsureChannelFirst(channel_dim="no_channel")
-    undersample = Undersample(default_undersampling_mask("gaussian1d", 0.3))
-    zero_filled, full = [], []
-    for item in items:
-        image = channel_first(loader(os.path.join(os.path.dirname(datalist), item["image"])))
-        full.append(torch.as_tensor(np.asarray(image), dtype=torch.float32))
-        zero_filled.append(torch.as_tensor(np.asarray(undersample(image)[2]), dtype=torch.float32))
-    return torch.stack(zero_filled), torch.stack(full)
 
 
 def build_generator(width: str) -> tuple[DAGANGenerator, str]:
@@ -291,7 +270,8 @@ def main() -> None:
     sys.stdout.reconfigure(line_buffering=True)  # tables appear as each width finishes
     print(cpu_summary())
     print(f"load average before: {load_average()} (on {os.cpu_count()} cores)")
-    zero_filled, full = load_slices(args.data_dir, args.batch)
+    data = undersampled_test_slices(args.data_dir, args.batch)
+    zero_filled, full = data["zero_filled"], data["image"]
     print(f"inputs: {len(zero_filled)} test slices, 1D Gaussian mask 30 %, zero-filled PSNR "
           f"{compute_psnr(zero_filled, full, data_range=1.0).mean().item():.2f} dB")  # fmt: skip
     summary = []

@@ -26,13 +26,10 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import torch
 from monai.bundle import ConfigParser
-from monai.transforms import EnsureChannelFirst, LoadImage
 
-from monai_genmed.data import default_undersampling_mask, generate_brain_mr_dataset
-from monai_genmed.transforms.kspace import Undersample
+from _slices import undersampled_test_slices  # noqa: E402  (sibling module: scripts run from benchmarks/)
 from monai_genmed.utils import cpu_summary
 
 COMMON = os.path.join(os.path.dirname(__file__), "..", "bundles", "dagan_csmri", "configs", "common.json")
@@ -42,20 +39,6 @@ METHODS = {
     "Cascade + DC": ("cascade_def", True),
     "DAGAN-DC": ("dagan_dc_def", True),
 }
-
-
-def undersampled_slices(data_dir: str, n_slices: int) -> dict[str, torch.Tensor]:
-    """``zero_filled`` ``(n, 1, 256, 256)``, ``kspace_masked`` (complex, same shape) and ``mask`` ``(n, 1, 256, 256)``."""
-    datalist = generate_brain_mr_dataset(
-        data_dir, num_subjects={"training": 1, "validation": 1, "test": 1}, slices_per_subject=n_slices
-    )
-    with open(datalist) as f:
-        items = json.load(f)["test"][:n_slices]
-    loader, channel_first = LoadImage(image_only=True), EnsureChannelFirst(channel_dim="no_channel")
-    undersample = Undersample(default_undersampling_mask("gaussian1d", 0.3))
-    outputs = [undersample(channel_first(loader(os.path.join(os.path.dirname(datalist), i["image"])))) for i in items]
-    kspace, mask, zero_filled = (torch.stack([torch.as_tensor(np.asarray(o[j])) for o in outputs]) for j in range(3))
-    return {"zero_filled": zero_filled.float(), "kspace_masked": kspace, "mask": mask.float()}
 
 
 def ms_per_slice(net: torch.nn.Module, data: dict[str, torch.Tensor], batch: int, takes_kspace: bool, repeats: int) -> float:
@@ -90,7 +73,7 @@ def main() -> None:
     sys.stdout.reconfigure(line_buffering=True)
     print(cpu_summary())
     print(f"threads: {torch.get_num_threads()}")
-    data = undersampled_slices(args.data_dir, args.batch)
+    data = undersampled_test_slices(args.data_dir, args.batch)
     config = ConfigParser()
     config.read_config(COMMON)
     config["device_name"] = "cpu"
