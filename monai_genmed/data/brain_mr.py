@@ -94,7 +94,7 @@ def generate_brain_mr_dataset(
     ``Stream.CONTRAST`` and ``Stream.ACQUISITION`` generators (the anatomy is the plain dataset's for the same
     seed). SNR is then ``mean brain signal / sigma`` (white matter is not the reference tissue in every
     contrast), measured after the resolution limit. Files are named by family (``..._<family>.nii.gz``) and
-    each item also records ``"contrast"``, ``"snr"`` (None when noise-free), ``"resolution_mm"``,
+    each item also records ``"contrast"``, ``"snr"`` (``inf`` when noise-free, a number in every item so MONAI's ``DataLoader`` collates them), ``"resolution_mm"``,
     ``"spacing"``, ``"zero_background"`` and ``"slicing"``; the metadata add ``"contrasts"`` (the
     in-distribution families) and ``"ood_contrast"``.
 
@@ -312,7 +312,7 @@ def _generate_varied(output_dir: str | Path, parameters: dict[str, Any], overwri
         noise_rng = syn.subject_rng(seed, split, index, syn.Stream.MR_NOISE)
         extra = {
             "contrast": contrast.family,
-            "snr": None if acquisition.snr is None else round(acquisition.snr, 3),
+            "snr": math.inf if acquisition.snr is None else round(acquisition.snr, 3),  # a number, so batches collate
             "resolution_mm": round(acquisition.resolution_mm, 4),
             "spacing": round(acquisition.spacing, 4),
             "zero_background": acquisition.zero_background,

@@ -106,3 +106,22 @@ def test_slow_method_scored_on_a_subset_gets_a_like_for_like_table(tiny_dataset,
     assert "| gaussian1d | 30% | zero-filled | 21.00 | 0.2100 | 20.00 | 0.1050 |" in subset
     assert "| gaussian1d | 30% | BM3D-MRI | 26.00 | 0.2600 | 25.00 | 0.1300 |" in subset
     assert "| zero-filled | - | - | 24.00 ± 5.29 |" in md  # (prior, NMSE, PSNR): the main table keeps every slice
+
+
+def test_out_of_distribution_split_is_scored_and_named(tmp_path):
+    """test_split='test_ood' scores the held-out contrast only and the table says so; tuning splits are refused."""
+    datalist = generate_brain_mr_dataset(
+        tmp_path / "varied", num_subjects={"training": 1, "validation": 1, "test": 1}, slices_per_subject=2,
+        spatial_size=(32, 32), seed=0, contrasts="random", ood_contrast="flair", snr=(15, 80),
+    )  # fmt: skip
+    common = dict(datalist=datalist, settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}], classical=[])
+    comparison = ReconstructionComparison(output_dir=str(tmp_path / "eval_ood"), test_split="test_ood", **common)
+    rows = comparison.run()
+    assert [r["method"] for r in rows] == ["zero-filled"] and rows[0]["n_test_slices"] == 2
+    with open(tmp_path / "eval_ood" / "per_slice.csv") as f:
+        slices = [r["slice"] for r in csv.DictReader(f)]
+    assert len(slices) == 2 and all("flair" in s for s in slices)
+    text = (tmp_path / "eval_ood" / "results.md").read_text()
+    assert "split `test_ood`" in text and "flair (held out of training)" in text
+    with pytest.raises(ValueError, match="tuned or trained on"):
+        ReconstructionComparison(output_dir=str(tmp_path / "x"), test_split="validation", **common)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import nibabel as nib
@@ -96,13 +97,23 @@ def test_varied_items_record_their_draws_and_options_hold(varied):
     for item in items:
         image = _image(varied, item)
         assert image.shape == (40, 48) and 0 <= image.min() and image.max() <= 1
-        assert item["snr"] is None or 15 <= item["snr"] <= 80
+        assert item["snr"] == math.inf or 15 <= item["snr"] <= 80
         assert 4 <= item["resolution_mm"] <= 8 and 4 / 1.1 <= item["spacing"] <= 4 / 0.9
         head = np.asanyarray(nib.load(Path(varied).parent / item["head_mask"]).dataobj)
         if item["zero_background"]:
             assert np.all(image[head == 0] == 0)
-        if item["snr"] is not None and not item["zero_background"]:
+        if item["snr"] != math.inf and not item["zero_background"]:
             assert image[head == 0].mean() > 0  # Rician noise in air
+
+
+def test_varied_datalist_batches_through_monai_dataloader(varied):
+    """Every item's metadata is a number or a string (noise-free slices: snr inf), so default_collate batches them."""
+    from monai.data import DataLoader, Dataset, load_decathlon_datalist
+
+    items = load_decathlon_datalist(varied, data_list_key="training")
+    assert any(item["snr"] == math.inf for item in items), "the fixture should hold a noise-free slice"
+    batch = next(iter(DataLoader(Dataset(items), batch_size=len(items))))
+    assert len(batch["snr"]) == len(items) and bool(batch["snr"].isinf().any())
 
 
 def test_varied_dataset_is_seeded(varied, tmp_path):

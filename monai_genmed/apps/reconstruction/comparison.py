@@ -127,6 +127,8 @@ class ReconstructionComparison:
             accelerated one; networks with ``extra_keys`` are called directly.
         batch_size: slices per network call.
         head_mask_key: datalist key of the head mask used for the masked scores.
+        test_split: the datalist list that is scored, ``"test"`` or e.g. ``"test_ood"`` (the out-of-distribution
+            contrast of :func:`monai_genmed.data.generate_brain_mr_dataset`); tuning always uses ``"validation"``.
     """
 
     def __init__(
@@ -147,6 +149,7 @@ class ReconstructionComparison:
         inferer: Inferer | None = None,
         batch_size: int = 8,
         head_mask_key: str = "head_mask",
+        test_split: str = "test",
     ) -> None:
         if not os.path.isfile(datalist):
             raise FileNotFoundError(f"datalist {datalist!r} does not exist; generate the data or pass your own datalist.")
@@ -182,6 +185,9 @@ class ReconstructionComparison:
         self.inferer = inferer or SimpleInferer()
         self.batch_size = batch_size
         self.head_mask_key = head_mask_key
+        if test_split == "validation" or test_split == "training":
+            raise ValueError(f"test_split {test_split!r} would score methods on data they were tuned or trained on; use 'test' or 'test_ood'.")
+        self.test_split = test_split
         self.examples: dict[tuple[str, float], dict[str, Any]] = {}
         self._example_slice: str | None = None
         self.rows: list[dict[str, Any]] = []
@@ -215,6 +221,20 @@ class ReconstructionComparison:
 
         with open(datalist) as f:
             return json.load(f).get("snr", "unknown")
+
+    @staticmethod
+    def _data_text(datalist: str, split: str) -> str:
+        """The noise and contrasts of ``datalist`` in words (plain T1 data or the varied training data)."""
+        import json
+
+        with open(datalist) as f:
+            meta = json.load(f)
+        snr = meta.get("snr", "unknown")
+        if "contrasts" not in meta:
+            return f"Rician noise at white-matter SNR {snr}"
+        families = meta.get("ood_contrast") if split == "test_ood" else ", ".join(meta["contrasts"])
+        return (f"contrast families {families} ({'held out of training' if split == 'test_ood' else 'as in training'}), "
+                f"Rician noise at brain SNR drawn per subject from {snr}, some slices noise-free")  # fmt: skip
 
     # scoring ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -328,7 +348,7 @@ class ReconstructionComparison:
         from monai_genmed.apps.baselines import DEFAULT_GRIDS, tune_cs_method
 
         validation = self._load_split("validation", self.tune_slices)
-        test = self._load_split("test", self.test_slices)
+        test = self._load_split(self.test_split, self.test_slices)
         shape = test[0][0].shape
         slow_subset = _spread(test, self.slow_method_slices)
         self._example_slice = slow_subset[len(slow_subset) // 2][2]  # a slice every method reconstructs
@@ -412,8 +432,8 @@ class ReconstructionComparison:
         lines = [
             "# Compressed-sensing MRI reconstruction: test-set comparison",
             "",
-            f"- Data: `{_display_path(self.datalist)}`; {n_test} test slices ({shape[0]}x{shape[1]}), Rician noise at white-matter "
-            f"SNR {self._snr(self.datalist)}; images are magnitudes in [0, 1], PSNR/SSIM with data range 1.",
+            f"- Data: `{_display_path(self.datalist)}`, split `{self.test_split}`: {n_test} slices ({shape[0]}x{shape[1]}), "
+            f"{self._data_text(self.datalist, self.test_split)}; images are magnitudes in [0, 1], PSNR/SSIM with data range 1.",
             "- Masks: one fixed mask per setting (monai_genmed's shipped DAGAN grid), the same for every method.",
             f"- Classical methods: regularisation tuned by grid search on {n_val} validation slices (best PSNR); "
             "never on test slices. Learned methods: trained on the training split, checkpoint chosen on validation.",
