@@ -3,5 +3,14 @@
 from __future__ import annotations
 
 from .comparison import CLASSICAL_METHODS, LearnedMethod, ReconstructionComparison
+from .shipped import score_checkpoint, sha256_of, verify_shipped, write_manifest_entry
 
-__all__ = ["CLASSICAL_METHODS", "LearnedMethod", "ReconstructionComparison"]
+__all__ = [
+    "CLASSICAL_METHODS",
+    "LearnedMethod",
+    "ReconstructionComparison",
+    "score_checkpoint",
+    "sha256_of",
+    "verify_shipped",
+    "write_manifest_entry",
+]

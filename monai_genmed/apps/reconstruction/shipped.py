@@ -1,0 +1,125 @@
+"""Shipped weights: a checkpoint's reconstruction PSNR on a few slices, and the manifest that records it.
+
+A bundle that ships trained weights records, for each file, its sha256, the command that made it and the PSNR it
+reaches on a few validation slices (:func:`score_checkpoint`). :func:`verify_shipped` recomputes both on the
+user's machine, so a corrupted download, a changed network definition or a changed data generator is caught
+before anyone reads a table built on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from monai_genmed.handlers.model_loader import load_model_weights
+from monai_genmed.metrics import compute_psnr
+
+from .comparison import LearnedMethod, ReconstructionComparison
+
+__all__ = ["sha256_of", "score_checkpoint", "verify_shipped", "write_manifest_entry"]
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """The file's sha256 as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def score_checkpoint(
+    method: LearnedMethod | Mapping[str, Any],
+    datalist: str,
+    setting: Mapping[str, Any],
+    split: str = "validation",
+    slices: int | Sequence[str] | None = 4,
+    device: str | torch.device = "cpu",
+) -> dict[str, float]:
+    """PSNR (dB, data range 1, whole slice) of a learned method on slices of ``split``.
+
+    ``slices`` is a count (spread over the split) or the file names of the slices (as the returned dict names
+    them), which find the same slices in a dataset generated with fewer subjects: every subject is drawn from its
+    own seeded generator, so ``validation-000`` is the same whatever the other splits hold.
+
+    The slices are undersampled with the setting's fixed mask exactly as the comparison table does, and the
+    network runs in float32 (no autocast), so the numbers do not depend on the machine's fast path.
+
+    Returns:
+        ``{file name: psnr}`` per slice and ``"mean"``.
+    """
+    method = method if isinstance(method, LearnedMethod) else LearnedMethod(**method)
+    comparison = ReconstructionComparison(datalist, output_dir="", settings=[dict(setting)], classical=[],
+                                          device=device, learned=[method])  # fmt: skip
+    if isinstance(slices, (int, type(None))):
+        items = comparison._load_split(split, slices)
+    else:
+        wanted = list(slices)
+        found = {os.path.basename(item[2]): item for item in comparison._load_split(split, None)}
+        missing = [name for name in wanted if name not in found]
+        if missing:
+            raise ValueError(f"slices {missing} are not in the {split!r} list of {datalist!r}; generate the subjects they belong to.")
+        items = [found[name] for name in wanted]
+    mask = np.asarray(comparison.mask_fn(setting["mask_type"], setting["sampling_fraction"], items[0][0].shape), np.float32)
+    stored = load_model_weights(method.network, method.checkpoint, map_location=comparison.device, name="checkpoint") or {}
+    for key in ("mask_type", "sampling_fraction"):
+        if key in stored and stored[key] != setting[key]:
+            raise ValueError(f"{method.checkpoint!r} was trained for {key}={stored[key]!r}, the setting asks {setting[key]!r}.")
+    method.network.to(comparison.device).eval()
+    inputs = [comparison._undersample(image, mask) for image, _, _ in items]
+    preds = comparison._predict(method, inputs, mask)
+    scores = {}
+    for (image, _, fname), pred in zip(items, preds):
+        value = compute_psnr(pred[None, None].astype(np.float64), image[None, None].astype(np.float64), data_range=1.0)
+        scores[os.path.basename(fname)] = float(np.asarray(value).reshape(-1)[0])
+    scores["mean"] = float(np.mean(list(scores.values())))
+    return scores
+
+
+def verify_shipped(entry: Mapping[str, Any], method: LearnedMethod | Mapping[str, Any], datalist: str,
+                   tolerance_db: float = 0.05) -> dict[str, float]:  # fmt: skip
+    """Check a manifest ``entry`` (``sha256``, ``setting``, ``split``, ``val_psnr``) against its file and data.
+
+    Raises:
+        ValueError: when the file's sha256 differs (naming the file and the expected hash) or a slice's PSNR moves
+            by more than ``tolerance_db`` (naming the slice, both numbers and what to check).
+    """
+    method = method if isinstance(method, LearnedMethod) else LearnedMethod(**method)
+    digest = sha256_of(method.checkpoint)
+    if digest != entry["sha256"]:
+        raise ValueError(
+            f"{method.checkpoint!r} has sha256 {digest}, the manifest records {entry['sha256']}: the file is damaged "
+            "or was replaced; restore it with `git checkout` or retrain it with the manifest's command."
+        )
+    expected = entry["val_psnr"]
+    names = [name for name in expected if name != "mean"]
+    scores = score_checkpoint(method, datalist, entry["setting"], entry.get("split", "validation"), names)
+    for name, value in expected.items():
+        if name not in scores:
+            raise ValueError(f"slice {name!r} of the manifest is not among the scored slices {sorted(scores)}; was the data generated with other arguments?")
+        if abs(scores[name] - value) > tolerance_db:
+            raise ValueError(
+                f"{method.name} ({method.checkpoint}) scores {scores[name]:.3f} dB on {name}, the manifest "
+                f"{value:.3f} dB (tolerance {tolerance_db} dB): the network definition or the data generator changed."
+            )
+    return scores
+
+
+def write_manifest_entry(manifest: str | os.PathLike, name: str, entry: Mapping[str, Any]) -> None:
+    """Add or replace ``name`` in the JSON manifest (written atomically)."""
+    data = {}
+    if os.path.isfile(manifest):
+        with open(manifest) as f:
+            data = json.load(f)
+    data[name] = dict(entry)
+    tmp = f"{manifest}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, manifest)

@@ -1,0 +1,50 @@
+"""score_checkpoint / verify_shipped on tiny data: the manifest's numbers are reproduced, and damage is caught."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from monai_genmed.apps.reconstruction import score_checkpoint, sha256_of, verify_shipped, write_manifest_entry
+from monai_genmed.data import generate_brain_mr_dataset
+from monai_genmed.networks.nets import DataConsistentCascade
+
+TINY = {"cascades": 2, "channels": 4, "depth": 3}
+SETTING = {"mask_type": "gaussian1d", "sampling_fraction": 0.3}
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shipped")
+    datalist = generate_brain_mr_dataset(root / "data", num_subjects={"training": 1, "validation": 1, "test": 1},
+                                         slices_per_subject=3, spatial_size=(32, 32), seed=0)  # fmt: skip
+    torch.manual_seed(0)
+    torch.save({"model": DataConsistentCascade(**TINY).state_dict(), "run_fingerprint": SETTING}, root / "model.pt")
+    method = {"name": "Cascade + DC", "network": DataConsistentCascade(**TINY), "checkpoint": str(root / "model.pt"),
+              "extra_keys": ["kspace_masked", "mask"]}  # fmt: skip
+    scores = score_checkpoint(method, datalist, SETTING, slices=2)
+    entry = {"sha256": sha256_of(root / "model.pt"), "setting": SETTING, "split": "validation", "val_psnr": scores}
+    write_manifest_entry(root / "manifest.json", "cascade", entry)
+    return root, datalist, method
+
+
+def test_manifest_entry_is_reproduced(shipped):
+    root, datalist, method = shipped
+    entry = json.loads((root / "manifest.json").read_text())["cascade"]
+    assert len(entry["val_psnr"]) == 3 and 10 < entry["val_psnr"]["mean"] < 60  # two slices and their mean
+    again = verify_shipped(entry, dict(method, network=DataConsistentCascade(**TINY)), datalist)
+    assert again == pytest.approx(entry["val_psnr"], abs=1e-6)
+
+
+def test_a_changed_file_or_network_is_caught(shipped, tmp_path):
+    root, datalist, method = shipped
+    entry = json.loads((root / "manifest.json").read_text())["cascade"]
+    with pytest.raises(ValueError, match="sha256"):
+        verify_shipped(dict(entry, sha256="0" * 64), method, datalist)
+    moved = dict(entry, val_psnr={k: v + 1.0 for k, v in entry["val_psnr"].items()})
+    with pytest.raises(ValueError, match="tolerance 0.05 dB"):
+        verify_shipped(moved, method, datalist)
+    with pytest.raises(ValueError, match="trained for mask_type='gaussian1d'"):
+        score_checkpoint(method, datalist, {"mask_type": "poisson2d", "sampling_fraction": 0.3}, slices=1)
