@@ -65,6 +65,31 @@ def test_cyclegan_resumes_from_the_saved_iteration_with_its_pools(bundle, traine
     assert len(stored) == 12 and all(torch.equal(a, b) for a, b in zip(stored[:8], pools["pool_b"]["images"]))
 
 
+def test_training_crops_mr_and_ct_independently_and_validation_keeps_whole_slices(bundle, trained):
+    """train_crop_size: each sample's MR and CT are random windows of their cached slices, drawn independently."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(configs(bundle, "train.json"))
+    parser.update({"bundle_root": str(trained), **TINY, "train_crop_size": [16, 16]})
+    dataset = parser.get_parsed_content("train#dataset")
+    dataset.set_epoch(0)
+    offsets = set()
+    for i in range(len(dataset)):
+        item = dataset[i]
+        assert item["mr"].shape[-2:] == (16, 16) and item["ct"].shape[-2:] == (16, 16)
+        for key, cache in (("mr", dataset.data_a), ("ct", dataset.data_b)):
+            full = [np.asarray(c[key][0]) for c in cache]
+            crop = np.asarray(item[key][0])
+            hits = [(y, x) for f in (full + [g[:, ::-1] for g in full]) for y in range(17) for x in range(17)
+                    if np.array_equal(f[y:y + 16, x:x + 16], crop)]  # fmt: skip
+            assert hits, f"the {key} crop is not a window of a training slice"
+            offsets.add((key, hits[0]))
+    assert len(offsets) > 2  # windows move between samples and between MR and CT
+    val = parser.get_parsed_content("validate#dataset")
+    assert val[0]["mr"].shape[-2:] == (32, 32)
+
+
 def test_paired_baseline_trains_on_misaligned_pairs(bundle, tmp_path):
     run(config_file=configs(bundle, "train_paired_l1.json"), bundle_root=str(tmp_path), epochs=1, batch_size=2,
         train_misalignment=0.5, **TINY)  # fmt: skip
