@@ -48,3 +48,24 @@ def test_a_changed_file_or_network_is_caught(shipped, tmp_path):
         verify_shipped(moved, method, datalist)
     with pytest.raises(ValueError, match="trained for mask_type='gaussian1d'"):
         score_checkpoint(method, datalist, {"mask_type": "poisson2d", "sampling_fraction": 0.3}, slices=1)
+
+
+def test_record_then_verify_manifest_round_trip(shipped, tmp_path):
+    """record_shipped writes the entry under the checkpoint folder's name with the command beside the file;
+    verify_manifest reproduces it, and a method the manifest lacks is named with how to record it."""
+    from monai_genmed.apps.reconstruction import record_shipped, verify_manifest
+
+    root, datalist, method = shipped
+    folder = tmp_path / "cascade_gaussian1d_30"
+    folder.mkdir()
+    (folder / "model.pt").write_bytes((root / "model.pt").read_bytes())
+    (folder / "command.txt").write_text("python -m monai.bundle run ... --epochs 1\n")
+    shipped_method = dict(method, checkpoint=str(folder / "model.pt"), **SETTING)
+    entry = record_shipped(tmp_path / "manifest.json", shipped_method, datalist, slices=2)
+    stored = json.loads((tmp_path / "manifest.json").read_text())["cascade_gaussian1d_30"]
+    assert stored == entry and entry["command"].endswith("--epochs 1") and entry["file"] == "cascade_gaussian1d_30/model.pt"
+    assert entry["sha256"] == sha256_of(folder / "model.pt") and len(entry["val_psnr"]) == 3
+    again = verify_manifest(tmp_path / "manifest.json", [dict(shipped_method, network=DataConsistentCascade(**TINY))], datalist)
+    assert again["cascade_gaussian1d_30"] == pytest.approx(entry["val_psnr"], abs=1e-6)
+    with pytest.raises(ValueError, match="record it with the ship_weights config"):
+        verify_manifest(tmp_path / "manifest.json", [dict(shipped_method, checkpoint=str(root / "model.pt"))], datalist)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from .comparison import CLASSICAL_METHODS, LearnedMethod, ReconstructionComparison
-from .shipped import score_checkpoint, sha256_of, verify_shipped, write_manifest_entry
+from .shipped import record_shipped, score_checkpoint, sha256_of, verify_manifest, verify_shipped, write_manifest_entry
 
 __all__ = [
     "CLASSICAL_METHODS",
     "LearnedMethod",
     "ReconstructionComparison",
+    "record_shipped",
     "score_checkpoint",
     "sha256_of",
+    "verify_manifest",
     "verify_shipped",
     "write_manifest_entry",
 ]

@@ -22,7 +22,7 @@ from monai_genmed.metrics import compute_psnr
 
 from .comparison import LearnedMethod, ReconstructionComparison
 
-__all__ = ["sha256_of", "score_checkpoint", "verify_shipped", "write_manifest_entry"]
+__all__ = ["record_shipped", "sha256_of", "score_checkpoint", "verify_manifest", "verify_shipped", "write_manifest_entry"]
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -123,3 +123,52 @@ def write_manifest_entry(manifest: str | os.PathLike, name: str, entry: Mapping[
         json.dump(data, f, indent=2, sort_keys=True)
         f.write("\n")
     os.replace(tmp, manifest)
+
+
+def _entry_name(method: LearnedMethod) -> str:
+    return os.path.basename(os.path.dirname(os.path.abspath(method.checkpoint)))
+
+
+def record_shipped(manifest: str | os.PathLike, method: LearnedMethod | Mapping[str, Any], datalist: str,
+                   slices: int = 4, device: str | torch.device = "cpu") -> dict[str, Any]:  # fmt: skip
+    """Record a trained checkpoint in ``manifest`` under its folder's name: sha256, size, setting, the command
+    that made it (``command.txt`` beside the file, when there) and its PSNR on ``slices`` slices of the first
+    validation subject (so :func:`verify_shipped` can regenerate that subject alone)."""
+    from monai.data import load_decathlon_datalist
+
+    method = method if isinstance(method, LearnedMethod) else LearnedMethod(**method)
+    if method.mask_type is None or method.sampling_fraction is None:
+        raise ValueError(f"learned method {method.name!r} needs mask_type and sampling_fraction to be recorded.")
+    setting = {"mask_type": method.mask_type, "sampling_fraction": method.sampling_fraction}
+    items = load_decathlon_datalist(datalist, data_list_key="validation")
+    first = [os.path.basename(i["image"]) for i in items if i.get("subject", "") == items[0].get("subject", "")]
+    names = [first[i] for i in np.linspace(0, len(first) - 1, min(slices, len(first))).round().astype(int)]
+    command_file = os.path.join(os.path.dirname(method.checkpoint), "command.txt")
+    command = open(command_file).read().strip() if os.path.isfile(command_file) else None
+    entry = {
+        "method": method.name,
+        "file": os.path.relpath(method.checkpoint, os.path.dirname(os.path.abspath(manifest))),
+        "sha256": sha256_of(method.checkpoint),
+        "bytes": os.path.getsize(method.checkpoint),
+        "setting": setting,
+        "split": "validation",
+        "val_psnr": score_checkpoint(method, datalist, setting, "validation", names, device),
+        "command": command,
+    }
+    write_manifest_entry(manifest, _entry_name(method), entry)
+    return entry
+
+
+def verify_manifest(manifest: str | os.PathLike, methods, datalist: str, tolerance_db: float = 0.05) -> dict[str, dict[str, float]]:
+    """:func:`verify_shipped` for every method whose checkpoint folder the manifest names; raises on a method
+    the manifest does not hold (naming it and how to record it)."""
+    with open(manifest) as f:
+        entries = json.load(f)
+    results = {}
+    for method in methods:
+        method = method if isinstance(method, LearnedMethod) else LearnedMethod(**method)
+        name = _entry_name(method)
+        if name not in entries:
+            raise ValueError(f"{manifest!r} has no entry {name!r} for {method.checkpoint!r}; record it with the ship_weights config.")
+        results[name] = verify_shipped(entries[name], method, datalist, tolerance_db)
+    return results
