@@ -125,3 +125,45 @@ def test_out_of_distribution_split_is_scored_and_named(tmp_path):
     assert "split `test_ood`" in text and "flair (held out of training)" in text
     with pytest.raises(ValueError, match="tuned or trained on"):
         ReconstructionComparison(output_dir=str(tmp_path / "x"), test_split="validation", **common)
+
+
+def test_tuning_cache_is_shared_between_runs_and_never_stale(tiny_dataset, tmp_path, monkeypatch):
+    """Two runs with one tuning_cache tune once and score with the same settings; another grid tunes again."""
+    import monai_genmed.apps.baselines as baselines
+
+    root, datalist = tiny_dataset
+    calls = []
+    real_tune = baselines.tune_cs_method
+
+    def counting_tune(*args, **kwargs):
+        calls.append(args[1])
+        return real_tune(*args, **kwargs)
+
+    monkeypatch.setattr(baselines, "tune_cs_method", counting_tune)
+    common = dict(datalist=datalist, settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}], classical=["tv"],
+                  fixed_params={"tv": {"max_iter": 20}}, tune_slices=2, tuning_cache=str(tmp_path / "tuning.json"))  # fmt: skip
+    grid = {"tv": {"lamda": [1e-3, 1e-2]}}
+    first = ReconstructionComparison(output_dir=str(tmp_path / "a"), grids=grid, **common).run()
+    second = ReconstructionComparison(output_dir=str(tmp_path / "b"), grids=grid, **common).run()
+    assert len(calls) == 1 and first[1]["settings"] == second[1]["settings"] and first[1]["psnr"] == second[1]["psnr"]
+    ReconstructionComparison(output_dir=str(tmp_path / "c"), grids={"tv": {"lamda": [1e-4]}}, **common).run()
+    assert len(calls) == 2 and calls[1] == {"lamda": [1e-4]}
+
+
+def test_a_rerun_reuses_finished_classical_slices(tiny_dataset, tmp_path, monkeypatch):
+    """A second run into the same output_dir reconstructs only the figure's slice again and gives the same rows."""
+    from monai_genmed.apps.baselines import TotalVariationCS
+
+    root, datalist = tiny_dataset
+    common = dict(datalist=datalist, output_dir=str(tmp_path / "eval"), settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}],
+                  classical=["tv"], grids={"tv": {"lamda": [1e-3]}}, fixed_params={"tv": {"max_iter": 20}}, tune_slices=1)  # fmt: skip
+    first = ReconstructionComparison(**common).run()
+    calls = []
+    real_call = TotalVariationCS.__call__
+    monkeypatch.setattr(TotalVariationCS, "__call__", lambda self, *a, **k: calls.append(1) or real_call(self, *a, **k))
+    second = ReconstructionComparison(**common).run()
+    assert len(calls) == 1 + 1  # the one tuning slice (no cache given) and the figure's test slice
+    for a, b in zip(first, second):
+        assert a["method"] == b["method"] and a["psnr"] == pytest.approx(b["psnr"]) and a["ssim"] == pytest.approx(b["ssim"])
+    with open(tmp_path / "eval" / "per_slice.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 2 * 3  # zero-filled and TV, three slices, no duplicates

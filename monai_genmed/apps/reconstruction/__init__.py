@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from .comparison import CLASSICAL_METHODS, LearnedMethod, ReconstructionComparison
+from .seed_curves import compare_seed_curves, read_curve
+from .slice_classes import slice_class_margins
 from .shipped import record_shipped, score_checkpoint, sha256_of, verify_manifest, verify_shipped, write_manifest_entry
 
 __all__ = [
     "CLASSICAL_METHODS",
     "LearnedMethod",
     "ReconstructionComparison",
+    "compare_seed_curves",
+    "read_curve",
     "record_shipped",
     "score_checkpoint",
     "sha256_of",
+    "slice_class_margins",
     "verify_manifest",
     "verify_shipped",
     "write_manifest_entry",

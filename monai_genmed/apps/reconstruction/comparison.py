@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import json
 import logging
 import os
 import time
@@ -108,6 +109,10 @@ def _display_path(path: str) -> str:
 class ReconstructionComparison:
     """Score reconstructions of the test split and write ``results.csv``, ``results.md`` and ``per_slice.csv``.
 
+    A run into an ``output_dir`` that holds an earlier run's ``per_slice.csv`` takes the scores of every slice a
+    classical method already reconstructed there with the same settings (the tables are written after every method,
+    so a stopped run loses at most the method it was in); the example figure's slice is reconstructed again.
+
     Args:
         datalist: MONAI datalist JSON with ``validation`` and ``test`` lists of ``{"image", "head_mask"}`` (as
             :func:`monai_genmed.data.generate_brain_mr_dataset` writes; its ``snr`` is reported).
@@ -129,6 +134,10 @@ class ReconstructionComparison:
         head_mask_key: datalist key of the head mask used for the masked scores.
         test_split: the datalist list that is scored, ``"test"`` or e.g. ``"test_ood"`` (the out-of-distribution
             contrast of :func:`monai_genmed.data.generate_brain_mr_dataset`); tuning always uses ``"validation"``.
+        tuning_cache: a JSON file that keeps each classical method's tuned settings, keyed by everything the tuning
+            depends on (datalist, mask, method, fixed settings, grid, the names of the validation slices). Runs that
+            share it (the ``test`` and ``test_ood`` tables, a run restarted after a crash) tune each method once;
+            a changed grid, slice list or datalist never reuses a stale entry. None: always tune.
     """
 
     def __init__(
@@ -150,6 +159,7 @@ class ReconstructionComparison:
         batch_size: int = 8,
         head_mask_key: str = "head_mask",
         test_split: str = "test",
+        tuning_cache: str | None = None,
     ) -> None:
         if not os.path.isfile(datalist):
             raise FileNotFoundError(f"datalist {datalist!r} does not exist; generate the data or pass your own datalist.")
@@ -188,10 +198,12 @@ class ReconstructionComparison:
         if test_split == "validation" or test_split == "training":
             raise ValueError(f"test_split {test_split!r} would score methods on data they were tuned or trained on; use 'test' or 'test_ood'.")
         self.test_split = test_split
+        self.tuning_cache = tuning_cache
         self.examples: dict[tuple[str, float], dict[str, Any]] = {}
         self._example_slice: str | None = None
         self.rows: list[dict[str, Any]] = []
         self.per_slice: list[dict[str, Any]] = []
+        self._previous: dict[tuple, dict[str, str]] = {}
 
     # data -------------------------------------------------------------------------------------------------
     def _load_split(self, split: str, count: int | None) -> list[tuple[np.ndarray, np.ndarray | None, str]]:
@@ -271,25 +283,37 @@ class ReconstructionComparison:
         self.rows.append(row)
         logger.info(f"{setting['mask_type']} {setting['sampling_fraction']:.0%} {method}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}")
 
-    def _record(self, setting, name, image, region, fname, recon) -> dict[str, float]:
-        """Score one reconstruction, add it to the per-slice table, keep it when it is the figure's slice."""
-        s = self._scores(recon, image, region)
+    def _record(self, setting, name, image, region, fname, recon, params: str = "-", seconds: float = 0.0,
+                scores: Mapping[str, float] | None = None) -> dict[str, float]:  # fmt: skip
+        """Score one reconstruction (or take ``scores`` of an earlier run), add it to the per-slice table, keep it
+        when it is the figure's slice."""
+        s = dict(scores) if scores is not None else self._scores(recon, image, region)
         self.per_slice.append({"mask_type": setting["mask_type"], "sampling_fraction": setting["sampling_fraction"],
-                               "method": name, "slice": fname, **s})  # fmt: skip
-        if fname == self._example_slice:
+                               "method": name, "slice": fname, "settings": params, "seconds": round(seconds, 4), **s})  # fmt: skip
+        if fname == self._example_slice and recon is not None:
             examples = self.examples.setdefault((setting["mask_type"], setting["sampling_fraction"]), {"target": image})
             examples[name] = (np.asarray(recon, np.float32), s["psnr"])
         return s
 
     def _score_method(self, setting, name, recon_fn, test, undersampled, mask, params, tuned_on) -> None:
-        scores, seconds = [], []
+        scores, seconds, reused = [], [], 0
         for image, region, fname in tqdm(test, desc=f"{setting['mask_type']} {setting['sampling_fraction']:.0%} {name}", unit="slice"):
+            earlier = self._previous.get((setting["mask_type"], str(setting["sampling_fraction"]), name, fname, params))
+            if earlier is not None and fname != self._example_slice:  # the figure's slice is reconstructed again
+                seconds.append(float(earlier["seconds"]))
+                metrics = {k: float(v) for k, v in earlier.items() if k.split("_")[0] in ("nmse", "psnr", "ssim") and v != ""}
+                scores.append(self._record(setting, name, image, region, fname, None, params, seconds[-1], metrics))
+                reused += 1
+                continue
             kspace, zf = undersampled[fname]
             start = time.perf_counter()
             recon = recon_fn(kspace, mask, zf)
             seconds.append(time.perf_counter() - start)
-            scores.append(self._record(setting, name, image, region, fname, recon))
+            scores.append(self._record(setting, name, image, region, fname, recon, params, seconds[-1]))
+        if reused:
+            logger.info(f"{name}: {reused} of {len(test)} slices scored by an earlier run with the same settings (per_slice.csv)")
         self._add_row(setting, name, params, tuned_on, scores, float(np.mean(seconds)))
+        self._write_tables()
 
     def _predict(self, method: LearnedMethod, inputs: list[tuple[np.ndarray, np.ndarray]], mask: np.ndarray) -> np.ndarray:
         """The network's reconstructions of ``inputs`` (``(kspace_masked, zero_filled)`` pairs), batched."""
@@ -338,15 +362,18 @@ class ReconstructionComparison:
             self._score_precomputed(setting, dc_name, test, dc, dc_s, method.real_valued_prior)
 
     def _score_precomputed(self, setting, name, test, recons, seconds, real_valued_prior: bool) -> None:
-        scores = [self._record(setting, name, image, region, fname, recon) for (image, region, fname), recon in zip(test, recons)]
-        self._add_row(setting, name, "trained on the training split; checkpoint by validation NMSE", "training/validation",
-                      scores, seconds, real_valued_prior)  # fmt: skip
+        params = "trained on the training split; checkpoint by validation NMSE"
+        scores = [self._record(setting, name, image, region, fname, recon, params, seconds)
+                  for (image, region, fname), recon in zip(test, recons)]  # fmt: skip
+        self._add_row(setting, name, params, "training/validation", scores, seconds, real_valued_prior)
+        self._write_tables()
 
     # the run ----------------------------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
         """Run every setting and method; write the tables; return the summary rows."""
         from monai_genmed.apps.baselines import DEFAULT_GRIDS, tune_cs_method
 
+        self._previous = self._load_previous()
         validation = self._load_split("validation", self.tune_slices)
         test = self._load_split(self.test_split, self.test_slices)
         shape = test[0][0].shape
@@ -368,9 +395,17 @@ class ReconstructionComparison:
                 grid = self.grids.get(key, DEFAULT_GRIDS[grid_key])
                 slow = key in SLOW_METHODS
                 tuning = _spread(val_slices, self.slow_method_tune_slices if slow else None)
-                start = time.perf_counter()
-                best, _ = tune_cs_method(make, grid, tuning, metric="psnr")
-                logger.info(f"{display}: tuned {best} on {len(tuning)} validation slices in {time.perf_counter() - start:.0f} s")
+                key_fields = {"datalist": os.path.abspath(self.datalist), "setting": setting, "method": key, "fixed": fixed,
+                              "grid": {k: list(v) for k, v in grid.items()}, "metric": "psnr",
+                              "slices": [n for _, _, n in _spread(validation, self.slow_method_tune_slices if slow else None)]}  # fmt: skip
+                best = self._cached_tuning(key_fields)
+                if best is None:
+                    start = time.perf_counter()
+                    best, _ = tune_cs_method(make, grid, tuning, metric="psnr")
+                    logger.info(f"{display}: tuned {best} on {len(tuning)} validation slices in {time.perf_counter() - start:.0f} s")
+                    self._store_tuning(key_fields, best)
+                else:
+                    logger.info(f"{display}: tuned settings {best} taken from {self.tuning_cache}")
                 reconstructor = make(**best)
                 subset = _spread(test, self.slow_method_slices if slow else None)
                 params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in reconstructor.params.items())
@@ -382,14 +417,57 @@ class ReconstructionComparison:
         self._write(shape, len(test), len(validation))
         return self.rows
 
-    def _write(self, shape, n_test: int, n_val: int) -> None:
+    @staticmethod
+    def _tuning_key(fields: Mapping[str, Any]) -> str:
+        return json.dumps(fields, sort_keys=True, default=str)
+
+    def _cached_tuning(self, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        if not self.tuning_cache or not os.path.isfile(self.tuning_cache):
+            return None
+        with open(self.tuning_cache) as f:
+            entries = json.load(f)
+        hit = entries.get(self._tuning_key(fields))
+        return None if hit is None else dict(hit["best"])
+
+    def _store_tuning(self, fields: Mapping[str, Any], best: Mapping[str, Any]) -> None:
+        if not self.tuning_cache:
+            return
+        entries = {}
+        if os.path.isfile(self.tuning_cache):
+            with open(self.tuning_cache) as f:
+                entries = json.load(f)
+        entries[self._tuning_key(fields)] = {"best": dict(best), **fields}
+        os.makedirs(os.path.dirname(os.path.abspath(self.tuning_cache)), exist_ok=True)
+        tmp = f"{self.tuning_cache}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(entries, f, indent=1, default=str)
+        os.replace(tmp, self.tuning_cache)  # atomic: a killed run leaves the old cache, never half a file
+
+    def _load_previous(self) -> dict[tuple, dict[str, str]]:
+        """Per-slice scores of an earlier run into the same ``output_dir`` (kept when a run stops part-way)."""
+        path = os.path.join(self.output_dir, "per_slice.csv")
+        if not os.path.isfile(path):
+            return {}
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if not rows or "settings" not in rows[0]:
+            return {}  # written before the settings were recorded per slice: nothing can be matched safely
+        return {(r["mask_type"], r["sampling_fraction"], r["method"], r["slice"], r["settings"]): r for r in rows}
+
+    def _write_tables(self) -> None:
+        """results.csv and per_slice.csv as they stand, atomically (after every method: nothing finished is lost)."""
         os.makedirs(self.output_dir, exist_ok=True)
         for name, rows in (("results.csv", self.rows), ("per_slice.csv", self.per_slice)):
             fields = list(dict.fromkeys(k for r in rows for k in r))
-            with open(os.path.join(self.output_dir, name), "w", newline="") as f:
+            path = os.path.join(self.output_dir, name)
+            with open(path + ".tmp", "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=fields)
                 writer.writeheader()
                 writer.writerows(rows)
+            os.replace(path + ".tmp", path)
+
+    def _write(self, shape, n_test: int, n_val: int) -> None:
+        self._write_tables()
         with open(os.path.join(self.output_dir, "results.md"), "w") as f:
             f.write(self.markdown(shape, n_test, n_val))
         for (mask_type, fraction), examples in self.examples.items():

@@ -1,0 +1,106 @@
+"""Where a learned reconstruction loses to a classical one: the margin per class of slices, and the worst slice.
+
+A mean over a test split hides the slices a model was not trained for (an orientation, a contrast, an exactly-zero
+background, a noise-free acquisition). :func:`slice_class_margins` joins a comparison's ``per_slice.csv`` with
+the datalist's per-slice facts (as :func:`monai_genmed.data.generate_brain_mr_dataset` writes them: ``slicing``,
+``contrast``, ``zero_background``, ``snr``) and gives, for each class of slices, the mean PSNR margin of one method
+over another and the worst single slice.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from monai.data import load_decathlon_datalist
+
+__all__ = ["slice_class_margins"]
+
+
+def _slice_facts(item: dict[str, Any]) -> dict[str, str]:
+    snr = item.get("snr")
+    noise_free = snr is not None and (isinstance(snr, str) or not math.isfinite(float(snr)))
+    return {
+        "slicing": str(item.get("slicing", "-")),
+        "contrast": str(item.get("contrast", "-")),
+        "background": "exactly zero" if item.get("zero_background") else "noisy",
+        "noise": "noise-free" if noise_free else "noisy",
+    }
+
+
+def _find(methods: set[str], wanted: str, path: str) -> str:
+    hits = sorted(m for m in methods if m == wanted or m.startswith(wanted + " ("))
+    if len(hits) != 1:
+        raise ValueError(f"method {wanted!r} matches {hits or 'nothing'} in {path!r}; the methods there are {sorted(methods)}.")
+    return hits[0]
+
+
+def slice_class_margins(
+    per_slice_csv: str | os.PathLike,
+    datalist: str | os.PathLike,
+    split: str,
+    method: str,
+    reference: str,
+    output_path: str | os.PathLike | None = None,
+    metrics: Sequence[str] = ("psnr", "psnr_head"),
+) -> list[dict[str, Any]]:
+    """Margin of ``method`` over ``reference`` per slice class, for every setting (mask) in ``per_slice_csv``.
+
+    Args:
+        per_slice_csv: a :class:`~monai_genmed.apps.reconstruction.ReconstructionComparison` ``per_slice.csv``.
+        datalist: the datalist it scored; its ``split`` list gives each slice's facts.
+        split: the scored list (``"test"``, ``"test_ood"``).
+        method, reference: method names as in the table, or their start before `` (`` (``"Cascade + DC"``,
+            ``"TV-CS"``); only slices scored by both count (BM3D's subset when it is the reference).
+        output_path: a Markdown file for the table (None: not written).
+        metrics: per-slice columns whose margins are reported.
+
+    Returns:
+        one row per (setting, class, value): ``n``, the mean margin and the worst slice's margin (and its name)
+        of each metric, plus an ``all slices`` row per setting.
+    """
+    with open(per_slice_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise ValueError(f"{per_slice_csv!r} has no rows.")
+    facts = {os.path.basename(str(i["image"])): _slice_facts(i) for i in load_decathlon_datalist(str(datalist), data_list_key=split)}
+    out: list[dict[str, Any]] = []
+    for setting in dict.fromkeys((r["mask_type"], r["sampling_fraction"]) for r in rows):
+        in_setting = [r for r in rows if (r["mask_type"], r["sampling_fraction"]) == setting]
+        names = {r["method"] for r in in_setting}
+        a, b = _find(names, method, str(per_slice_csv)), _find(names, reference, str(per_slice_csv))
+        by_slice = {m: {r["slice"]: r for r in in_setting if r["method"] == m} for m in (a, b)}
+        common = [s for s in by_slice[a] if s in by_slice[b]]
+        missing = [s for s in common if s not in facts]
+        if missing:
+            raise ValueError(f"slices {missing[:3]} of {per_slice_csv!r} are not in the {split!r} list of {datalist!r}.")
+        groups: dict[tuple[str, str], list[str]] = {("all slices", ""): common}
+        for s in common:
+            for key, value in facts[s].items():
+                groups.setdefault((key, value), []).append(s)
+        for (key, value), slices in groups.items():
+            row: dict[str, Any] = {"mask_type": setting[0], "sampling_fraction": float(setting[1]), "method": a,
+                                   "reference": b, "class": key, "value": value, "n": len(slices)}  # fmt: skip
+            for metric in metrics:
+                margins = np.array([float(by_slice[a][s][metric]) - float(by_slice[b][s][metric]) for s in slices])
+                worst = int(np.argmin(margins))
+                row[f"{metric}_margin"] = float(margins.mean())
+                row[f"{metric}_worst"] = float(margins[worst])
+                row[f"{metric}_worst_slice"] = slices[worst]
+            out.append(row)
+    if output_path is not None:
+        lines = [f"Margin of `{method}` over `{reference}` (dB, positive: {method} better), split `{split}`, per class of "
+                 "slices: mean over the class and the worst single slice.", "",
+                 "| mask | fraction | class | value | n | " + " | ".join(f"{m} mean | {m} worst (slice)" for m in metrics) + " |",
+                 "|" + " --- |" * (5 + 2 * len(metrics))]  # fmt: skip
+        for r in out:
+            cells = " | ".join(f"{r[f'{m}_margin']:+.2f} | {r[f'{m}_worst']:+.2f} ({r[f'{m}_worst_slice']})" for m in metrics)
+            lines.append(f"| {r['mask_type']} | {r['sampling_fraction']:.0%} | {r['class']} | {r['value']} | {r['n']} | {cells} |")
+        os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+        with open(output_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return out
