@@ -27,6 +27,7 @@ from monai.networks.blocks.fft_utils_t import fftn_centered_t, ifftn_centered_t
 from torch import nn
 
 from monai_genmed.transforms.kspace.functional import from_complex, to_complex
+from monai_genmed.utils.flags import ensure_bool
 
 __all__ = ["SingleCoilDataConsistency", "conjugate_symmetric_fill_t"]
 
@@ -103,7 +104,7 @@ class SingleCoilDataConsistency(nn.Module):
         if learn_lambda and noise_lambda is None:
             raise ValueError("learn_lambda needs a starting noise_lambda (e.g. 10.0); None means hard consistency.")
         self.spatial_dims = spatial_dims
-        self.real_valued = real_valued
+        self.real_valued = ensure_bool(real_valued, "real_valued")
         self.hard = noise_lambda is None
         log_lambda = torch.tensor(0.0 if noise_lambda is None else math.log(noise_lambda))
         if learn_lambda:

@@ -19,6 +19,8 @@ from monai.networks.layers.utils import get_act_layer
 from monai.networks.utils import normal_init
 from monai.utils import ensure_tuple
 
+from monai_genmed.utils.flags import ensure_bool
+
 from ..utils import check_input_size
 
 __all__ = ["DAGANGenerator", "DAGANDiscriminator"]
@@ -104,7 +106,7 @@ class DAGANGenerator(nn.Module):
                 f"up_channels must have one entry per level, as channels: got {len(up_channels)} up_channels "
                 f"{up_channels} for {len(channels)} channels {channels}."
             )
-        if refinement and in_channels != out_channels:
+        if ensure_bool(refinement, "refinement") and in_channels != out_channels:
             raise ValueError(
                 f"refinement adds the input to the output, so in_channels ({in_channels}) must equal "
                 f"out_channels ({out_channels}); set refinement=False otherwise."
@@ -117,7 +119,7 @@ class DAGANGenerator(nn.Module):
         self.out_channels = out_channels
         self.channels = channels
         self.up_channels = up_channels
-        self.refinement = refinement
+        self.refinement = ensure_bool(refinement, "refinement")
         self.output_range = bounds
         self.divisor = 2 ** len(channels)
 

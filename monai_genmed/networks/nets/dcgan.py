@@ -21,6 +21,8 @@ import torch.nn as nn
 from monai.networks.blocks import Convolution
 from monai.networks.layers import Act, Norm
 
+from monai_genmed.utils.flags import ensure_bool
+
 from .resnet_generator import cyclegan_init
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator"]
@@ -163,7 +165,7 @@ class DCGANDiscriminator(nn.Module):
         layers.append(Convolution(spatial_dims, previous, 1, strides=1, kernel_size=4, padding=0, conv_only=True))
         self.net = nn.Sequential(*layers)
         self.apply(cyclegan_init)  # before spectral norm, which then rescales the initialised weights
-        self.spectral_norm = bool(spectral_norm)
+        self.spectral_norm = ensure_bool(spectral_norm, "spectral_norm")
         if self.spectral_norm:
             for module in list(self.modules()):
                 if isinstance(module, nn.modules.conv._ConvNd):
