@@ -1,0 +1,83 @@
+"""The shipped dagan_csmri weights (models/varied): their manifest holds, and they run through inference.json.
+
+A fresh clone regenerates only the first validation subject of the varied data (subject i of a split depends only
+on the seed, the split and i), so the check takes seconds: every file's sha256 and its validation PSNR on the
+manifest's slices within 0.05 dB, through the bundle's own verify_shipped config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import nibabel as nib
+import numpy as np
+import pytest
+from monai.bundle import ConfigParser, run
+
+from monai_genmed.transforms.kspace import image_to_kspace, save_kspace, zero_filled
+
+CONFIGS = ("common.json", "evaluate.json", "varied_data.json", "evaluate_varied.json")
+
+
+@pytest.fixture(scope="module")
+def bundle(repo_root):
+    return repo_root / "bundles" / "dagan_csmri"
+
+
+def configs(bundle, *names):
+    return [str(bundle / "configs" / n) for n in (*CONFIGS, *names)]
+
+
+ONE_SUBJECT = {"num_subjects": {"training": 0, "validation": 1, "test": 0}, "device_name": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def one_subject(bundle, tmp_path_factory):
+    """The varied data's first validation subject alone, made by the bundle's own data definition."""
+    folder = tmp_path_factory.mktemp("varied") / "brain_mr_varied"
+    parser = ConfigParser()
+    parser.read_config(configs(bundle))
+    parser.update({"dataset_dir": str(folder), **ONE_SUBJECT})
+    return parser.get_parsed_content("datalist")
+
+
+def test_manifest_lists_every_shipped_method(bundle):
+    manifest = json.loads((bundle / "models" / "varied" / "manifest.json").read_text())
+    parser = ConfigParser()
+    parser.read_config(configs(bundle))
+    folders = {m["checkpoint"].split("/")[-2] for m in parser.get_parsed_content("learned_methods")}
+    assert folders == set(manifest)
+    for name, entry in manifest.items():
+        assert (bundle / "models" / "varied" / entry["file"]).is_file(), name
+        assert entry["command"] and "--ckpt_dir bundles/dagan_csmri/models/varied/" + name in entry["command"]
+
+
+def test_shipped_weights_reproduce_their_manifest(bundle, one_subject):
+    """verify_shipped.json: sha256 and the documented validation PSNR (tolerance 0.05 dB) of every shipped file."""
+    run(config_file=configs(bundle, "verify_shipped.json"), dataset_dir=os.path.dirname(one_subject), **ONE_SUBJECT)
+
+
+@pytest.mark.parametrize("setting", ["gaussian1d_30", "poisson2d_20"])
+def test_shipped_cascade_reconstructs_kspace_through_inference_json(bundle, one_subject, tmp_path, setting):
+    """A user's k-space file through inference.json with the shipped cascade: better than zero-filled, on the grid."""
+    from monai.data import load_decathlon_datalist
+
+    item = load_decathlon_datalist(one_subject, data_list_key="validation")[5]
+    image = nib.load(item["image"])
+    target = image.get_fdata().astype(np.float32)
+    mask_type, percent = setting.split("_")
+    from monai_genmed.data.masks import default_undersampling_mask
+
+    mask = np.asarray(default_undersampling_mask(mask_type, int(percent) / 100, target.shape), np.float32)
+    save_kspace(tmp_path / "scan.npz", np.asarray(image_to_kspace(target[None]))[0] * mask, mask, image.affine)
+    run(config_file=[str(bundle / "configs" / n) for n in ("common.json", "inference.json", "cascade.json")],
+        input_path=str(tmp_path / "scan.npz"), output_dir=str(tmp_path / "out"), device_name="cpu",
+        ckpt_path=str(bundle / "models" / "varied" / f"cascade_{setting}" / "model.pt"),
+        mask_type=mask_type, sampling_fraction=int(percent) / 100)  # fmt: skip
+    result = nib.load(tmp_path / "out" / "scan_recon.nii.gz")
+    np.testing.assert_allclose(result.affine, image.affine, atol=1e-5)
+    recon = result.get_fdata().astype(np.float32)
+    zf = np.asarray(zero_filled((np.asarray(image_to_kspace(target[None])) * mask)))[0]
+    err = lambda x: float(np.mean((x - target) ** 2))  # noqa: E731
+    assert err(recon) < 0.5 * err(zf), "the shipped cascade should at least halve zero-filled's error"
