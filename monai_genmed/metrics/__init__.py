@@ -1,4 +1,4 @@
-"""Image-quality metrics for reconstruction and synthesis: NMSE, masked PSNR/SSIM, MAE in HU, SynthRAD2023 scores.
+"""Image-quality metrics for reconstruction and synthesis: NMSE, masked PSNR/SSIM, HFEN, MAE in HU, SynthRAD2023 scores.
 
 Each comes as a ``compute_*`` function (numpy or torch in, one value per sample out) and as a MONAI
 ``CumulativeIterationMetric``; the Ignite handlers for bundle configs live in :py:mod:`monai_genmed.handlers`.
@@ -7,10 +7,12 @@ Each comes as a ``compute_*`` function (numpy or torch in, one value per sample 
 from __future__ import annotations
 
 from .reconstruction import (
+    HFENMetric,
     MaskedPSNRMetric,
     MaskedRegressionMixin,
     MaskedSSIMMetric,
     NMSEMetric,
+    compute_hfen,
     compute_nmse,
     compute_psnr,
     compute_ssim,
@@ -27,6 +29,8 @@ from .synthetic_ct import (
 )
 
 __all__ = [
+    "compute_hfen",
+    "HFENMetric",
     "compute_nmse",
     "compute_psnr",
     "compute_ssim",

@@ -57,10 +57,12 @@ def test_comparison_writes_tables_with_every_method_and_the_facts(tiny_dataset):
     assert rows[3]["nmse"] <= rows[2]["nmse"] + 1e-9
     # an untrained cascade with hard data consistency is no worse than zero-filled
     assert rows[4]["psnr"] >= rows[0]["psnr"] - 0.5
-    for key in ("nmse", "psnr", "ssim", "psnr_head", "ssim_head"):
+    for key in ("nmse", "psnr", "ssim", "hfen", "psnr_head", "ssim_head", "hfen_head"):
         assert np.isfinite(tv[key]) and np.isfinite(tv[f"{key}_sd"])
     md = (root / "eval" / "results.md").read_text()
-    assert "SNR 30.0" in md and "never on test slices" in md
+    assert "SNR 30.0" in md and "never on test slices" in md and "| HFEN | PSNR head |" in md
+    # zero-filled loses the edges that data consistency restores: its high-frequency error is the largest
+    assert rows[0]["hfen"] > rows[3]["hfen"]
     with open(root / "eval" / "per_slice.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 5 * 3
     # one slice shown by every method, next to the reference
@@ -96,15 +98,16 @@ def test_slow_method_scored_on_a_subset_gets_a_like_for_like_table(tiny_dataset,
     comparison = ReconstructionComparison(datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}])
     psnr = {"zero-filled": [20.0, 22.0, 30.0], "BM3D-MRI": [25.0, 27.0]}
     for method, values in psnr.items():
-        scores = [{"psnr": v, "ssim": v / 100, "psnr_head": v - 1, "ssim_head": v / 200} for v in values]
+        scores = [{"psnr": v, "ssim": v / 100, "hfen": v / 50, "psnr_head": v - 1, "ssim_head": v / 200, "hfen_head": v / 40}
+                  for v in values]  # fmt: skip
         for name, s in zip(["a", "b", "c"], scores):
             comparison.per_slice.append({"mask_type": "gaussian1d", "sampling_fraction": 0.3, "method": method, "slice": name, **s})
         comparison._add_row({"mask_type": "gaussian1d", "sampling_fraction": 0.3}, method, "-", "-", scores, 0.0)
     md = comparison.markdown((32, 32), 3, 2)
     subset = md.split("On the same test slices as BM3D-MRI (n = 2)")[1]
     # zero-filled's whole-test mean is 24.00 dB, on BM3D's two slices 21.00 dB
-    assert "| gaussian1d | 30% | zero-filled | 21.00 | 0.2100 | 20.00 | 0.1050 |" in subset
-    assert "| gaussian1d | 30% | BM3D-MRI | 26.00 | 0.2600 | 25.00 | 0.1300 |" in subset
+    assert "| gaussian1d | 30% | zero-filled | 21.00 | 0.2100 | 0.420 | 20.00 | 0.1050 | 0.525 |" in subset
+    assert "| gaussian1d | 30% | BM3D-MRI | 26.00 | 0.2600 | 0.520 | 25.00 | 0.1300 | 0.650 |" in subset
     assert "| zero-filled | - | - | 24.00 ± 5.29 |" in md  # (prior, NMSE, PSNR): the main table keeps every slice
 
 
@@ -167,3 +170,13 @@ def test_a_rerun_reuses_finished_classical_slices(tiny_dataset, tmp_path, monkey
         assert a["method"] == b["method"] and a["psnr"] == pytest.approx(b["psnr"]) and a["ssim"] == pytest.approx(b["ssim"])
     with open(tmp_path / "eval" / "per_slice.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 2 * 3  # zero-filled and TV, three slices, no duplicates
+    # scores from before HFEN existed are not reused with a gap: those slices are reconstructed again
+    with open(tmp_path / "eval" / "per_slice.csv", newline="") as f:
+        rows = [{k: v for k, v in r.items() if not k.startswith("hfen")} for r in csv.DictReader(f)]
+    with open(tmp_path / "eval" / "per_slice.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    calls.clear()
+    third = ReconstructionComparison(**common).run()
+    assert len(calls) == 1 + 3 and all(np.isfinite(r["hfen"]) for r in third)

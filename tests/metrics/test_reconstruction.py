@@ -9,9 +9,11 @@ import torch
 from monai.data import MetaTensor
 from monai.metrics import PSNRMetric, SSIMMetric
 from monai_genmed.metrics import (
+    HFENMetric,
     MaskedPSNRMetric,
     MaskedSSIMMetric,
     NMSEMetric,
+    compute_hfen,
     compute_nmse,
     compute_psnr,
     compute_ssim,
@@ -344,3 +346,69 @@ def test_integer_images_are_promoted():
     y = np.array([[[[0, 255]]]], dtype=np.uint8)
     y_pred = np.array([[[[0, 205]]]], dtype=np.uint8)  # no wrap-around in the difference
     np.testing.assert_allclose(compute_psnr(y_pred, y, 255), [10 * math.log10(255**2 / (50**2 / 2))], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- HFEN
+
+
+def square(size: int = 48, lo: int = 12, hi: int = 36) -> np.ndarray:
+    image = np.zeros((size, size))
+    image[lo:hi, lo:hi] = 1.0
+    return image
+
+
+def test_hfen_is_linear_in_a_scaled_prediction():
+    # LoG is linear: HFEN(a y, y) = ||(a - 1) LoG(y)|| / ||LoG(y)|| = |a - 1|
+    y = batched(square())
+    np.testing.assert_allclose(compute_hfen(0.75 * y, y), [0.25], rtol=1e-12)
+    np.testing.assert_allclose(compute_hfen(1.5 * y, y), [0.5], rtol=1e-12)
+    np.testing.assert_allclose(compute_hfen(y, y), [0.0], atol=1e-15)
+
+
+def test_hfen_ignores_a_constant_offset_but_not_a_blur():
+    # the kernel sums to zero, so a brightness offset costs nothing; a blur of equal MSE costs edges
+    from scipy.ndimage import gaussian_filter
+
+    y = square()
+    blurred = gaussian_filter(y, 1.5)
+    offset = y + np.sqrt(np.mean((blurred - y) ** 2))  # same MSE as the blur
+    np.testing.assert_allclose(np.mean((offset - y) ** 2), np.mean((blurred - y) ** 2))
+    assert compute_hfen(batched(offset), batched(y))[0] < 1e-10
+    assert compute_hfen(batched(blurred), batched(y))[0] > 0.5
+
+
+def test_hfen_matches_scipy_gaussian_laplace():
+    # an independent LoG (scipy's separable one, truncated at the same 7-voxel radius) gives the same ratio
+    from scipy.ndimage import gaussian_laplace
+
+    rng = np.random.default_rng(3)
+    y = gaussian_laplace(rng.random((40, 44)), 0.8) + square(44, 10, 30)[:40]
+    y_pred = y + 0.1 * rng.standard_normal(y.shape)
+    log = lambda im: gaussian_laplace(im, 1.5, mode="reflect", truncate=7 / 1.5)  # noqa: E731
+    expected = np.linalg.norm(log(y_pred) - log(y)) / np.linalg.norm(log(y))
+    np.testing.assert_allclose(compute_hfen(batched(y_pred), batched(y)), [expected], rtol=0.02)
+
+
+def test_hfen_mask_scores_only_masked_voxels_and_3d_works():
+    y = square()
+    y_pred = y.copy()
+    y_pred[:, :4] += 1.0  # error far from the square
+    mask = np.zeros_like(y)
+    mask[12:38, 12:38] = 1  # beyond the 7-voxel reach of the LoG from the error at columns 0-3
+    assert compute_hfen(batched(y_pred), batched(y))[0] > 0.1
+    assert compute_hfen(batched(y_pred), batched(y), mask=batched(mask))[0] < 1e-10
+    cube = np.zeros((20, 20, 20))
+    cube[5:15, 5:15, 5:15] = 1
+    value = HFENMetric(kernel_size=7, kernel_sigma=1.0)(torch.tensor(batched(0.5 * cube)), torch.tensor(batched(cube)))
+    np.testing.assert_allclose(value.numpy(), [[0.5]], rtol=1e-6)
+
+
+def test_hfen_bad_inputs_are_named():
+    with pytest.raises(ValueError, match="no high-frequency content"):
+        compute_hfen(np.ones((1, 1, 32, 32)), np.ones((1, 1, 32, 32)))
+    with pytest.raises(ValueError, match="too small for the 15-voxel LoG kernel"):
+        compute_hfen(np.ones((1, 1, 6, 32)), np.ones((1, 1, 6, 32)))
+    with pytest.raises(ValueError, match="kernel size must be odd"):
+        compute_hfen(batched(square()), batched(square()), kernel_size=4)
+    with pytest.raises(ValueError, match="NaN"):
+        compute_hfen(batched(square()) * np.nan, batched(square()))
