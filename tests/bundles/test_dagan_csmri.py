@@ -167,7 +167,7 @@ def test_configs_share_one_network_definition(bundle):
     import json
 
     widths = ("generator_channels", "generator_up_channels", "refinement", "network_def", "generator_def")
-    for name in ("train", "inference", "evaluate", "pixel_loss", "cascade", "dagan_dc"):
+    for name in ("train", "inference", "evaluate", "pixel_loss", "cascade", "dagan_dc", "no_adversarial"):
         config = json.loads((bundle / "configs" / f"{name}.json").read_text())
         assert not set(widths[:3] + widths[4:]) & set(config), name
     common = json.loads((bundle / "configs" / "common.json").read_text())
@@ -185,10 +185,12 @@ def test_configs_share_one_network_definition(bundle):
 
 @pytest.mark.parametrize(
     "overlays, method",
-    [(["pixel_loss.json"], "unet_pixel"), (["pixel_loss.json", "cascade.json"], "cascade"), (["dagan_dc.json"], "dagan_dc")],
+    [(["pixel_loss.json"], "unet_pixel"), (["pixel_loss.json", "cascade.json"], "cascade"), (["dagan_dc.json"], "dagan_dc"),
+     (["dagan_dc.json", "no_adversarial.json"], "no_adversarial")],  # fmt: skip
 )
 def test_learned_method_overlays_train_one_epoch(bundle, tmp_path, overlays, method):
-    """The U-Net with pixel loss, the cascade and DAGAN-DC each run one short epoch on the engine."""
+    """The U-Net with pixel loss, the cascade, DAGAN-DC and its twin without the adversarial term each run one
+    short epoch on the engine."""
     tiny = {**TINY, "cascades": 2, "cascade_channels": 4, "cascade_depth": 3, "dagan_dc_cascades": 2}
     run(config_file=configs(bundle, "train.json", *overlays), bundle_root=str(tmp_path), epochs=1, **tiny)
     saved = torch.load(tmp_path / "models" / method / "model.pt", weights_only=True)
@@ -196,6 +198,11 @@ def test_learned_method_overlays_train_one_epoch(bundle, tmp_path, overlays, met
     assert len(rows) == 1 and float(rows[0]["val_psnr"]) > 0
     if method == "unet_pixel":
         assert "output_conv.weight" in saved["model"] and rows[0]["loss"].startswith("L1")
+    elif method == "no_adversarial":  # DAGAN's loss without a discriminator: its adversarial term stays 0
+        assert rows[0]["loss"].startswith("DAGAN's generator loss") and rows[0]["alpha"] == "15.0"
+        assert float(rows[0]["train_g_adversarial"]) == 0 and float(rows[0]["train_g_pixel"]) > 0
+        assert not any(k.startswith("train_d_") for k in rows[0]) and "lr_d_optimizer" not in rows[0]
+        assert "consistency.1.log_lambda" in saved["model"]
     else:  # a cascade of two blocks, each with its data-consistency layer
         assert "consistency.1.log_lambda" in saved["model"] and any(k.startswith("blocks.1.") for k in saved["model"])
 
