@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import os
 
 import numpy as np
 import pytest
@@ -180,3 +181,36 @@ def test_a_rerun_reuses_finished_classical_slices(tiny_dataset, tmp_path, monkey
     calls.clear()
     third = ReconstructionComparison(**common).run()
     assert len(calls) == 1 + 3 and all(np.isfinite(r["hfen"]) for r in third)
+
+
+def test_zero_background_test_scores_the_same_slices_with_a_zero_background(tiny_dataset, tmp_path):
+    """zero_background_test=True zeroes the test targets outside the head mask, names it in the table, and a slice
+    without a head mask is refused with the fix."""
+    import json
+
+    import nibabel as nib
+
+    _, datalist = tiny_dataset
+    lists = json.loads(open(datalist).read())
+    yy, xx = np.mgrid[:32, :32]
+    disk = ((yy - 16) ** 2 + (xx - 16) ** 2 < 12**2).astype(np.uint8)  # the tiny heads fill the slice: a smaller mask
+    for i, item in enumerate(lists["test"]):
+        item["head_mask"] = str(tmp_path / f"head_{i}.nii.gz")
+        nib.save(nib.Nifti1Image(disk, np.eye(4)), item["head_mask"])
+    datalist = os.path.join(os.path.dirname(datalist), "datalist_small_heads.json")  # relative paths stay valid
+    with open(datalist, "w") as f:
+        json.dump(lists, f)
+    common = dict(datalist=datalist, settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}], classical=[])
+    plain = ReconstructionComparison(output_dir=str(tmp_path / "plain"), **common)
+    zeroed = ReconstructionComparison(output_dir=str(tmp_path / "zero"), zero_background_test=True, **common)
+    plain_rows, zero_rows = plain.run(), zeroed.run()
+    example = zeroed.examples[("gaussian1d", 0.3)]["target"]
+    region = [r for _, r, name in zeroed._load_split("test", None) if name == zeroed._example_slice][0]
+    assert np.all(example[~region] == 0) and np.any(plain.examples[("gaussian1d", 0.3)]["target"][~region] != 0)
+    assert np.array_equal(example[region], plain.examples[("gaussian1d", 0.3)]["target"][region])
+    assert zero_rows[0]["psnr"] != pytest.approx(plain_rows[0]["psnr"])
+    assert "Background set to exactly 0" in (tmp_path / "zero" / "results.md").read_text()
+    with pytest.raises(TypeError, match="zero_background_test True"):
+        ReconstructionComparison(output_dir=str(tmp_path / "x"), zero_background_test="true", **common)
+    with pytest.raises(ValueError, match="needs a head mask"):
+        ReconstructionComparison(output_dir=str(tmp_path / "y"), zero_background_test=True, head_mask_key="none", **common).run()

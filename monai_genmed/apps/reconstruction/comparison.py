@@ -29,6 +29,7 @@ from monai.transforms import LoadImage
 from monai_genmed.handlers.model_loader import load_model_weights
 from monai_genmed.metrics import compute_hfen, compute_nmse, compute_psnr, compute_ssim
 from monai_genmed.transforms.kspace.functional import data_consistency, image_to_kspace, zero_filled
+from monai_genmed.utils import ensure_bool
 
 __all__ = ["ReconstructionComparison", "CLASSICAL_METHODS", "LearnedMethod"]
 
@@ -139,6 +140,9 @@ class ReconstructionComparison:
             depends on (datalist, mask, method, fixed settings, grid, the names of the validation slices). Runs that
             share it (the ``test`` and ``test_ood`` tables, a run restarted after a crash) tune each method once;
             a changed grid, slice list or datalist never reuses a stale entry. None: always tune.
+        zero_background_test: score the test slices with everything outside the head mask set to exactly 0 (as
+            scanners that mask the background deliver them): the same anatomy and contrast as the plain run, so the
+            two tables isolate the background. Tuning still uses the validation slices as they are.
     """
 
     def __init__(
@@ -161,6 +165,7 @@ class ReconstructionComparison:
         head_mask_key: str = "head_mask",
         test_split: str = "test",
         tuning_cache: str | None = None,
+        zero_background_test: bool = False,
     ) -> None:
         if not os.path.isfile(datalist):
             raise FileNotFoundError(f"datalist {datalist!r} does not exist; generate the data or pass your own datalist.")
@@ -200,6 +205,7 @@ class ReconstructionComparison:
             raise ValueError(f"test_split {test_split!r} would score methods on data they were tuned or trained on; use 'test' or 'test_ood'.")
         self.test_split = test_split
         self.tuning_cache = tuning_cache
+        self.zero_background_test = ensure_bool(zero_background_test, "zero_background_test")
         self.examples: dict[tuple[str, float], dict[str, Any]] = {}
         self._example_slice: str | None = None
         self.rows: list[dict[str, Any]] = []
@@ -220,6 +226,13 @@ class ReconstructionComparison:
                 raise ValueError(f"{item['image']} is not a 2D slice (shape {image.shape}); the comparison is slice-wise.")
             head = item.get(self.head_mask_key)
             region = None if head is None else np.asarray(loader(head)) > 0
+            if self.zero_background_test and split == self.test_split:
+                if region is None:
+                    raise ValueError(
+                        f"zero_background_test needs a head mask for every test slice, but {item['image']} has no "
+                        f"{self.head_mask_key!r}; add head masks to the datalist or set zero_background_test=False."
+                    )
+                image = np.where(region, image, 0).astype(np.float32)
             out.append((image, region, os.path.basename(str(item["image"]))))
         return out
 
@@ -521,7 +534,9 @@ class ReconstructionComparison:
             "# Compressed-sensing MRI reconstruction: test-set comparison",
             "",
             f"- Data: `{_display_path(self.datalist)}`, split `{self.test_split}`: {n_test} slices ({shape[0]}x{shape[1]}), "
-            f"{self._data_text(self.datalist, self.test_split)}; images are magnitudes in [0, 1], PSNR/SSIM with data range 1.",
+            f"{self._data_text(self.datalist, self.test_split)}; images are magnitudes in [0, 1], PSNR/SSIM with data range 1."
+            + (" Background set to exactly 0 outside the head mask on every test slice (the same slices as the plain "
+               "table; tuning on the validation slices as they are)." if self.zero_background_test else ""),
             "- Masks: one fixed mask per setting (monai_genmed's shipped DAGAN grid), the same for every method.",
             f"- Classical methods: regularisation tuned by grid search on {n_val} validation slices (best PSNR); "
             "never on test slices. Learned methods: trained on the training split, checkpoint chosen on validation.",

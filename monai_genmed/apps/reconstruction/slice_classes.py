@@ -47,6 +47,7 @@ def slice_class_margins(
     reference: str,
     output_path: str | os.PathLike | None = None,
     metrics: Sequence[str] = ("psnr", "psnr_head"),
+    override_facts: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Margin of ``method`` over ``reference`` per slice class, for every setting (mask) in ``per_slice_csv``.
 
@@ -58,6 +59,8 @@ def slice_class_margins(
             ``"TV-CS"``); only slices scored by both count (BM3D's subset when it is the reference).
         output_path: a Markdown file for the table (None: not written).
         metrics: per-slice columns whose margins are reported.
+        override_facts: slice facts that hold for every slice of this comparison and override the datalist's, e.g.
+            ``{"background": "exactly zero"}`` for a comparison run with ``zero_background_test=True``.
 
     Returns:
         one row per (setting, class, value): ``n``, the mean margin and the worst slice's margin (and its name)
@@ -67,7 +70,8 @@ def slice_class_margins(
         rows = list(csv.DictReader(f))
     if not rows:
         raise ValueError(f"{per_slice_csv!r} has no rows.")
-    facts = {os.path.basename(str(i["image"])): _slice_facts(i) for i in load_decathlon_datalist(str(datalist), data_list_key=split)}
+    facts = {os.path.basename(str(i["image"])): {**_slice_facts(i), **(override_facts or {})}
+             for i in load_decathlon_datalist(str(datalist), data_list_key=split)}  # fmt: skip
     out: list[dict[str, Any]] = []
     for setting in dict.fromkeys((r["mask_type"], r["sampling_fraction"]) for r in rows):
         in_setting = [r for r in rows if (r["mask_type"], r["sampling_fraction"]) == setting]
