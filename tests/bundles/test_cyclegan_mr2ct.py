@@ -65,6 +65,31 @@ def test_cyclegan_resumes_from_the_saved_iteration_with_its_pools(bundle, traine
     assert len(stored) == 12 and all(torch.equal(a, b) for a, b in zip(stored[:8], pools["pool_b"]["images"]))
 
 
+def test_generator_ema_is_validated_saved_and_restored_on_resume(bundle, tmp_path):
+    """generator_ema_momentum > 0: validation and model.pt use the EMA of SynCT's weights, the EMA is in the training
+    checkpoint, and a resumed run continues from the saved EMA (not a fresh copy of the raw weights)."""
+    import shutil
+
+    momentum, steps = 0.3, 4  # 4 training slices, batch 1: 4 updates per epoch
+    ema = {**TINY, "generator_ema_momentum": momentum, "data_root": str(tmp_path / "data")}
+    run(config_file=configs(bundle, "train.json"), bundle_root=str(tmp_path / "a"), epochs=1, **ema)
+    ckpt = tmp_path / "a" / "models" / "checkpoints" / "checkpoint_epoch=1.pt"
+    first = torch.load(ckpt, weights_only=True)
+    best = torch.load(tmp_path / "a" / "models" / "model.pt", weights_only=True)["model"]
+    assert best.keys() == first["syn_ct_ema"].keys() and all(torch.equal(best[k], first["syn_ct_ema"][k]) for k in best)
+    assert any(not torch.equal(first["network_syn_ct"][k], best[k]) for k in best)  # the EMA, not the raw weights
+    # a twin run whose saved EMA is zeroed: training is the same, so the EMAs differ by (1 - m)^steps * saved EMA
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    zeroed = {**first, "syn_ct_ema": {k: torch.zeros_like(v) for k, v in first["syn_ct_ema"].items()}}
+    torch.save(zeroed, tmp_path / "b" / "models" / "checkpoints" / "checkpoint_epoch=1.pt")
+    for r in ("a", "b"):
+        run(config_file=configs(bundle, "train.json"), bundle_root=str(tmp_path / r), epochs=2, **ema)
+    ends = [torch.load(tmp_path / r / "models" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True) for r in "ab"]
+    for k, saved in first["syn_ct_ema"].items():
+        torch.testing.assert_close(ends[0]["network_syn_ct"][k], ends[1]["network_syn_ct"][k])
+        torch.testing.assert_close(ends[0]["syn_ct_ema"][k] - ends[1]["syn_ct_ema"][k], (1 - momentum) ** steps * saved)
+
+
 def test_training_crops_mr_and_ct_independently_and_validation_keeps_whole_slices(bundle, trained):
     """train_crop_size: each sample's MR and CT are random windows of their cached slices, drawn independently."""
     from monai.bundle import ConfigParser
