@@ -12,6 +12,7 @@ from .reconstruction import (
     MaskedRegressionMixin,
     MaskedSSIMMetric,
     NMSEMetric,
+    compute_hf_energy_ratio,
     compute_hfen,
     compute_nmse,
     compute_psnr,
@@ -30,6 +31,7 @@ from .synthetic_ct import (
 
 __all__ = [
     "compute_hfen",
+    "compute_hf_energy_ratio",
     "HFENMetric",
     "compute_nmse",
     "compute_psnr",

@@ -12,7 +12,8 @@ The definitions follow the papers that the DAGAN and fastMRI results are reporte
   :py:func:`monai.metrics.regression.compute_ssim_and_cs` computing the SSIM map.
 - HFEN, the high-frequency error norm of `Ravishankar and Bresler 2011 <https://doi.org/10.1109/TMI.2010.2090538>`_:
   ``||LoG(y_pred) - LoG(y)|| / ||LoG(y)||`` with a 15-voxel Laplacian-of-Gaussian of sigma 1.5. It scores edges
-  and fine texture, which PSNR and SSIM weigh little, so it shows what a sharpening (adversarial) loss buys.
+  and fine texture, which PSNR and SSIM weigh little; beside it the high-frequency energy ratio
+  ``||LoG(y_pred)|| / ||LoG(y)||`` says whether a reconstruction is blurrier (< 1) or busier (> 1) than the reference.
 
 Each metric comes three ways: a ``compute_*`` function on numpy arrays or torch tensors returning one value per
 sample; a :py:class:`monai.metrics.CumulativeIterationMetric` (``reduction``, ``get_not_nans``) for MONAI
@@ -40,6 +41,7 @@ __all__ = [
     "compute_psnr",
     "compute_ssim",
     "compute_hfen",
+    "compute_hf_energy_ratio",
     "log_kernel",
     "NMSEMetric",
     "HFENMetric",
@@ -222,34 +224,10 @@ def log_kernel(spatial_dims: int = 2, size: int = 15, sigma: float = 1.5) -> tor
     return kernel / kernel.clamp(min=0).sum()
 
 
-def compute_hfen(
-    y_pred: NdarrayOrTensor,
-    y: NdarrayOrTensor,
-    mask: NdarrayOrTensor | None = None,
-    kernel_size: int = 15,
-    kernel_sigma: float = 1.5,
-) -> NdarrayOrTensor:
-    """High-frequency error norm of each sample: ``||LoG(y_pred) - LoG(y)||_2 / ||LoG(y)||_2``; lower is sharper.
-
-    The Laplacian of Gaussian (`Ravishankar and Bresler 2011 <https://doi.org/10.1109/TMI.2010.2090538>`_: 15x15,
-    sigma 1.5) keeps edges and fine texture, so a blurred reconstruction with a good PSNR still scores badly. The
-    filter is applied to each channel with reflection padding; with a mask both norms count only the masked voxels
-    (the filter still sees the whole image, so edges of the masked region are scored).
-
-    Args:
-        y_pred: predicted images, batch-first and channel-first ``B, C, H, W[, D]``.
-        y: reference images, same shape.
-        mask: optional ``B, C`` or ``B, 1`` mask of the same spatial shape; voxels where ``mask > 0`` count.
-        kernel_size: the LoG window in voxels per axis (odd).
-        kernel_sigma: the Gaussian's sigma in voxels.
-
-    Returns:
-        Shape ``(B,)``: a float64 numpy array when ``y_pred`` is numpy, else a tensor.
-
-    Raises:
-        ValueError: on mismatched shapes, NaN/inf values, an empty mask, an image smaller than the kernel, or a
-            reference without high-frequency content (a constant image), where HFEN is undefined.
-    """
+def _log_filtered(
+    y_pred: NdarrayOrTensor, y: NdarrayOrTensor, mask: NdarrayOrTensor | None, kernel_size: int, kernel_sigma: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``LoG(y_pred)`` and ``LoG(y)`` per channel (reflection padding), zeroed outside ``mask``; checks the inputs."""
     pred_t, target_t = prepare_image_pair(y_pred, y, min_ndim=4)
     spatial_dims = pred_t.ndim - 2
     kernel = log_kernel(spatial_dims, kernel_size, kernel_sigma).to(pred_t)
@@ -267,17 +245,68 @@ def compute_hfen(
         flat = image.reshape(b * c, 1, *image.shape[2:])
         return conv(torch.nn.functional.pad(flat, pad, mode="reflect"), kernel[None, None]).reshape(image.shape)
 
-    error, reference = filtered(pred_t) - filtered(target_t), filtered(target_t)
+    pred_f, target_f = filtered(pred_t), filtered(target_t)
     if mask is not None:
         mask_t = prepare_mask(mask, pred_t)
-        error, reference = error * mask_t, reference * mask_t
-    energy = reference.flatten(1).pow(2).sum(1)
+        pred_f, target_f = pred_f * mask_t, target_f * mask_t
+    energy = target_f.flatten(1).pow(2).sum(1)
     # a constant image filters to rounding residue (the kernel sums to zero only up to eps): treat that as none
-    residue = (100 * torch.finfo(target_t.dtype).eps * target_t.flatten(1).abs().amax(1)) ** 2 * reference[0].numel()
+    residue = (100 * torch.finfo(target_t.dtype).eps * target_t.flatten(1).abs().amax(1)) ** 2 * target_f[0].numel()
     flat = torch.nonzero(energy <= residue).flatten().tolist()
     if flat:
         raise ValueError(f"y has no high-frequency content in batch sample(s) {flat} (constant image); HFEN is undefined there.")
-    return to_output((error.flatten(1).pow(2).sum(1) / energy).sqrt(), y_pred)
+    return pred_f, target_f
+
+
+def compute_hfen(
+    y_pred: NdarrayOrTensor,
+    y: NdarrayOrTensor,
+    mask: NdarrayOrTensor | None = None,
+    kernel_size: int = 15,
+    kernel_sigma: float = 1.5,
+) -> NdarrayOrTensor:
+    """High-frequency error norm of each sample: ``||LoG(y_pred) - LoG(y)||_2 / ||LoG(y)||_2``; lower is better.
+
+    The Laplacian of Gaussian (`Ravishankar and Bresler 2011 <https://doi.org/10.1109/TMI.2010.2090538>`_: 15x15,
+    sigma 1.5) keeps edges and fine texture, so a blurred reconstruction with a good PSNR still scores badly; so
+    does texture in the wrong place. The filter is applied to each channel with reflection padding; with a mask
+    both norms count only the masked voxels (the filter still sees the whole image, so edges of the masked region
+    are scored).
+
+    Args:
+        y_pred: predicted images, batch-first and channel-first ``B, C, H, W[, D]``.
+        y: reference images, same shape.
+        mask: optional ``B, C`` or ``B, 1`` mask of the same spatial shape; voxels where ``mask > 0`` count.
+        kernel_size: the LoG window in voxels per axis (odd).
+        kernel_sigma: the Gaussian's sigma in voxels.
+
+    Returns:
+        Shape ``(B,)``: a float64 numpy array when ``y_pred`` is numpy, else a tensor.
+
+    Raises:
+        ValueError: on mismatched shapes, NaN/inf values, an empty mask, an image smaller than the kernel, or a
+            reference without high-frequency content (a constant image), where HFEN is undefined.
+    """
+    pred_f, target_f = _log_filtered(y_pred, y, mask, kernel_size, kernel_sigma)
+    ratio = (pred_f - target_f).flatten(1).pow(2).sum(1) / target_f.flatten(1).pow(2).sum(1)
+    return to_output(ratio.sqrt(), y_pred)
+
+
+def compute_hf_energy_ratio(
+    y_pred: NdarrayOrTensor,
+    y: NdarrayOrTensor,
+    mask: NdarrayOrTensor | None = None,
+    kernel_size: int = 15,
+    kernel_sigma: float = 1.5,
+) -> NdarrayOrTensor:
+    """How much high-frequency content ``y_pred`` has against ``y``: ``||LoG(y_pred)||_2 / ||LoG(y)||_2``.
+
+    1 is as sharp as the reference, below 1 blurrier, above 1 more edges and texture than the reference (noise or
+    invented detail). It says nothing about where the detail is; read it beside :py:func:`compute_hfen`, which
+    does. Same filter, arguments and errors as :py:func:`compute_hfen`.
+    """
+    pred_f, target_f = _log_filtered(y_pred, y, mask, kernel_size, kernel_sigma)
+    return to_output((pred_f.flatten(1).pow(2).sum(1) / target_f.flatten(1).pow(2).sum(1)).sqrt(), y_pred)
 
 
 class NMSEMetric(RegressionMetric):

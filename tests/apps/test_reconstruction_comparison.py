@@ -58,12 +58,13 @@ def test_comparison_writes_tables_with_every_method_and_the_facts(tiny_dataset):
     assert rows[3]["nmse"] <= rows[2]["nmse"] + 1e-9
     # an untrained cascade with hard data consistency is no worse than zero-filled
     assert rows[4]["psnr"] >= rows[0]["psnr"] - 0.5
-    for key in ("nmse", "psnr", "ssim", "hfen", "psnr_head", "ssim_head", "hfen_head"):
+    for key in ("nmse", "psnr", "ssim", "hfen", "hf_ratio", "psnr_head", "ssim_head", "hfen_head", "hf_ratio_head"):
         assert np.isfinite(tv[key]) and np.isfinite(tv[f"{key}_sd"])
     md = (root / "eval" / "results.md").read_text()
-    assert "SNR 30.0" in md and "never on test slices" in md and "| HFEN | PSNR head |" in md
+    assert "SNR 30.0" in md and "never on test slices" in md and "| HFEN | HF ratio | PSNR head |" in md
     # zero-filled loses the edges that data consistency restores: its high-frequency error is the largest
     assert rows[0]["hfen"] > rows[3]["hfen"]
+    assert 0 < rows[1]["hf_ratio"] < 1.5  # TV: no busier than the reference
     with open(root / "eval" / "per_slice.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 5 * 3
     # one slice shown by every method, next to the reference
@@ -173,7 +174,7 @@ def test_a_rerun_reuses_finished_classical_slices(tiny_dataset, tmp_path, monkey
         assert len(list(csv.DictReader(f))) == 2 * 3  # zero-filled and TV, three slices, no duplicates
     # scores from before HFEN existed are not reused with a gap: those slices are reconstructed again
     with open(tmp_path / "eval" / "per_slice.csv", newline="") as f:
-        rows = [{k: v for k, v in r.items() if not k.startswith("hfen")} for r in csv.DictReader(f)]
+        rows = [{k: v for k, v in r.items() if not k.startswith(("hfen", "hf_ratio"))} for r in csv.DictReader(f)]
     with open(tmp_path / "eval" / "per_slice.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -13,6 +13,7 @@ from monai_genmed.metrics import (
     MaskedPSNRMetric,
     MaskedSSIMMetric,
     NMSEMetric,
+    compute_hf_energy_ratio,
     compute_hfen,
     compute_nmse,
     compute_psnr,
@@ -412,3 +413,16 @@ def test_hfen_bad_inputs_are_named():
         compute_hfen(batched(square()), batched(square()), kernel_size=4)
     with pytest.raises(ValueError, match="NaN"):
         compute_hfen(batched(square()) * np.nan, batched(square()))
+
+
+def test_hf_energy_ratio_says_blurrier_or_busier():
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(5)
+    y = square()
+    np.testing.assert_allclose(compute_hf_energy_ratio(batched(0.5 * y), batched(y)), [0.5], rtol=1e-12)
+    np.testing.assert_allclose(compute_hf_energy_ratio(batched(y + 0.3), batched(y)), [1.0], rtol=1e-9)
+    assert compute_hf_energy_ratio(batched(gaussian_filter(y, 1.5)), batched(y))[0] < 0.7
+    assert compute_hf_energy_ratio(batched(y + 0.2 * rng.standard_normal(y.shape)), batched(y))[0] > 1.1
+    with pytest.raises(ValueError, match="no high-frequency content"):
+        compute_hf_energy_ratio(np.ones((1, 1, 32, 32)), np.ones((1, 1, 32, 32)))

@@ -27,7 +27,7 @@ from monai.inferers import Inferer, SimpleInferer
 from monai.transforms import LoadImage
 
 from monai_genmed.handlers.model_loader import load_model_weights
-from monai_genmed.metrics import compute_hfen, compute_nmse, compute_psnr, compute_ssim
+from monai_genmed.metrics import compute_hf_energy_ratio, compute_hfen, compute_nmse, compute_psnr, compute_ssim
 from monai_genmed.transforms.kspace.functional import data_consistency, image_to_kspace, zero_filled
 from monai_genmed.utils import ensure_bool
 
@@ -49,7 +49,7 @@ def _classical_methods() -> dict[str, tuple[str, Callable[..., Any], str]]:
 
 CLASSICAL_METHODS = ("tv", "l1_wavelet", "bm3d")
 SLOW_METHODS = ("bm3d",)  # minutes per 256x256 slice on a 2-core CPU
-METRICS = ("nmse", "psnr", "ssim", "hfen")  # per-slice scores; each also "_head" where a head mask is given
+METRICS = ("nmse", "psnr", "ssim", "hfen", "hf_ratio")  # per-slice scores; each also "_head" where a head mask is given
 
 
 def _spread(items: list, count: int | None) -> list:
@@ -267,13 +267,15 @@ class ReconstructionComparison:
     def _scores(recon: np.ndarray, target: np.ndarray, region: np.ndarray | None) -> dict[str, float]:
         p, t = recon[None, None].astype(np.float64), target[None, None].astype(np.float64)
         scores = {"nmse": float(compute_nmse(p, t)[0]), "psnr": float(compute_psnr(p, t, data_range=1.0)[0]),
-                  "ssim": float(compute_ssim(p, t, data_range=1.0)[0]), "hfen": float(compute_hfen(p, t)[0])}  # fmt: skip
+                  "ssim": float(compute_ssim(p, t, data_range=1.0)[0]), "hfen": float(compute_hfen(p, t)[0]),
+                  "hf_ratio": float(compute_hf_energy_ratio(p, t)[0])}  # fmt: skip
         if region is not None:
             m = region[None, None]
             scores["nmse_head"] = float(compute_nmse(p * m, t * m)[0])
             scores["psnr_head"] = float(compute_psnr(p, t, data_range=1.0, mask=m)[0])
             scores["ssim_head"] = float(compute_ssim(p, t, data_range=1.0, mask=m)[0])
             scores["hfen_head"] = float(compute_hfen(p, t, mask=m)[0])
+            scores["hf_ratio_head"] = float(compute_hf_energy_ratio(p, t, mask=m)[0])
         return scores
 
     @staticmethod
@@ -543,16 +545,17 @@ class ReconstructionComparison:
             "- Prior column: whether a method assumes a real, non-negative image (the real-valued prior).",
             "- Slow methods are tuned on fewer validation slices and scored on a subset of test slices (column n).",
             "- NMSE = ||x - y||² / ||y||² (fastMRI). HFEN = ||LoG(x) - LoG(y)|| / ||LoG(y)|| (Ravishankar and Bresler 2011, "
-            "15x15 LoG, sigma 1.5): error in edges and fine texture, lower is sharper. 'head' columns: inside the head mask.",
+            "15x15 LoG, sigma 1.5): error in edges and fine texture, lower is better. HF ratio = ||LoG(x)|| / ||LoG(y)||: "
+            "below 1 blurrier than the reference, above 1 busier. 'head' columns: inside the head mask.",
             "- Values: mean ± SD over test slices; seconds per slice on this machine (learned: batched network time).",
             "",
-            "| mask | fraction | method | prior | NMSE | PSNR (dB) | SSIM | HFEN | PSNR head | SSIM head | HFEN head | s/slice | n | settings |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| mask | fraction | method | prior | NMSE | PSNR (dB) | SSIM | HFEN | HF ratio | PSNR head | SSIM head | HFEN head | s/slice | n | settings |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in self.rows:
             lines.append(
                 f"| {r['mask_type']} | {r['sampling_fraction']:.0%} | {r['method']} | {r['real_valued_prior']} | {fmt(r, 'nmse', 4)} | "
-                f"{fmt(r, 'psnr', 2)} | {fmt(r, 'ssim', 4)} | {fmt(r, 'hfen', 3)} | {fmt(r, 'psnr_head', 2)} | "
+                f"{fmt(r, 'psnr', 2)} | {fmt(r, 'ssim', 4)} | {fmt(r, 'hfen', 3)} | {fmt(r, 'hf_ratio', 3)} | {fmt(r, 'psnr_head', 2)} | "
                 f"{fmt(r, 'ssim_head', 4)} | {fmt(r, 'hfen_head', 3)} | {r['seconds_per_slice']:.3g} | {r['n_test_slices']} | {r['settings']} |"
             )
         lines += self._subset_table()
