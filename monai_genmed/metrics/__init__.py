@@ -14,6 +14,7 @@ from .reconstruction import (
     NMSEMetric,
     compute_hf_energy_ratio,
     compute_hfen,
+    compute_high_frequency_scores,
     compute_nmse,
     compute_psnr,
     compute_ssim,
@@ -32,6 +33,7 @@ from .synthetic_ct import (
 __all__ = [
     "compute_hfen",
     "compute_hf_energy_ratio",
+    "compute_high_frequency_scores",
     "HFENMetric",
     "compute_nmse",
     "compute_psnr",

@@ -42,6 +42,7 @@ __all__ = [
     "compute_ssim",
     "compute_hfen",
     "compute_hf_energy_ratio",
+    "compute_high_frequency_scores",
     "log_kernel",
     "NMSEMetric",
     "HFENMetric",
@@ -224,54 +225,23 @@ def log_kernel(spatial_dims: int = 2, size: int = 15, sigma: float = 1.5) -> tor
     return kernel / kernel.clamp(min=0).sum()
 
 
-def _log_filtered(
-    y_pred: NdarrayOrTensor, y: NdarrayOrTensor, mask: NdarrayOrTensor | None, kernel_size: int, kernel_sigma: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``LoG(y_pred)`` and ``LoG(y)`` per channel (reflection padding), zeroed outside ``mask``; checks the inputs."""
-    pred_t, target_t = prepare_image_pair(y_pred, y, min_ndim=4)
-    spatial_dims = pred_t.ndim - 2
-    kernel = log_kernel(spatial_dims, kernel_size, kernel_sigma).to(pred_t)
-    small = [s for s in pred_t.shape[2:] if s <= kernel_size // 2]
-    if small:
-        raise ValueError(
-            f"images of spatial shape {tuple(pred_t.shape[2:])} are too small for the {kernel_size}-voxel LoG kernel "
-            f"(each axis must exceed {kernel_size // 2} voxels); pass a smaller kernel_size."
-        )
-    conv = torch.nn.functional.conv2d if spatial_dims == 2 else torch.nn.functional.conv3d
-    pad = [kernel_size // 2] * (2 * spatial_dims)
-    b, c = pred_t.shape[:2]
-
-    def filtered(image: torch.Tensor) -> torch.Tensor:
-        flat = image.reshape(b * c, 1, *image.shape[2:])
-        return conv(torch.nn.functional.pad(flat, pad, mode="reflect"), kernel[None, None]).reshape(image.shape)
-
-    pred_f, target_f = filtered(pred_t), filtered(target_t)
-    if mask is not None:
-        mask_t = prepare_mask(mask, pred_t)
-        pred_f, target_f = pred_f * mask_t, target_f * mask_t
-    energy = target_f.flatten(1).pow(2).sum(1)
-    # a constant image filters to rounding residue (the kernel sums to zero only up to eps): treat that as none
-    residue = (100 * torch.finfo(target_t.dtype).eps * target_t.flatten(1).abs().amax(1)) ** 2 * target_f[0].numel()
-    flat = torch.nonzero(energy <= residue).flatten().tolist()
-    if flat:
-        raise ValueError(f"y has no high-frequency content in batch sample(s) {flat} (constant image); HFEN is undefined there.")
-    return pred_f, target_f
-
-
-def compute_hfen(
+def compute_high_frequency_scores(
     y_pred: NdarrayOrTensor,
     y: NdarrayOrTensor,
     mask: NdarrayOrTensor | None = None,
     kernel_size: int = 15,
     kernel_sigma: float = 1.5,
-) -> NdarrayOrTensor:
-    """High-frequency error norm of each sample: ``||LoG(y_pred) - LoG(y)||_2 / ||LoG(y)||_2``; lower is better.
+) -> dict[str, NdarrayOrTensor]:
+    """HFEN and the high-frequency energy ratio of each sample from one Laplacian-of-Gaussian pass.
 
-    The Laplacian of Gaussian (`Ravishankar and Bresler 2011 <https://doi.org/10.1109/TMI.2010.2090538>`_: 15x15,
-    sigma 1.5) keeps edges and fine texture, so a blurred reconstruction with a good PSNR still scores badly; so
-    does texture in the wrong place. The filter is applied to each channel with reflection padding; with a mask
-    both norms count only the masked voxels (the filter still sees the whole image, so edges of the masked region
-    are scored).
+    ``"hfen"``: ``||LoG(y_pred) - LoG(y)||_2 / ||LoG(y)||_2``, lower is better (`Ravishankar and Bresler 2011
+    <https://doi.org/10.1109/TMI.2010.2090538>`_: 15x15, sigma 1.5). The LoG keeps edges and fine texture, so a
+    blurred reconstruction with a good PSNR still scores badly; so does texture in the wrong place.
+    ``"hf_ratio"``: ``||LoG(y_pred)||_2 / ||LoG(y)||_2``: 1 is as sharp as the reference, below 1 blurrier, above 1
+    busier (noise or invented detail); it says nothing about where the detail is, HFEN does.
+
+    The filter is applied to each channel with reflection padding; with a mask the norms count only the masked
+    voxels (the filter still sees the whole image, so edges of the masked region are scored).
 
     Args:
         y_pred: predicted images, batch-first and channel-first ``B, C, H, W[, D]``.
@@ -281,32 +251,51 @@ def compute_hfen(
         kernel_sigma: the Gaussian's sigma in voxels.
 
     Returns:
-        Shape ``(B,)``: a float64 numpy array when ``y_pred`` is numpy, else a tensor.
+        ``{"hfen": ..., "hf_ratio": ...}``, each of shape ``(B,)``: float64 numpy arrays when ``y_pred`` is numpy,
+        else tensors.
 
     Raises:
         ValueError: on mismatched shapes, NaN/inf values, an empty mask, an image smaller than the kernel, or a
-            reference without high-frequency content (a constant image), where HFEN is undefined.
+            reference without high-frequency content (a constant image), where both are undefined.
     """
-    pred_f, target_f = _log_filtered(y_pred, y, mask, kernel_size, kernel_sigma)
-    ratio = (pred_f - target_f).flatten(1).pow(2).sum(1) / target_f.flatten(1).pow(2).sum(1)
-    return to_output(ratio.sqrt(), y_pred)
+    pred_t, target_t = prepare_image_pair(y_pred, y, min_ndim=4)
+    spatial_dims = pred_t.ndim - 2
+    kernel = log_kernel(spatial_dims, kernel_size, kernel_sigma).to(pred_t)
+    if any(s <= kernel_size // 2 for s in pred_t.shape[2:]):
+        raise ValueError(
+            f"images of spatial shape {tuple(pred_t.shape[2:])} are too small for the {kernel_size}-voxel LoG kernel "
+            f"(each axis must exceed {kernel_size // 2} voxels); pass a smaller kernel_size."
+        )
+    conv = torch.nn.functional.conv2d if spatial_dims == 2 else torch.nn.functional.conv3d
+    pad = [kernel_size // 2] * (2 * spatial_dims)
+    # prediction and reference through the filter together: one convolution call
+    both = torch.cat([pred_t, target_t]).flatten(0, 1)[:, None]
+    filtered = conv(torch.nn.functional.pad(both, pad, mode="reflect"), kernel[None, None]).reshape(2, *pred_t.shape)
+    pred_f, target_f = filtered[0], filtered[1]
+    if mask is not None:
+        mask_t = prepare_mask(mask, pred_t)
+        pred_f, target_f = pred_f * mask_t, target_f * mask_t
+    energy = target_f.flatten(1).pow(2).sum(1)
+    # a constant image filters to rounding residue (the kernel sums to zero only up to eps): treat that as none
+    residue = (100 * torch.finfo(target_t.dtype).eps * target_t.flatten(1).abs().amax(1)) ** 2 * target_f[0].numel()
+    flat = torch.nonzero(energy <= residue).flatten().tolist()
+    if flat:
+        raise ValueError(f"y has no high-frequency content in batch sample(s) {flat} (constant image); HFEN is undefined there.")
+    hfen = ((pred_f - target_f).flatten(1).pow(2).sum(1) / energy).sqrt()
+    ratio = (pred_f.flatten(1).pow(2).sum(1) / energy).sqrt()
+    return {"hfen": to_output(hfen, y_pred), "hf_ratio": to_output(ratio, y_pred)}
 
 
-def compute_hf_energy_ratio(
-    y_pred: NdarrayOrTensor,
-    y: NdarrayOrTensor,
-    mask: NdarrayOrTensor | None = None,
-    kernel_size: int = 15,
-    kernel_sigma: float = 1.5,
-) -> NdarrayOrTensor:
-    """How much high-frequency content ``y_pred`` has against ``y``: ``||LoG(y_pred)||_2 / ||LoG(y)||_2``.
+def compute_hfen(y_pred: NdarrayOrTensor, y: NdarrayOrTensor, **kwargs: Any) -> NdarrayOrTensor:
+    """High-frequency error norm ``||LoG(y_pred) - LoG(y)|| / ||LoG(y)||`` per sample (lower is better); the
+    arguments (``mask``, ``kernel_size``, ``kernel_sigma``) and errors of :py:func:`compute_high_frequency_scores`."""
+    return compute_high_frequency_scores(y_pred, y, **kwargs)["hfen"]
 
-    1 is as sharp as the reference, below 1 blurrier, above 1 more edges and texture than the reference (noise or
-    invented detail). It says nothing about where the detail is; read it beside :py:func:`compute_hfen`, which
-    does. Same filter, arguments and errors as :py:func:`compute_hfen`.
-    """
-    pred_f, target_f = _log_filtered(y_pred, y, mask, kernel_size, kernel_sigma)
-    return to_output((pred_f.flatten(1).pow(2).sum(1) / target_f.flatten(1).pow(2).sum(1)).sqrt(), y_pred)
+
+def compute_hf_energy_ratio(y_pred: NdarrayOrTensor, y: NdarrayOrTensor, **kwargs: Any) -> NdarrayOrTensor:
+    """High-frequency energy ratio ``||LoG(y_pred)|| / ||LoG(y)||`` per sample (1: as sharp as the reference); the
+    arguments and errors of :py:func:`compute_high_frequency_scores`."""
+    return compute_high_frequency_scores(y_pred, y, **kwargs)["hf_ratio"]
 
 
 class NMSEMetric(RegressionMetric):

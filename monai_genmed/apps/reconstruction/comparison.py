@@ -27,7 +27,7 @@ from monai.inferers import Inferer, SimpleInferer
 from monai.transforms import LoadImage
 
 from monai_genmed.handlers.model_loader import load_model_weights
-from monai_genmed.metrics import compute_hf_energy_ratio, compute_hfen, compute_nmse, compute_psnr, compute_ssim
+from monai_genmed.metrics import compute_high_frequency_scores, compute_nmse, compute_psnr, compute_ssim
 from monai_genmed.transforms.kspace.functional import data_consistency, image_to_kspace, zero_filled
 from monai_genmed.utils import ensure_bool
 
@@ -267,15 +267,14 @@ class ReconstructionComparison:
     def _scores(recon: np.ndarray, target: np.ndarray, region: np.ndarray | None) -> dict[str, float]:
         p, t = recon[None, None].astype(np.float64), target[None, None].astype(np.float64)
         scores = {"nmse": float(compute_nmse(p, t)[0]), "psnr": float(compute_psnr(p, t, data_range=1.0)[0]),
-                  "ssim": float(compute_ssim(p, t, data_range=1.0)[0]), "hfen": float(compute_hfen(p, t)[0]),
-                  "hf_ratio": float(compute_hf_energy_ratio(p, t)[0])}  # fmt: skip
+                  "ssim": float(compute_ssim(p, t, data_range=1.0)[0])}  # fmt: skip
+        scores.update({k: float(v[0]) for k, v in compute_high_frequency_scores(p, t).items()})
         if region is not None:
             m = region[None, None]
             scores["nmse_head"] = float(compute_nmse(p * m, t * m)[0])
             scores["psnr_head"] = float(compute_psnr(p, t, data_range=1.0, mask=m)[0])
             scores["ssim_head"] = float(compute_ssim(p, t, data_range=1.0, mask=m)[0])
-            scores["hfen_head"] = float(compute_hfen(p, t, mask=m)[0])
-            scores["hf_ratio_head"] = float(compute_hf_energy_ratio(p, t, mask=m)[0])
+            scores.update({f"{k}_head": float(v[0]) for k, v in compute_high_frequency_scores(p, t, mask=m).items()})
         return scores
 
     @staticmethod
