@@ -179,6 +179,16 @@ def test_a_rerun_reuses_finished_classical_slices(tiny_dataset, tmp_path, monkey
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    # ... unless asked: rescore_missing=False reuses the other scores and leaves HFEN unscored ("-"), not wrong
+    calls.clear()
+    kept = ReconstructionComparison(**common, rescore_missing=False).run()
+    assert len(calls) == 1 + 1
+    tv = [r for r in kept if r["method"].startswith("TV")][0]
+    assert tv["psnr"] == pytest.approx(first[1]["psnr"]) and np.isnan(tv["hfen"])
+    table = (tmp_path / "eval" / "results.md").read_text()
+    tv_line = next(line for line in table.splitlines() if "| TV" in line)
+    assert tv_line.split("|")[8].strip() == "-" and "nan" not in table
+    # and the default run after it scores those cells (written as nan) instead of keeping the gap
     calls.clear()
     third = ReconstructionComparison(**common).run()
     assert len(calls) == 1 + 3 and all(np.isfinite(r["hfen"]) for r in third)

@@ -102,6 +102,11 @@ class LearnedMethod:
                                                             ("sampling_fraction", self.sampling_fraction)))  # fmt: skip
 
 
+def _unscored(value: Any) -> bool:
+    """A per-slice cell an earlier run left without a score (column added later, or reused unscored)."""
+    return value is None or value == "" or (isinstance(value, str) and value.lower() == "nan")
+
+
 def _display_path(path: str) -> str:
     """``path`` relative to the working directory when it lies below it (tables stay readable and portable)."""
     rel = os.path.relpath(os.path.abspath(path))
@@ -143,6 +148,9 @@ class ReconstructionComparison:
         zero_background_test: score the test slices with everything outside the head mask set to exactly 0 (as
             scanners that mask the background deliver them): the same anatomy and contrast as the plain run, so the
             two tables isolate the background. Tuning still uses the validation slices as they are.
+        rescore_missing: a slice an earlier run scored before a metric existed (HFEN) is reconstructed again to score
+            it (default). False reuses its other scores and leaves the new metric unscored ("-" in the tables), for
+            adding a method to a table whose slow classical rows (BM3D, about a minute per slice) predate the metric.
     """
 
     def __init__(
@@ -166,6 +174,7 @@ class ReconstructionComparison:
         test_split: str = "test",
         tuning_cache: str | None = None,
         zero_background_test: bool = False,
+        rescore_missing: bool = True,
     ) -> None:
         if not os.path.isfile(datalist):
             raise FileNotFoundError(f"datalist {datalist!r} does not exist; generate the data or pass your own datalist.")
@@ -206,6 +215,7 @@ class ReconstructionComparison:
         self.test_split = test_split
         self.tuning_cache = tuning_cache
         self.zero_background_test = ensure_bool(zero_background_test, "zero_background_test")
+        self.rescore_missing = ensure_bool(rescore_missing, "rescore_missing")
         self.examples: dict[tuple[str, float], dict[str, Any]] = {}
         self._example_slice: str | None = None
         self.rows: list[dict[str, Any]] = []
@@ -321,11 +331,11 @@ class ReconstructionComparison:
         for image, region, fname in tqdm(test, desc=f"{setting['mask_type']} {setting['sampling_fraction']:.0%} {name}", unit="slice"):
             earlier = self._previous.get((setting["mask_type"], str(setting["sampling_fraction"]), name, fname, params))
             needed = self._metric_keys(region is not None)
-            if earlier is not None and any(earlier.get(k, "") == "" for k in needed):
+            if earlier is not None and self.rescore_missing and any(_unscored(earlier.get(k)) for k in needed):
                 earlier = None  # scored before a metric was added (HFEN): score it again rather than leave a gap
             if earlier is not None and fname != self._example_slice:  # the figure's slice is reconstructed again
                 seconds.append(float(earlier["seconds"]))
-                metrics = {k: float(earlier[k]) for k in needed}
+                metrics = {k: float("nan") if _unscored(earlier.get(k)) else float(earlier[k]) for k in needed}
                 scores.append(self._record(setting, name, image, region, fname, None, params, seconds[-1], metrics))
                 reused += 1
                 continue
@@ -530,7 +540,7 @@ class ReconstructionComparison:
 
     def markdown(self, shape, n_test: int, n_val: int) -> str:
         """The table as Markdown, with the facts a reader needs to judge it."""
-        fmt = lambda r, k, d: f"{r[k]:.{d}f} ± {r[k + '_sd']:.{d}f}" if k in r else "-"  # noqa: E731
+        fmt = lambda r, k, d: f"{r[k]:.{d}f} ± {r[k + '_sd']:.{d}f}" if k in r and np.isfinite(r[k]) else "-"  # noqa: E731
         lines = [
             "# Compressed-sensing MRI reconstruction: test-set comparison",
             "",
@@ -578,8 +588,9 @@ class ReconstructionComparison:
                 scores = [p for p in per_slice if p["method"] == r["method"] and p["slice"] in subset]
                 mean = {k: float(np.mean([float(p[k]) for p in scores])) if scores and k in scores[0] else float("nan")
                         for k in ("psnr", "ssim", "hfen", "psnr_head", "ssim_head", "hfen_head")}  # fmt: skip
+                cell = lambda k, d: f"{mean[k]:.{d}f}" if np.isfinite(mean[k]) else "-"  # noqa: E731
                 lines.append(
-                    f"| {mask_type} | {fraction:.0%} | {r['method']} | {mean['psnr']:.2f} | {mean['ssim']:.4f} | {mean['hfen']:.3f} | "
-                    f"{mean['psnr_head']:.2f} | {mean['ssim_head']:.4f} | {mean['hfen_head']:.3f} |"
+                    f"| {mask_type} | {fraction:.0%} | {r['method']} | {cell('psnr', 2)} | {cell('ssim', 4)} | {cell('hfen', 3)} | "
+                    f"{cell('psnr_head', 2)} | {cell('ssim_head', 4)} | {cell('hfen_head', 3)} |"
                 )
         return lines
