@@ -23,6 +23,7 @@ Usage::
 
     python benchmarks/bench_learned_reconstruction.py               # every method, 3 rounds
     python benchmarks/bench_learned_reconstruction.py --cascades 8  # the cascade with 8 blocks
+    python benchmarks/bench_learned_reconstruction.py --cascades 8 --cascade_channels 32  # the wide cascade
     python benchmarks/bench_learned_reconstruction.py --weights dagan_generator_def=models/model.pt
 """
 
@@ -99,6 +100,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--cascades", type=int, default=None, help="override the cascade's number of blocks")
+    parser.add_argument("--cascade_channels", type=int, default=None, help="override the cascade's filters per convolution")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--data_dir", default=os.path.join(tempfile.gettempdir(), "monai_genmed_bench", "brain_mr"))
     parser.add_argument(
@@ -124,6 +126,8 @@ def main() -> None:
     config["device_name"] = "cpu"
     if args.cascades is not None:
         config["cascades"] = args.cascades
+    if args.cascade_channels is not None:
+        config["cascade_channels"] = args.cascade_channels
     bf16 = native_bf16()
     print(f"\n| method | parameters | weights | eager fp32, batch 1 | eager fp32, batch {b} "
           f"| channels-last fp32, batch {b} | bf16 autocast, batch {b} | ONNX Runtime fp32, batch {b} "
