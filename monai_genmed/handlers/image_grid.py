@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from ignite.engine import Engine, Events
 
+from monai_genmed.utils.io import atomic_path
+
 __all__ = ["ImageGridSaver", "make_image_grid"]
 
 
@@ -185,8 +187,7 @@ class ImageGridSaver:
         fig.tight_layout()
         os.makedirs(self.output_dir, exist_ok=True)  # type: ignore[arg-type]
         path = os.path.join(self.output_dir, f"{self.prefix}_{step:04d}.png")  # type: ignore[arg-type]
-        tmp = path + ".tmp.png"
-        fig.savefig(tmp, dpi=80)
+        with atomic_path(path, ".png") as tmp:
+            fig.savefig(tmp, dpi=80)
         plt.close(fig)
-        os.replace(tmp, path)
         return path

@@ -26,6 +26,7 @@ import torch
 from ignite.engine import Engine, Events
 
 from monai_genmed.data.latent import LatentDataset
+from monai_genmed.utils.io import atomic_path
 
 __all__ = [
     "LatentFigures",
@@ -69,10 +70,8 @@ def _figure(width: float, height: float):
 
 
 def _save(fig: Any, path: str, dpi: int = 100) -> str:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=dpi)
-    os.replace(tmp, path)  # a reader never sees half a file
+    with atomic_path(path, ".png") as tmp:  # a reader never sees half a file
+        fig.savefig(tmp, dpi=dpi)
     return path
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from ignite.engine import Engine, Events
 
 from monai_genmed.utils.enums import GenerativeKeys
+from monai_genmed.utils.io import write_csv_atomic
 
 __all__ = ["MetricsCSVWriter"]
 
@@ -120,13 +121,7 @@ class MetricsCSVWriter:
                 rows = [r for r in rows if r.get("epoch", "").isdigit() and int(r["epoch"]) < row["epoch"]]
                 self._pruned = True
         rows.append(row)
-        fields = list(dict.fromkeys(k for r in rows for k in r))
-        tmp = self.path + ".tmp"
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields, restval="")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, self.path)
+        write_csv_atomic(self.path, rows)
 
 
 def _is_scalar(value: Any) -> bool:

@@ -30,6 +30,7 @@ from monai_genmed.handlers.model_loader import load_model_weights
 from monai_genmed.metrics import compute_high_frequency_scores, compute_nmse, compute_psnr, compute_ssim
 from monai_genmed.transforms.kspace.functional import data_consistency, image_to_kspace, zero_filled
 from monai_genmed.utils import ensure_bool
+from monai_genmed.utils.io import atomic_path, write_csv_atomic, write_json_atomic
 
 __all__ = ["ReconstructionComparison", "CLASSICAL_METHODS", "LearnedMethod"]
 
@@ -471,11 +472,7 @@ class ReconstructionComparison:
             with open(self.tuning_cache) as f:
                 entries = json.load(f)
         entries[self._tuning_key(fields)] = {"best": dict(best), **fields}
-        os.makedirs(os.path.dirname(os.path.abspath(self.tuning_cache)), exist_ok=True)
-        tmp = f"{self.tuning_cache}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(entries, f, indent=1, default=str)
-        os.replace(tmp, self.tuning_cache)  # atomic: a killed run leaves the old cache, never half a file
+        write_json_atomic(self.tuning_cache, entries, indent=1, default=str)  # a killed run leaves the old cache
 
     def _load_previous(self) -> dict[tuple, dict[str, str]]:
         """Per-slice scores of an earlier run into the same ``output_dir`` (kept when a run stops part-way)."""
@@ -490,15 +487,8 @@ class ReconstructionComparison:
 
     def _write_tables(self) -> None:
         """results.csv and per_slice.csv as they stand, atomically (after every method: nothing finished is lost)."""
-        os.makedirs(self.output_dir, exist_ok=True)
         for name, rows in (("results.csv", self.rows), ("per_slice.csv", self.per_slice)):
-            fields = list(dict.fromkeys(k for r in rows for k in r))
-            path = os.path.join(self.output_dir, name)
-            with open(path + ".tmp", "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=fields)
-                writer.writeheader()
-                writer.writerows(rows)
-            os.replace(path + ".tmp", path)
+            write_csv_atomic(os.path.join(self.output_dir, name), rows)
 
     def _write(self, shape, n_test: int, n_val: int) -> None:
         self._write_tables()
@@ -533,10 +523,9 @@ class ReconstructionComparison:
             ax.set_frame_on(ax is not axes[1, 0])
         fig.suptitle(title, fontsize=9)
         fig.tight_layout()
-        tmp = path + ".tmp.png"
-        fig.savefig(tmp, dpi=90)
+        with atomic_path(path, ".png") as tmp:
+            fig.savefig(tmp, dpi=90)
         plt.close(fig)
-        os.replace(tmp, path)
 
     def markdown(self, shape, n_test: int, n_val: int) -> str:
         """The table as Markdown, with the facts a reader needs to judge it."""

@@ -19,6 +19,7 @@ import torch
 
 from monai_genmed.handlers.model_loader import load_model_weights
 from monai_genmed.metrics import compute_psnr
+from monai_genmed.utils import write_json_atomic
 
 from .comparison import LearnedMethod, ReconstructionComparison
 
@@ -118,11 +119,7 @@ def write_manifest_entry(manifest: str | os.PathLike, name: str, entry: Mapping[
         with open(manifest) as f:
             data = json.load(f)
     data[name] = dict(entry)
-    tmp = f"{manifest}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, manifest)
+    write_json_atomic(manifest, data, indent=2, sort_keys=True)
 
 
 def _entry_name(method: LearnedMethod) -> str:

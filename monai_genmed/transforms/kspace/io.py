@@ -14,6 +14,7 @@ from monai.transforms import MapTransform, Transform
 from monai.utils import TransformBackends
 
 from monai_genmed.utils.enums import KspaceKeys
+from monai_genmed.utils.io import atomic_path
 
 __all__ = ["save_kspace", "LoadKspace", "LoadKspaced", "LoadKspaceD", "LoadKspaceDict"]
 
@@ -29,10 +30,8 @@ def save_kspace(path: str | os.PathLike, kspace: np.ndarray, mask: np.ndarray | 
         arrays["mask"] = np.asarray(mask, dtype=np.uint8)
     if affine is not None:
         arrays["affine"] = np.asarray(affine, dtype=np.float64)
-    tmp = f"{path}.tmp{os.getpid()}.npz"
-    with open(tmp, "wb") as f:
+    with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
-    os.replace(tmp, path)
     return path
 
 

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from monai_genmed.utils.io import atomic_path
+
 __all__ = [
     "UndersamplingMaskFunc",
     "LineMaskFunc",
@@ -422,26 +424,25 @@ def save_undersampling_mask(path: str | os.PathLike, mask: np.ndarray, **metadat
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     lower = path.lower()
     suffix = ".nii.gz" if lower.endswith(".nii.gz") else os.path.splitext(lower)[1]
-    tmp = f"{path}.tmp{os.getpid()}{suffix}"
-    mask_u8 = mask.astype(np.uint8)
-    if suffix == ".npz":
-        meta = {k: np.asarray(v) for k, v in metadata.items()}
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, mask=mask_u8, **meta)
-    elif suffix == ".npy":
-        with open(tmp, "wb") as f:
-            np.save(f, mask_u8)
-    elif suffix == ".mat":
-        from scipy.io import savemat
-
-        savemat(tmp, {"mask": mask_u8, **{k: v for k, v in metadata.items() if v is not None}})
-    elif suffix in (".nii", ".nii.gz"):
-        import nibabel as nib
-
-        nib.save(nib.Nifti1Image(mask_u8, np.eye(4)), tmp)
-    else:
+    if suffix not in (".npz", ".npy", ".mat", ".nii", ".nii.gz"):
         raise ValueError(f"cannot save a mask as {path!r}: use .npz, .npy, .mat, .nii or .nii.gz.")
-    os.replace(tmp, path)
+    mask_u8 = mask.astype(np.uint8)
+    with atomic_path(path, suffix) as tmp:
+        if suffix == ".npz":
+            meta = {k: np.asarray(v) for k, v in metadata.items()}
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, mask=mask_u8, **meta)
+        elif suffix == ".npy":
+            with open(tmp, "wb") as f:
+                np.save(f, mask_u8)
+        elif suffix == ".mat":
+            from scipy.io import savemat
+
+            savemat(tmp, {"mask": mask_u8, **{k: v for k, v in metadata.items() if v is not None}})
+        else:
+            import nibabel as nib
+
+            nib.save(nib.Nifti1Image(mask_u8, np.eye(4)), tmp)
     return path
 
 
