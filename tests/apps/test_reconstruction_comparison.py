@@ -225,3 +225,24 @@ def test_zero_background_test_scores_the_same_slices_with_a_zero_background(tiny
         ReconstructionComparison(output_dir=str(tmp_path / "x"), zero_background_test="true", **common)
     with pytest.raises(ValueError, match="needs a head mask"):
         ReconstructionComparison(output_dir=str(tmp_path / "y"), zero_background_test=True, head_mask_key="none", **common).run()
+
+
+def test_tuning_table_scores_a_grid_on_the_run_s_own_tuning_slices(tiny_dataset, tmp_path):
+    """tuning_table gives the grid search run() does (same slices, same best) and writes nothing."""
+    root, datalist = tiny_dataset
+    grid = {"lamda": [1e-4, 1e-3, 1e-2]}
+    common = dict(datalist=datalist, output_dir=str(tmp_path / "eval"), settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}],
+                  classical=["tv"], grids={"tv": grid}, fixed_params={"tv": {"max_iter": 20}}, tune_slices=2,
+                  tuning_cache=str(tmp_path / "cache.json"))  # fmt: skip
+    comparison = ReconstructionComparison(**common)
+    best, table, names = comparison.tuning_table("tv", common["settings"][0], grid)
+    assert len(names) == 2 and [row["lamda"] for row in table] == grid["lamda"]
+    assert best["lamda"] == max(table, key=lambda r: r["psnr"])["lamda"]
+    assert not (tmp_path / "cache.json").exists() and not (tmp_path / "eval").exists()
+    ReconstructionComparison(**common).run()
+    import json
+
+    cached = list(json.loads((tmp_path / "cache.json").read_text()).values())[0]
+    assert cached["best"] == best and cached["slices"] == names
+    with pytest.raises(ValueError, match="unknown classical method"):
+        comparison.tuning_table("bm4d", common["settings"][0], grid)

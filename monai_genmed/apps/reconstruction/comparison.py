@@ -452,6 +452,25 @@ class ReconstructionComparison:
         self._write(shape, len(test), len(validation))
         return self.rows
 
+    def tuning_table(self, method: str, setting: Mapping[str, Any], grid: Mapping[str, Sequence[Any]]) -> tuple[dict, list[dict], list[str]]:
+        """Score ``grid`` of the classical ``method`` (``"tv"``, ``"bm3d"``...) on the validation slices :py:meth:`run`
+        tunes it on for ``setting``, with the same fixed settings; the tuning cache and the tables are not touched.
+        For checking a tuned value on a finer grid or past the grid's end.
+
+        Returns:
+            ``(best, table, slice names)`` as :func:`monai_genmed.apps.baselines.tune_cs_method` gives them.
+        """
+        from monai_genmed.apps.baselines import tune_cs_method
+
+        if method not in _classical_methods():
+            raise ValueError(f"unknown classical method {method!r}; choose from {CLASSICAL_METHODS}.")
+        validation = _spread(self._load_split("validation", self.tune_slices), self.slow_method_tune_slices if method in SLOW_METHODS else None)
+        mask = np.asarray(self.mask_fn(setting["mask_type"], setting["sampling_fraction"], validation[0][0].shape), dtype=np.float32)
+        slices = [(self._undersample(image, mask)[0], mask, image, None) for image, _, _ in validation]
+        make = functools.partial(_classical_methods()[method][1], **self.fixed_params.get(method, {}))
+        best, table = tune_cs_method(make, grid, slices, metric="psnr")
+        return best, table, [name for _, _, name in validation]
+
     @staticmethod
     def _tuning_key(fields: Mapping[str, Any]) -> str:
         return json.dumps(fields, sort_keys=True, default=str)

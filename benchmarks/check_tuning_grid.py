@@ -1,0 +1,55 @@
+"""Check a classical baseline's tuned setting on a finer grid, or past its grid's end, on the slices it was tuned on.
+
+The dagan_csmri comparison tunes each classical method (TV-CS, BM3D-MRI...) by grid search on validation slices
+(``ReconstructionComparison.run``). This script scores other values of one setting on exactly those slices, with
+the same fixed settings, so a reader can see whether the baseline's tuned value is its optimum or only the best of
+a coarse grid. The tables are not touched; to use a new value, pass ``--classical_grids`` to ``evaluate.json``.
+
+Usage (the varied data of the bundle; BM3D costs about a minute per slice and value)::
+
+    python benchmarks/check_tuning_grid.py --method bm3d --mask_type poisson2d --sampling_fraction 0.2 \\
+        --setting sigma0 --values 0.025 0.035 0.05 0.07
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+from monai.bundle import ConfigParser
+
+from monai_genmed.utils import cpu_summary
+
+CONFIGS = ("common.json", "evaluate.json", "varied_data.json", "evaluate_varied.json")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--method", default="bm3d", help="classical method key: tv, l1_wavelet, bm3d")
+    parser.add_argument("--mask_type", default="poisson2d")
+    parser.add_argument("--sampling_fraction", type=float, default=0.2)
+    parser.add_argument("--setting", default="sigma0", help="the setting to vary, e.g. sigma0 (BM3D) or lamda (TV)")
+    parser.add_argument("--values", type=float, nargs="+", required=True)
+    parser.add_argument("--bundle", default=os.path.join(os.path.dirname(__file__), "..", "bundles", "dagan_csmri"))
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    config = ConfigParser()
+    config.read_config([os.path.join(args.bundle, "configs", name) for name in CONFIGS])
+    config.update({"bundle_root": os.path.abspath(args.bundle), "learned_methods": [], "device_name": "cpu"})
+    comparison = config.get_parsed_content("comparison")
+    setting = {"mask_type": args.mask_type, "sampling_fraction": args.sampling_fraction}
+    print(cpu_summary())
+    start = time.perf_counter()
+    best, table, names = comparison.tuning_table(args.method, setting, {args.setting: args.values})
+    print(f"{args.method} at {args.mask_type} {args.sampling_fraction:.0%}, validation slices {names} "
+          f"({time.perf_counter() - start:.0f} s); best {best}\n")
+    print(f"| {args.setting} | PSNR (dB) | SSIM | s/slice |\n| ---: | ---: | ---: | ---: |")
+    for row in table:
+        print(f"| {row[args.setting]:g} | {row['psnr']:.3f} | {row['ssim']:.4f} | {row['seconds']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
