@@ -59,8 +59,10 @@ def test_shipped_weights_reproduce_their_manifest(bundle, one_subject):
 
 
 @pytest.mark.parametrize("setting", ["gaussian1d_30", "poisson2d_20"])
-def test_shipped_cascade_reconstructs_kspace_through_inference_json(bundle, one_subject, tmp_path, setting):
-    """A user's k-space file through inference.json with the shipped cascade: better than zero-filled, on the grid."""
+@pytest.mark.parametrize("model,overlays", [("cascade", ("cascade.json",)), ("cascade_wide", ("cascade.json", "cascade_wide.json"))])
+def test_shipped_cascade_reconstructs_kspace_through_inference_json(bundle, one_subject, tmp_path, setting, model, overlays):
+    """A user's k-space file through inference.json with a shipped cascade (its widths from the overlay config, not
+    retyped): better than zero-filled, on the grid."""
     from monai.data import load_decathlon_datalist
 
     item = load_decathlon_datalist(one_subject, data_list_key="validation")[5]
@@ -71,13 +73,13 @@ def test_shipped_cascade_reconstructs_kspace_through_inference_json(bundle, one_
 
     mask = np.asarray(default_undersampling_mask(mask_type, int(percent) / 100, target.shape), np.float32)
     save_kspace(tmp_path / "scan.npz", np.asarray(image_to_kspace(target[None]))[0] * mask, mask, image.affine)
-    run(config_file=[str(bundle / "configs" / n) for n in ("common.json", "inference.json", "cascade.json")],
+    run(config_file=[str(bundle / "configs" / n) for n in ("common.json", "inference.json", *overlays)],
         input_path=str(tmp_path / "scan.npz"), output_dir=str(tmp_path / "out"), device_name="cpu",
-        ckpt_path=str(bundle / "models" / "varied" / f"cascade_{setting}" / "model.pt"),
+        ckpt_path=str(bundle / "models" / "varied" / f"{model}_{setting}" / "model.pt"),
         mask_type=mask_type, sampling_fraction=int(percent) / 100)  # fmt: skip
     result = nib.load(tmp_path / "out" / "scan_recon.nii.gz")
     np.testing.assert_allclose(result.affine, image.affine, atol=1e-5)
     recon = result.get_fdata().astype(np.float32)
     zf = np.asarray(zero_filled((np.asarray(image_to_kspace(target[None])) * mask)))[0]
     err = lambda x: float(np.mean((x - target) ** 2))  # noqa: E731
-    assert err(recon) < 0.5 * err(zf), "the shipped cascade should at least halve zero-filled's error"
+    assert err(recon) < 0.5 * err(zf), f"the shipped {model} should at least halve zero-filled's error"
