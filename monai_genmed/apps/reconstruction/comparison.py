@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import os
+import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -533,7 +534,7 @@ class ReconstructionComparison:
         for j, name in enumerate(methods, start=1):
             recon, psnr = examples[name]
             axes[0, j].imshow(recon, cmap="gray", vmin=0, vmax=1)
-            axes[0, j].set_title(f"{name.split(' (')[0]}\n{psnr:.2f} dB", fontsize=8)
+            axes[0, j].set_title(f"{textwrap.fill(name.rsplit(' (', 1)[0], 24)}\n{psnr:.2f} dB", fontsize=8)  # drop "(model.pt)"
             axes[1, j].imshow(np.abs(recon - target), cmap="inferno", vmin=0, vmax=1 / error_gain)
         axes[1, 0].text(0.5, 0.5, f"|error| x {error_gain:g}", ha="center", va="center", fontsize=9)
         for ax in axes.ravel():
