@@ -246,3 +246,32 @@ def test_tuning_table_scores_a_grid_on_the_run_s_own_tuning_slices(tiny_dataset,
     assert cached["best"] == best and cached["slices"] == names
     with pytest.raises(ValueError, match="unknown classical method"):
         comparison.tuning_table("bm4d", common["settings"][0], grid)
+
+
+def test_a_run_stopped_part_way_keeps_the_earlier_scores_it_had_not_reached(tiny_dataset, tmp_path, monkeypatch):
+    """per_slice.csv of a stopped rerun still holds the earlier run's rows of the settings it never reached."""
+    from monai_genmed.apps.baselines import TotalVariationCS
+
+    root, datalist = tiny_dataset
+    settings = [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}, {"mask_type": "poisson2d", "sampling_fraction": 0.2}]
+    common = dict(datalist=datalist, output_dir=str(tmp_path / "eval"), settings=settings, classical=["tv"],
+                  grids={"tv": {"lamda": [1e-3]}}, fixed_params={"tv": {"max_iter": 20}}, tune_slices=1)  # fmt: skip
+    ReconstructionComparison(**common).run()
+
+    def rows():
+        with open(tmp_path / "eval" / "per_slice.csv", newline="") as f:
+            return [(r["mask_type"], r["method"]) for r in csv.DictReader(f)]
+
+    before = rows()
+    assert before.count(("poisson2d", "TV-CS (SigPy TotalVariationRecon)")) == 3
+    real_call = TotalVariationCS.__call__
+
+    def stop_in_poisson(self, kspace, mask, *a, **k):
+        if mask.mean() < 0.25:  # the Poisson 20 % setting: the run is killed there
+            raise KeyboardInterrupt
+        return real_call(self, kspace, mask, *a, **k)
+
+    monkeypatch.setattr(TotalVariationCS, "__call__", stop_in_poisson)
+    with pytest.raises(KeyboardInterrupt):
+        ReconstructionComparison(**common).run()
+    assert sorted(rows()) == sorted(before)  # nothing lost, nothing doubled

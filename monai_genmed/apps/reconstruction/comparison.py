@@ -505,14 +505,22 @@ class ReconstructionComparison:
             return {}  # written before the settings were recorded per slice: nothing can be matched safely
         return {(r["mask_type"], r["sampling_fraction"], r["method"], r["slice"], r["settings"]): r for r in rows}
 
-    def _write_tables(self) -> None:
-        """results.csv and per_slice.csv as they stand, atomically (after every method: nothing finished is lost)."""
-        for name, rows in (("results.csv", self.rows), ("per_slice.csv", self.per_slice)):
+    def _write_tables(self, final: bool = False) -> None:
+        """results.csv and per_slice.csv as they stand, atomically (after every method: nothing finished is lost).
+
+        Until the run ends, per_slice.csv also keeps the earlier run's rows of every method and setting this run
+        has not reached yet, so a run stopped part-way does not throw away scores it would have reused.
+        """
+        per_slice = self.per_slice
+        if not final:
+            reached = {(p["mask_type"], str(p["sampling_fraction"]), p["method"]) for p in self.per_slice}
+            per_slice = per_slice + [r for r in self._previous.values() if (r["mask_type"], r["sampling_fraction"], r["method"]) not in reached]
+        for name, rows in (("results.csv", self.rows), ("per_slice.csv", per_slice)):
             write_csv_atomic(os.path.join(self.output_dir, name), rows)
 
     def _write(self, shape, n_test: int, n_val: int) -> None:
-        self._write_tables()
-        with open(os.path.join(self.output_dir, "results.md"), "w") as f:
+        self._write_tables(final=True)
+        with atomic_path(os.path.join(self.output_dir, "results.md")) as tmp, open(tmp, "w") as f:
             f.write(self.markdown(shape, n_test, n_val))
         for (mask_type, fraction), examples in self.examples.items():
             self.figure(examples, os.path.join(self.output_dir, f"example_{mask_type}_{round(fraction * 100)}.png"),
