@@ -420,20 +420,15 @@ class ReconstructionComparison:
             mask = np.asarray(self.mask_fn(setting["mask_type"], setting["sampling_fraction"], shape), dtype=np.float32)
             undersampled = {fname: self._undersample(image, mask) for image, _, fname in test}  # once per setting
             self._score_method(setting, "zero-filled", lambda k, m, zf: zf, test, undersampled, mask, "-", "-")
-            val_slices = []
-            for image, region, _ in validation:
-                kspace, _ = self._undersample(image, mask)
-                val_slices.append((kspace, mask, image, None))
             for key in self.classical:
                 display, factory, grid_key = methods[key]
                 fixed = self.fixed_params.get(key, {})
                 make = functools.partial(factory, **fixed)
                 grid = self.grids.get(key, DEFAULT_GRIDS[grid_key])
                 slow = key in SLOW_METHODS
-                tuning = _spread(val_slices, self.slow_method_tune_slices if slow else None)
+                tuning, names = self._tuning_slices(key, validation, mask)
                 key_fields = {"datalist": os.path.abspath(self.datalist), "setting": setting, "method": key, "fixed": fixed,
-                              "grid": {k: list(v) for k, v in grid.items()}, "metric": "psnr",
-                              "slices": [n for _, _, n in _spread(validation, self.slow_method_tune_slices if slow else None)]}  # fmt: skip
+                              "grid": {k: list(v) for k, v in grid.items()}, "metric": "psnr", "slices": names}  # fmt: skip
                 best = self._cached_tuning(key_fields)
                 if best is None:
                     start = time.perf_counter()
@@ -465,12 +460,18 @@ class ReconstructionComparison:
 
         if method not in _classical_methods():
             raise ValueError(f"unknown classical method {method!r}; choose from {CLASSICAL_METHODS}.")
-        validation = _spread(self._load_split("validation", self.tune_slices), self.slow_method_tune_slices if method in SLOW_METHODS else None)
+        validation = self._load_split("validation", self.tune_slices)
         mask = np.asarray(self.mask_fn(setting["mask_type"], setting["sampling_fraction"], validation[0][0].shape), dtype=np.float32)
-        slices = [(self._undersample(image, mask)[0], mask, image, None) for image, _, _ in validation]
+        slices, names = self._tuning_slices(method, validation, mask)
         make = functools.partial(_classical_methods()[method][1], **self.fixed_params.get(method, {}))
         best, table = tune_cs_method(make, grid, slices, metric="psnr")
-        return best, table, [name for _, _, name in validation]
+        return best, table, names
+
+    def _tuning_slices(self, method: str, validation: list, mask: np.ndarray) -> tuple[list[tuple], list[str]]:
+        """The ``(kspace_masked, mask, target, None)`` tuning inputs of ``method`` and their file names: every
+        validation slice, or an even spread of ``slow_method_tune_slices`` for a slow method."""
+        chosen = _spread(validation, self.slow_method_tune_slices if method in SLOW_METHODS else None)
+        return [(self._undersample(image, mask)[0], mask, image, None) for image, _, _ in chosen], [name for _, _, name in chosen]
 
     @staticmethod
     def _tuning_key(fields: Mapping[str, Any]) -> str:
