@@ -98,6 +98,38 @@ def test_bm3d_sigma_schedule_is_geometric():
     np.testing.assert_allclose(schedule, [0.08, 0.04, 0.02, 0.01])
 
 
+def test_bm3d_with_noise_factor_ends_at_the_slice_noise_level(make_cs_problem):
+    bm3d = BM3DCS(n_iter=3, sigma0=0.2, noise_factor=1.5, sigma_floor=0.004)
+    assert bm3d.uses_noise_level and not BM3DCS().uses_noise_level
+    np.testing.assert_allclose(bm3d.sigma_schedule(0.02), [0.2, np.sqrt(0.2 * 0.03), 0.03])
+    assert bm3d.sigma_schedule(0.0)[-1] == pytest.approx(0.004)  # a noise-free slice: the floor
+    assert bm3d.params == {"n_iter": 3, "sigma0": 0.2, "noise_factor": 1.5, "sigma_floor": 0.004, "real_valued": False}
+    kspace, mask, _ = make_cs_problem((24, 24), 0.4)
+    for bad in (None, float("nan"), -0.01):
+        with pytest.raises(ValueError, match="noise_sigma >= 0"):
+            bm3d(kspace, mask, noise_sigma=bad)
+    # the noise level steers the result: a clean slice keeps more detail than one declared noisy
+    quiet = BM3DCS(n_iter=2, sigma0=0.01, noise_factor=1.0)  # one iteration would use sigma0 only
+    assert np.abs(quiet(kspace, mask, noise_sigma=0.0) - quiet(kspace, mask, noise_sigma=0.3)).max() > 1e-3
+
+
+def test_tune_passes_each_slice_noise_level_to_a_noise_adaptive_method(fully_sampled_slices):
+    seen = []
+
+    class _NoiseAware(_ScaledTruth):
+        uses_noise_level = True
+
+        def reconstruct(self, kspace, mask, noise_sigma=None):
+            seen.append(noise_sigma)
+            return super().reconstruct(kspace, mask)
+
+    slices = [(*item, noise) for item, noise in zip(fully_sampled_slices, (0.01, 0.0))]
+    best, _ = tune_cs_method(_NoiseAware, {"scale": [0.9, 1.0]}, slices)
+    assert best == {"scale": 1.0} and seen == [0.01, 0.0, 0.01, 0.0]
+    with pytest.raises(ValueError, match="fifth entry, its noise_sigma"):
+        tune_cs_method(_NoiseAware, {"scale": [1.0]}, fully_sampled_slices)
+
+
 def test_tv_default_dual_step_converges(make_cs_problem):
     kspace, mask, _ = make_cs_problem((48, 48), 0.35)
     short, long = TotalVariationCS(max_iter=150, record_objective=True), TotalVariationCS(max_iter=600, record_objective=True)
@@ -119,7 +151,7 @@ def test_params_and_names_describe_the_run():
     assert BM3DCS(n_iter=3, real_valued=True).params == {"n_iter": 3, "sigma0": 0.2, "sigma_end": 0.02, "real_valued": True}
     names = {m().name for m in (TotalVariationCS, L1WaveletCS, BM3DCS, ZeroFilledRecon)}
     assert len(names) == 4
-    assert set(DEFAULT_GRIDS) == {"TotalVariationCS", "L1WaveletCS", "BM3DCS"}
+    assert set(DEFAULT_GRIDS) == {"TotalVariationCS", "L1WaveletCS", "BM3DCS", "BM3DCSNoise"}
 
 
 class _ScaledTruth(CSReconstructor):

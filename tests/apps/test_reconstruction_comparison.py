@@ -132,6 +132,40 @@ def test_out_of_distribution_split_is_scored_and_named(tmp_path):
         ReconstructionComparison(output_dir=str(tmp_path / "x"), test_split="validation", **common)
 
 
+def test_noise_level_known_bm3d_gets_each_slice_s_datalist_noise(tiny_dataset, tmp_path, monkeypatch):
+    """bm3d_noise is tuned and scored with the datalist's noise_sigma of every slice it reconstructs."""
+    import json
+
+    from monai_genmed.apps.baselines import BM3DCS
+
+    _, datalist = tiny_dataset
+    seen = []
+    real_schedule = BM3DCS.sigma_schedule
+
+    def recording(self, noise_sigma=None):
+        seen.append(noise_sigma)
+        return real_schedule(self, noise_sigma)
+
+    monkeypatch.setattr(BM3DCS, "sigma_schedule", recording)
+    common = dict(settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}], classical=["bm3d_noise"],
+                  grids={"bm3d_noise": {"noise_factor": [1.0]}}, fixed_params={"bm3d_noise": {"n_iter": 1}},
+                  tune_slices=2, test_slices=2, slow_method_slices=2, slow_method_tune_slices={"bm3d_noise": 1})  # fmt: skip
+    rows = ReconstructionComparison(datalist, str(tmp_path / "eval"), **common).run()
+    assert rows[1]["method"].startswith("BM3D-MRI, noise level known") and "noise_factor=1" in rows[1]["settings"]
+    with open(datalist) as f:
+        listed = json.load(f)
+    expected = {item["noise_sigma"] for split in ("validation", "test") for item in listed[split]}
+    assert len(seen) == 3 and set(seen) <= expected and all(s > 0 for s in seen)
+    for split in ("validation", "test"):
+        for item in listed[split]:
+            del item["noise_sigma"]
+    bare = os.path.join(os.path.dirname(datalist), "datalist_no_noise.json")  # image paths are relative to it
+    with open(bare, "w") as f:
+        json.dump(listed, f)
+    with pytest.raises(ValueError, match="have no 'noise_sigma' entry"):
+        ReconstructionComparison(str(bare), str(tmp_path / "eval2"), **common).run()
+
+
 def test_tuning_cache_is_shared_between_runs_and_never_stale(tiny_dataset, tmp_path, monkeypatch):
     """Two runs with one tuning_cache tune once and score with the same settings; another grid tunes again."""
     import monai_genmed.apps.baselines as baselines

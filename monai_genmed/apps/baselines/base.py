@@ -135,6 +135,8 @@ class CSReconstructor:
     """
 
     name: str = "reconstruction"
+    #: whether :meth:`__call__` needs the slice's ``noise_sigma`` (a noise-adaptive setting)
+    uses_noise_level: bool = False
 
     def __init__(self, real_valued: bool = False) -> None:
         self.real_valued = bool(real_valued)
@@ -152,21 +154,31 @@ class CSReconstructor:
         """
         raise NotImplementedError
 
-    def __call__(self, kspace_masked: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def __call__(self, kspace_masked: np.ndarray, mask: np.ndarray, noise_sigma: float | None = None) -> np.ndarray:
         """Reconstruct one slice.
 
         Args:
             kspace_masked: ``H, W`` complex measured k-space (see :func:`check_cs_inputs`).
             mask: ``H, W`` {0, 1} undersampling mask.
+            noise_sigma: the slice's noise standard deviation (per real or imaginary component, image scale);
+                required where :attr:`uses_noise_level`, ignored elsewhere.
 
         Returns:
             ``H, W`` float32 magnitude image (non-negative real part with ``real_valued``).
         """
         kspace, m = check_cs_inputs(kspace_masked, mask)
+        extra = {}
+        if self.uses_noise_level:
+            if noise_sigma is None or not (math.isfinite(float(noise_sigma)) and float(noise_sigma) >= 0):
+                raise ValueError(
+                    f"{type(self).__name__} adapts to the noise level, so each slice needs noise_sigma >= 0 (the noise "
+                    f"standard deviation, e.g. from a noise pre-scan or the datalist's 'noise_sigma'), got {noise_sigma!r}."
+                )
+            extra = {"noise_sigma": float(noise_sigma)}
         if self.real_valued:
             kspace, m = conjugate_symmetric_fill(kspace, m)
-            return np.maximum(self.reconstruct(kspace, m).real, 0).astype(np.float32)
-        return np.abs(self.reconstruct(kspace, m)).astype(np.float32)
+            return np.maximum(self.reconstruct(kspace, m, **extra).real, 0).astype(np.float32)
+        return np.abs(self.reconstruct(kspace, m, **extra)).astype(np.float32)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

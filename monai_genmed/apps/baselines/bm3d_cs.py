@@ -49,12 +49,26 @@ class BM3DCS(CSReconstructor):
         sigma_end: noise level of the last iteration, about the noise of the data (0.02 beat 0.01 and 0.005
             at a Rician sigma of 0.015).
         real_valued: see :class:`~monai_genmed.apps.baselines.base.CSReconstructor`; also halves the cost.
+        noise_factor: when given, the last noise level is not ``sigma_end`` but ``noise_factor`` times the noise
+            standard deviation of each slice, which every call must then pass (``noise_sigma=``, per real or
+            imaginary component, for images in [0, 1]; a scanner's noise pre-scan gives it). One fixed
+            ``sigma_end`` over-smooths clean scans and under-smooths noisy ones: on the varied brain data (SNR 15-80
+            and noise-free subjects) a noise-free test subject lost 4-6 dB to a learned model with ``sigma_end``
+            0.02 that it did not lose at other noise levels.
+        sigma_floor: the smallest last noise level with ``noise_factor`` (a noise-free slice still gets a light
+            last denoising of the aliasing that data consistency cannot remove).
     """
 
     name = "BM3D-CS"
 
     def __init__(
-        self, n_iter: int = 16, sigma0: float = 0.2, sigma_end: float = 0.02, real_valued: bool = False
+        self,
+        n_iter: int = 16,
+        sigma0: float = 0.2,
+        sigma_end: float = 0.02,
+        real_valued: bool = False,
+        noise_factor: float | None = None,
+        sigma_floor: float = 0.002,
     ) -> None:
         super().__init__(real_valued)
         if not has_bm3d:
@@ -62,14 +76,24 @@ class BM3DCS(CSReconstructor):
         self.n_iter = check_iterations(n_iter, "n_iter")
         self.sigma0 = check_positive(sigma0, "sigma0")
         self.sigma_end = check_positive(sigma_end, "sigma_end")
+        self.noise_factor = None if noise_factor is None else check_positive(noise_factor, "noise_factor")
+        self.sigma_floor = check_positive(sigma_floor, "sigma_floor")
+        self.uses_noise_level = self.noise_factor is not None
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"n_iter": self.n_iter, "sigma0": self.sigma0, "sigma_end": self.sigma_end, **super().params}
+        last = {"sigma_end": self.sigma_end} if self.noise_factor is None else {
+            "noise_factor": self.noise_factor, "sigma_floor": self.sigma_floor}  # fmt: skip
+        return {"n_iter": self.n_iter, "sigma0": self.sigma0, **last, **super().params}
 
-    def sigma_schedule(self) -> np.ndarray:
-        """BM3D noise level of each iteration."""
-        return np.geomspace(self.sigma0, self.sigma_end, self.n_iter)
+    def sigma_schedule(self, noise_sigma: float | None = None) -> np.ndarray:
+        """BM3D noise level of each iteration (for a slice of noise level ``noise_sigma`` with ``noise_factor``)."""
+        end = self.sigma_end
+        if self.noise_factor is not None:
+            if noise_sigma is None:
+                raise ValueError("this BM3DCS was built with noise_factor, so it needs each slice's noise_sigma.")
+            end = max(self.noise_factor * float(noise_sigma), self.sigma_floor)
+        return np.geomspace(self.sigma0, end, self.n_iter)
 
     def denoise(self, image: np.ndarray, sigma: float) -> np.ndarray:
         """BM3D of a complex image, part by part (the real part only when ``real_valued``)."""
@@ -79,9 +103,9 @@ class BM3DCS(CSReconstructor):
         imag = bm3d.bm3d(image.imag.astype(np.float64), sigma)
         return (real + 1j * imag).astype(np.complex64)
 
-    def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def reconstruct(self, kspace: np.ndarray, mask: np.ndarray, noise_sigma: float | None = None) -> np.ndarray:
         image = zero_filled_image(kspace)
-        for sigma in self.sigma_schedule():
+        for sigma in self.sigma_schedule(noise_sigma):
             image = self.denoise(image, float(sigma))
             image = data_consistency(image[None], kspace[None], mask, output="complex")[0]
         return image

@@ -23,7 +23,9 @@ from monai_genmed.metrics import compute_psnr, compute_ssim
 __all__ = ["DEFAULT_GRIDS", "CSSlice", "image_psnr", "image_ssim", "evaluate_cs_method", "tune_cs_method"]
 
 #: One slice for tuning or evaluation: ``(kspace_masked, mask, target, region)``, where ``target`` is the fully
-#: sampled magnitude image in [0, 1] and ``region`` an optional boolean mask (e.g. the head) to score within.
+#: sampled magnitude image in [0, 1] and ``region`` an optional boolean mask (e.g. the head) to score within;
+#: a fifth entry, the slice's noise standard deviation, is passed on to noise-adaptive reconstructions
+#: (:attr:`~monai_genmed.apps.baselines.base.CSReconstructor.uses_noise_level`).
 CSSlice = tuple[np.ndarray, np.ndarray, np.ndarray, "np.ndarray | None"]
 
 #: Grids for :func:`tune_cs_method`, by class name, for images in [0, 1], log-spaced. Measured on a Colin27 T1
@@ -37,6 +39,9 @@ DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     "TotalVariationCS": {"lamda": [6.25e-5, 1.25e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3]},
     "L1WaveletCS": {"lamda": [3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]},
     "BM3DCS": {"sigma0": [0.05, 0.1, 0.2, 0.4, 0.8]},
+    # with the noise level known (noise_factor): last level = factor x noise sigma; the docstring of BM3DCS found
+    # 0.02 best at a Rician sigma of 0.015 (factor ~1.3)
+    "BM3DCSNoise": {"sigma0": [0.05, 0.4], "noise_factor": [0.7, 1.4, 2.8]},
 }
 
 _METRICS = ("psnr", "ssim")
@@ -61,9 +66,12 @@ def _check_slices(slices: Sequence[CSSlice]) -> None:
     if len(slices) == 0:
         raise ValueError("no slices given; pass a list of (kspace_masked, mask, target, region_or_None) tuples.")
     for i, item in enumerate(slices):
-        if len(item) != 4:
-            raise ValueError(f"slice {i} has {len(item)} entries; each must be (kspace_masked, mask, target, region).")
-        kspace, _, target, region = item
+        if len(item) not in (4, 5):
+            raise ValueError(
+                f"slice {i} has {len(item)} entries; each must be (kspace_masked, mask, target, region) or "
+                "(kspace_masked, mask, target, region, noise_sigma)."
+            )
+        kspace, _, target, region = item[:4]
         if np.shape(target) != np.shape(kspace) or (region is not None and np.shape(region) != np.shape(target)):
             raise ValueError(
                 f"slice {i}: target {np.shape(target)} (and region, if given) must have the k-space's shape "
@@ -91,9 +99,12 @@ def evaluate_cs_method(
     """
     _check_slices(slices)
     psnrs, ssims, seconds, cpu_seconds = [], [], [], []
-    for kspace, mask, target, region in slices:
+    for kspace, mask, target, region, *noise in slices:
+        extra = {"noise_sigma": noise[0] if noise else None} if getattr(reconstructor, "uses_noise_level", False) else {}
+        if extra and extra["noise_sigma"] is None:
+            raise ValueError(f"{reconstructor!r} adapts to the noise level; give each slice a fifth entry, its noise_sigma.")
         start, start_cpu = time.perf_counter(), time.process_time()
-        recon = reconstructor(kspace, mask)
+        recon = reconstructor(kspace, mask, **extra)
         seconds.append(time.perf_counter() - start)
         cpu_seconds.append(time.process_time() - start_cpu)
         region = np.asarray(region, bool) if (use_region and region is not None) else None

@@ -46,11 +46,16 @@ def _classical_methods() -> dict[str, tuple[str, Callable[..., Any], str]]:
         "tv": ("TV-CS (SigPy TotalVariationRecon)", TotalVariationCS, "TotalVariationCS"),
         "l1_wavelet": ("L1-wavelet CS (SigPy L1WaveletRecon, db4)", L1WaveletCS, "L1WaveletCS"),
         "bm3d": ("BM3D-MRI (plug-and-play BM3D + data consistency)", BM3DCS, "BM3DCS"),
+        "bm3d_noise": (
+            "BM3D-MRI, noise level known (last BM3D level = factor x the slice's noise sigma)",
+            functools.partial(BM3DCS, noise_factor=1.0),
+            "BM3DCSNoise",
+        ),
     }
 
 
-CLASSICAL_METHODS = ("tv", "l1_wavelet", "bm3d")
-SLOW_METHODS = ("bm3d",)  # minutes per 256x256 slice on a 2-core CPU
+CLASSICAL_METHODS = ("tv", "l1_wavelet", "bm3d", "bm3d_noise")
+SLOW_METHODS = ("bm3d", "bm3d_noise")  # minutes per 256x256 slice on a 2-core CPU
 METRICS = ("nmse", "psnr", "ssim", "hfen", "hf_ratio")  # per-slice scores; each also "_head" where a head mask is given
 
 
@@ -129,13 +134,17 @@ class ReconstructionComparison:
         settings: one dict per setting: ``mask_type`` and ``sampling_fraction``.
         learned: the learned methods, :class:`LearnedMethod` or dicts of its arguments (a config's list).
         mask_fn: ``(mask_type, fraction, shape) -> mask``, default the shipped fixed masks.
-        classical: which classical methods to run (``tv``, ``l1_wavelet``, ``bm3d``).
+        classical: which classical methods to run (``tv``, ``l1_wavelet``, ``bm3d``, ``bm3d_noise``). ``bm3d_noise``
+            is BM3D-MRI told each slice's noise level (the datalist's ``noise_sigma``, as a scanner's noise pre-scan
+            gives it), so one tuned setting serves clean and noisy scans alike; the datalist must have it.
         grids: per method name (``tv``...), the grid of settings to tune; default the baselines' DEFAULT_GRIDS.
         fixed_params: per method name, settings that are not tuned (e.g. iterations).
         tune_slices: how many validation slices (spread over the split) to tune on.
         test_slices: how many test slices to score (None: all).
         slow_method_slices: cap on test slices for methods slower than ~5 s per slice (BM3D), stated in the table.
-        slow_method_tune_slices: cap on the validation slices that slow methods (BM3D) are tuned on.
+        slow_method_tune_slices: cap on the validation slices that slow methods (BM3D) are tuned on; one number, or
+            a number per slow method (``{"bm3d": 2, "bm3d_noise": 3}``: a noise-adaptive method should see every
+            noise level of the validation split).
         device: device of the networks.
         inferer: MONAI inferer for networks that take the zero-filled image alone (default SimpleInferer), e.g. an
             accelerated one; networks with ``extra_keys`` are called directly.
@@ -168,7 +177,7 @@ class ReconstructionComparison:
         tune_slices: int = 8,
         test_slices: int | None = None,
         slow_method_slices: int | None = 12,
-        slow_method_tune_slices: int | None = 2,
+        slow_method_tune_slices: int | None | Mapping[str, int | None] = 2,
         device: str | torch.device = "cpu",
         inferer: Inferer | None = None,
         batch_size: int = 8,
@@ -223,6 +232,7 @@ class ReconstructionComparison:
         self.rows: list[dict[str, Any]] = []
         self.per_slice: list[dict[str, Any]] = []
         self._previous: dict[tuple, dict[str, str]] = {}
+        self._noise_sigma: dict[str, float | None] = {}  # file name -> the datalist's noise_sigma
 
     # data -------------------------------------------------------------------------------------------------
     def _load_split(self, split: str, count: int | None) -> list[tuple[np.ndarray, np.ndarray | None, str]]:
@@ -246,6 +256,7 @@ class ReconstructionComparison:
                     )
                 image = np.where(region, image, 0).astype(np.float32)
             out.append((image, region, os.path.basename(str(item["image"]))))
+            self._noise_sigma[out[-1][2]] = item.get("noise_sigma")
         return out
 
     @staticmethod
@@ -343,7 +354,7 @@ class ReconstructionComparison:
                 continue
             kspace, zf = undersampled[fname]
             start = time.perf_counter()
-            recon = recon_fn(kspace, mask, zf)
+            recon = recon_fn(kspace, mask, zf, fname)
             seconds.append(time.perf_counter() - start)
             scores.append(self._record(setting, name, image, region, fname, recon, params, seconds[-1]))
         if reused:
@@ -413,13 +424,21 @@ class ReconstructionComparison:
         validation = self._load_split("validation", self.tune_slices)
         test = self._load_split(self.test_split, self.test_slices)
         shape = test[0][0].shape
+        if "bm3d_noise" in self.classical:
+            missing = [name for name in self._noise_sigma if self._slice_noise(name) is None]
+            if missing:
+                raise ValueError(
+                    f"classical method 'bm3d_noise' needs each slice's noise level, but {len(missing)} slices of "
+                    f"{self.datalist!r} (e.g. {missing[0]}) have no 'noise_sigma' entry; add it to the datalist (the noise "
+                    "standard deviation on the image's scale, e.g. from a noise pre-scan) or drop 'bm3d_noise'."
+                )
         slow_subset = _spread(test, self.slow_method_slices)
         self._example_slice = slow_subset[len(slow_subset) // 2][2]  # a slice every method reconstructs
         methods = _classical_methods() if self.classical else {}
         for setting in self.settings:
             mask = np.asarray(self.mask_fn(setting["mask_type"], setting["sampling_fraction"], shape), dtype=np.float32)
             undersampled = {fname: self._undersample(image, mask) for image, _, fname in test}  # once per setting
-            self._score_method(setting, "zero-filled", lambda k, m, zf: zf, test, undersampled, mask, "-", "-")
+            self._score_method(setting, "zero-filled", lambda k, m, zf, fname: zf, test, undersampled, mask, "-", "-")
             for key in self.classical:
                 display, factory, grid_key = methods[key]
                 fixed = self.fixed_params.get(key, {})
@@ -441,7 +460,9 @@ class ReconstructionComparison:
                 subset = _spread(test, self.slow_method_slices if slow else None)
                 params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in reconstructor.params.items())
                 tuned = f"validation ({len(tuning)} slices, grid {dict(grid)}, best PSNR)"
-                self._score_method(setting, display, lambda k, m, zf: reconstructor(k, m), subset, undersampled, mask, params, tuned)
+                recon_fn = (lambda k, m, zf, fname: reconstructor(k, m, self._slice_noise(fname))) if reconstructor.uses_noise_level \
+                    else (lambda k, m, zf, fname: reconstructor(k, m))  # fmt: skip
+                self._score_method(setting, display, recon_fn, subset, undersampled, mask, params, tuned)
             for method in self.learned:
                 if method.applies_to(setting):
                     self._learned(method, setting, test, undersampled, mask)
@@ -470,8 +491,17 @@ class ReconstructionComparison:
     def _tuning_slices(self, method: str, validation: list, mask: np.ndarray) -> tuple[list[tuple], list[str]]:
         """The ``(kspace_masked, mask, target, None)`` tuning inputs of ``method`` and their file names: every
         validation slice, or an even spread of ``slow_method_tune_slices`` for a slow method."""
-        chosen = _spread(validation, self.slow_method_tune_slices if method in SLOW_METHODS else None)
-        return [(self._undersample(image, mask)[0], mask, image, None) for image, _, _ in chosen], [name for _, _, name in chosen]
+        cap = self.slow_method_tune_slices
+        if isinstance(cap, Mapping):
+            cap = cap.get(method, 2)
+        chosen = _spread(validation, cap if method in SLOW_METHODS else None)
+        slices = [(self._undersample(image, mask)[0], mask, image, None, self._slice_noise(name)) for image, _, name in chosen]
+        return slices, [name for _, _, name in chosen]
+
+    def _slice_noise(self, fname: str) -> float | None:
+        """The datalist's ``noise_sigma`` of a loaded slice (None where the datalist has none)."""
+        value = self._noise_sigma.get(fname)
+        return None if value is None else float(value)
 
     @staticmethod
     def _tuning_key(fields: Mapping[str, Any]) -> str:
