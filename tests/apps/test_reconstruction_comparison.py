@@ -133,7 +133,7 @@ def test_out_of_distribution_split_is_scored_and_named(tmp_path):
 
 
 def test_noise_level_known_bm3d_gets_each_slice_s_datalist_noise(tiny_dataset, tmp_path, monkeypatch):
-    """bm3d_noise is tuned and scored with the datalist's noise_sigma of every slice it reconstructs."""
+    """bm3d_noise (and tv_noise) are tuned and scored with the datalist's noise_sigma of every slice they reconstruct."""
     import json
 
     from monai_genmed.apps.baselines import BM3DCS
@@ -147,11 +147,13 @@ def test_noise_level_known_bm3d_gets_each_slice_s_datalist_noise(tiny_dataset, t
         return real_schedule(self, noise_sigma)
 
     monkeypatch.setattr(BM3DCS, "sigma_schedule", recording)
-    common = dict(settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}], classical=["bm3d_noise"],
-                  grids={"bm3d_noise": {"noise_factor": [1.0]}}, fixed_params={"bm3d_noise": {"n_iter": 1}},
+    common = dict(settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}], classical=["tv_noise", "bm3d_noise"],
+                  grids={"bm3d_noise": {"noise_factor": [1.0]}, "tv_noise": {"lamda": [1e-4], "noise_factor": [0.05, 0.2]}},
+                  fixed_params={"bm3d_noise": {"n_iter": 1}, "tv_noise": {"max_iter": 20}},
                   tune_slices=2, test_slices=2, slow_method_slices=2, slow_method_tune_slices={"bm3d_noise": 1})  # fmt: skip
     rows = ReconstructionComparison(datalist, str(tmp_path / "eval"), **common).run()
-    assert rows[1]["method"].startswith("BM3D-MRI, noise level known") and "noise_factor=1" in rows[1]["settings"]
+    assert rows[1]["method"].startswith("TV-CS, noise level known") and "noise_factor=" in rows[1]["settings"]
+    assert rows[2]["method"].startswith("BM3D-MRI, noise level known") and "noise_factor=1" in rows[2]["settings"]
     with open(datalist) as f:
         listed = json.load(f)
     expected = {item["noise_sigma"] for split in ("validation", "test") for item in listed[split]}

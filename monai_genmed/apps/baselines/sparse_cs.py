@@ -58,14 +58,19 @@ class _SigPyCS(CSReconstructor):
         #: objective value before the first and after every iteration of the last call (``record_objective``)
         self.objective_values: list[float] = []
 
-    def make_app(self, y: np.ndarray, mps: np.ndarray, **solver_kwargs: Any) -> Any:
-        """The SigPy app for k-space ``y`` (``1, H, W``) and coil sensitivities ``mps`` (``1, H, W``)."""
+    def make_app(self, y: np.ndarray, mps: np.ndarray, lamda: float, **solver_kwargs: Any) -> Any:
+        """The SigPy app for k-space ``y`` (``1, H, W``), coil sensitivities ``mps`` (``1, H, W``) and weight ``lamda``."""
         raise NotImplementedError
 
-    def reconstruct(self, kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def slice_lamda(self, noise_sigma: float | None = None) -> float:
+        """The regularisation weight used for a slice (``lamda``; subclasses may adapt it to the noise level)."""
+        return self.lamda
+
+    def reconstruct(self, kspace: np.ndarray, mask: np.ndarray, noise_sigma: float | None = None) -> np.ndarray:
         app = self.make_app(
             kspace[None],
             np.ones((1, *kspace.shape), dtype=np.complex64),
+            self.slice_lamda(noise_sigma),
             weights=mask,
             max_iter=self.max_iter,
             show_pbar=False,
@@ -97,6 +102,9 @@ class TotalVariationCS(_SigPyCS):
         sigma: dual step; ``None`` for ``sqrt(lamda)``.
         real_valued: see :class:`~monai_genmed.apps.baselines.base.CSReconstructor`.
         record_objective: keep the objective of every iteration in :attr:`objective_values` (slower).
+        noise_factor: when given, each slice's weight is ``lamda + noise_factor * noise_sigma`` (``lamda`` then
+            removes the aliasing of a clean slice, the second term the noise), and every call must pass the slice's
+            ``noise_sigma``; one weight for scans from noise-free to SNR 15 fits none of them well.
     """
 
     name = "TV-CS"
@@ -108,18 +116,33 @@ class TotalVariationCS(_SigPyCS):
         sigma: float | None = None,
         real_valued: bool = False,
         record_objective: bool = False,
+        noise_factor: float | None = None,
     ) -> None:
         super().__init__(lamda, max_iter, record_objective, real_valued)
-        self.sigma = math.sqrt(self.lamda) if sigma is None else check_positive(sigma, "sigma")
+        self.fixed_sigma = None if sigma is None else check_positive(sigma, "sigma")
+        self.sigma = math.sqrt(self.lamda) if sigma is None else self.fixed_sigma
+        self.noise_factor = None if noise_factor is None else check_positive(noise_factor, "noise_factor")
+        self.uses_noise_level = self.noise_factor is not None
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"lamda": self.lamda, "max_iter": self.max_iter, "sigma": self.sigma, **super().params}
+        if self.noise_factor is None:
+            return {"lamda": self.lamda, "max_iter": self.max_iter, "sigma": self.sigma, **super().params}
+        sigma = self.fixed_sigma if self.fixed_sigma is not None else "sqrt(weight)"
+        return {"lamda": self.lamda, "noise_factor": self.noise_factor, "max_iter": self.max_iter, "sigma": sigma, **super().params}
 
-    def make_app(self, y: np.ndarray, mps: np.ndarray, **solver_kwargs: Any) -> Any:
-        tau = 1.0 / (self.sigma * tv_operator_norm_sq(solver_kwargs["weights"]))
+    def slice_lamda(self, noise_sigma: float | None = None) -> float:
+        if self.noise_factor is None:
+            return self.lamda
+        if noise_sigma is None:
+            raise ValueError("this TotalVariationCS was built with noise_factor, so it needs each slice's noise_sigma.")
+        return self.lamda + self.noise_factor * float(noise_sigma)
+
+    def make_app(self, y: np.ndarray, mps: np.ndarray, lamda: float, **solver_kwargs: Any) -> Any:
+        sigma = math.sqrt(lamda) if self.fixed_sigma is None else self.fixed_sigma  # balanced steps for this weight
+        tau = 1.0 / (sigma * tv_operator_norm_sq(solver_kwargs["weights"]))
         return mr.app.TotalVariationRecon(
-            y, mps, self.lamda, solver="PrimalDualHybridGradient", sigma=self.sigma, tau=tau, **solver_kwargs
+            y, mps, lamda, solver="PrimalDualHybridGradient", sigma=sigma, tau=tau, **solver_kwargs
         )
 
 
@@ -167,7 +190,7 @@ class L1WaveletCS(_SigPyCS):
     def params(self) -> dict[str, Any]:
         return {"lamda": self.lamda, "max_iter": self.max_iter, "wave_name": self.wave_name, **super().params}
 
-    def make_app(self, y: np.ndarray, mps: np.ndarray, **solver_kwargs: Any) -> Any:
+    def make_app(self, y: np.ndarray, mps: np.ndarray, lamda: float, **solver_kwargs: Any) -> Any:
         return mr.app.L1WaveletRecon(
-            y, mps, self.lamda, wave_name=self.wave_name, solver="GradientMethod", alpha=1.0, **solver_kwargs
+            y, mps, lamda, wave_name=self.wave_name, solver="GradientMethod", alpha=1.0, **solver_kwargs
         )

@@ -41,6 +41,8 @@ DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     "BM3DCS": {"sigma0": [0.05, 0.1, 0.2, 0.4, 0.8]},
     # with the noise level known (noise_factor): last level = factor x noise sigma; the docstring of BM3DCS found
     # 0.02 best at a Rician sigma of 0.015 (factor ~1.3)
+    # with the noise level known: weight = lamda + noise_factor x noise sigma (sigma ~ 0.01-0.035 here)
+    "TotalVariationCSNoise": {"lamda": [1.25e-4, 5e-4, 2e-3], "noise_factor": [0.0125, 0.05, 0.2]},
     "BM3DCSNoise": {"sigma0": [0.05, 0.4], "noise_factor": [0.7, 1.4, 2.8]},
 }
 

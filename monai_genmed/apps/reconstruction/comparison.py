@@ -44,6 +44,11 @@ def _classical_methods() -> dict[str, tuple[str, Callable[..., Any], str]]:
 
     return {
         "tv": ("TV-CS (SigPy TotalVariationRecon)", TotalVariationCS, "TotalVariationCS"),
+        "tv_noise": (
+            "TV-CS, noise level known (weight = lamda + factor x the slice's noise sigma)",
+            functools.partial(TotalVariationCS, noise_factor=0.05),
+            "TotalVariationCSNoise",
+        ),
         "l1_wavelet": ("L1-wavelet CS (SigPy L1WaveletRecon, db4)", L1WaveletCS, "L1WaveletCS"),
         "bm3d": ("BM3D-MRI (plug-and-play BM3D + data consistency)", BM3DCS, "BM3DCS"),
         "bm3d_noise": (
@@ -54,7 +59,8 @@ def _classical_methods() -> dict[str, tuple[str, Callable[..., Any], str]]:
     }
 
 
-CLASSICAL_METHODS = ("tv", "l1_wavelet", "bm3d", "bm3d_noise")
+CLASSICAL_METHODS = ("tv", "tv_noise", "l1_wavelet", "bm3d", "bm3d_noise")
+NOISE_LEVEL_METHODS = ("tv_noise", "bm3d_noise")  # told each slice's noise_sigma by the datalist
 SLOW_METHODS = ("bm3d", "bm3d_noise")  # minutes per 256x256 slice on a 2-core CPU
 METRICS = ("nmse", "psnr", "ssim", "hfen", "hf_ratio")  # per-slice scores; each also "_head" where a head mask is given
 
@@ -134,9 +140,10 @@ class ReconstructionComparison:
         settings: one dict per setting: ``mask_type`` and ``sampling_fraction``.
         learned: the learned methods, :class:`LearnedMethod` or dicts of its arguments (a config's list).
         mask_fn: ``(mask_type, fraction, shape) -> mask``, default the shipped fixed masks.
-        classical: which classical methods to run (``tv``, ``l1_wavelet``, ``bm3d``, ``bm3d_noise``). ``bm3d_noise``
-            is BM3D-MRI told each slice's noise level (the datalist's ``noise_sigma``, as a scanner's noise pre-scan
-            gives it), so one tuned setting serves clean and noisy scans alike; the datalist must have it.
+        classical: which classical methods to run (``tv``, ``tv_noise``, ``l1_wavelet``, ``bm3d``, ``bm3d_noise``).
+            ``tv_noise`` and ``bm3d_noise`` are told each slice's noise level (the datalist's ``noise_sigma``, as a
+            scanner's noise pre-scan gives it), so one tuned setting serves clean and noisy scans alike; the datalist
+            must have it.
         grids: per method name (``tv``...), the grid of settings to tune; default the baselines' DEFAULT_GRIDS.
         fixed_params: per method name, settings that are not tuned (e.g. iterations).
         tune_slices: how many validation slices (spread over the split) to tune on.
@@ -424,14 +431,14 @@ class ReconstructionComparison:
         validation = self._load_split("validation", self.tune_slices)
         test = self._load_split(self.test_split, self.test_slices)
         shape = test[0][0].shape
-        if "bm3d_noise" in self.classical:
-            missing = [name for name in self._noise_sigma if self._slice_noise(name) is None]
-            if missing:
-                raise ValueError(
-                    f"classical method 'bm3d_noise' needs each slice's noise level, but {len(missing)} slices of "
-                    f"{self.datalist!r} (e.g. {missing[0]}) have no 'noise_sigma' entry; add it to the datalist (the noise "
-                    "standard deviation on the image's scale, e.g. from a noise pre-scan) or drop 'bm3d_noise'."
-                )
+        needs_noise = [key for key in self.classical if key in NOISE_LEVEL_METHODS]
+        missing = [name for name in self._noise_sigma if self._slice_noise(name) is None] if needs_noise else []
+        if missing:
+            raise ValueError(
+                f"classical methods {needs_noise} need each slice's noise level, but {len(missing)} slices of "
+                f"{self.datalist!r} (e.g. {missing[0]}) have no 'noise_sigma' entry; add it to the datalist (the noise "
+                "standard deviation on the image's scale, e.g. from a noise pre-scan) or drop those methods."
+            )
         slow_subset = _spread(test, self.slow_method_slices)
         self._example_slice = slow_subset[len(slow_subset) // 2][2]  # a slice every method reconstructs
         methods = _classical_methods() if self.classical else {}
