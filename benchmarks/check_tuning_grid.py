@@ -9,6 +9,9 @@ Usage (the varied data of the bundle; BM3D costs about a minute per slice and va
 
     python benchmarks/check_tuning_grid.py --method bm3d --mask_type poisson2d --sampling_fraction 0.2 \\
         --setting sigma0 --values 0.025 0.035 0.05 0.07
+    # a method with two tuned settings: vary one, hold the other at its tuned value
+    python benchmarks/check_tuning_grid.py --method bm3d_noise --mask_type gaussian1d --sampling_fraction 0.3 \
+        --setting noise_factor --values 0.35 0.5 --fixed sigma0=0.4
 """
 
 from __future__ import annotations
@@ -27,14 +30,25 @@ CONFIGS = ("common.json", "evaluate.json", "varied_data.json", "evaluate_varied.
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--method", default="bm3d", help="classical method key: tv, l1_wavelet, bm3d")
+    parser.add_argument("--method", default="bm3d", help="classical method key: tv, tv_noise, l1_wavelet, bm3d, bm3d_noise")
     parser.add_argument("--mask_type", default="poisson2d")
     parser.add_argument("--sampling_fraction", type=float, default=0.2)
     parser.add_argument("--setting", default="sigma0", help="the setting to vary, e.g. sigma0 (BM3D) or lamda (TV)")
     parser.add_argument("--values", type=float, nargs="+", required=True)
+    parser.add_argument("--fixed", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="other tuned settings held at a value, e.g. sigma0=0.4 (default: the method's own default)")
     parser.add_argument("--bundle", default=os.path.join(os.path.dirname(__file__), "..", "bundles", "dagan_csmri"))
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
+    fixed = {}
+    for item in args.fixed:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            parser.error(f"--fixed takes KEY=VALUE pairs, e.g. sigma0=0.4; got {item!r}.")
+        try:
+            fixed[key] = [float(value)]
+        except ValueError:
+            parser.error(f"--fixed {item!r}: the value must be a number.")
     torch.set_num_threads(args.threads)
     config = ConfigParser()
     config.read_config([os.path.join(args.bundle, "configs", name) for name in CONFIGS])
@@ -43,8 +57,9 @@ def main() -> None:
     setting = {"mask_type": args.mask_type, "sampling_fraction": args.sampling_fraction}
     print(cpu_summary())
     start = time.perf_counter()
-    best, table, names = comparison.tuning_table(args.method, setting, {args.setting: args.values})
-    print(f"{args.method} at {args.mask_type} {args.sampling_fraction:.0%}, validation slices {names} "
+    best, table, names = comparison.tuning_table(args.method, setting, {args.setting: args.values, **fixed})
+    held = "".join(f", {k}={v[0]:g}" for k, v in fixed.items())
+    print(f"{args.method}{held} at {args.mask_type} {args.sampling_fraction:.0%}, validation slices {names} "
           f"({time.perf_counter() - start:.0f} s); best {best}\n")
     print(f"| {args.setting} | PSNR (dB) | SSIM | s/slice |\n| ---: | ---: | ---: | ---: |")
     for row in table:
