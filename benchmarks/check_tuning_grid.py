@@ -10,7 +10,7 @@ Usage (the varied data of the bundle; BM3D costs about a minute per slice and va
     python benchmarks/check_tuning_grid.py --method bm3d --mask_type poisson2d --sampling_fraction 0.2 \\
         --setting sigma0 --values 0.025 0.035 0.05 0.07
     # a method with two tuned settings: vary one, hold the other at its tuned value
-    python benchmarks/check_tuning_grid.py --method bm3d_noise --mask_type gaussian1d --sampling_fraction 0.3 \
+    python benchmarks/check_tuning_grid.py --method bm3d_noise --mask_type gaussian1d --sampling_fraction 0.3 \\
         --setting noise_factor --values 0.35 0.5 --fixed sigma0=0.4
 """
 

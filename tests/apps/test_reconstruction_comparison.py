@@ -22,6 +22,7 @@ def tiny_dataset(tmp_path_factory):
         root / "data", num_subjects={"training": 1, "validation": 1, "test": 1}, slices_per_subject=3,
         spatial_size=(32, 32), snr=30.0, seed=0,
     )
+    torch.manual_seed(0)  # the untrained networks' weights are fixed: a test bounds the untrained cascade's PSNR
     torch.save(DAGANGenerator(**TINY_DAGAN).state_dict(), root / "model.pt")
     torch.save({"model": DataConsistentCascade(**TINY_CASCADE).state_dict()}, root / "cascade.pt")
     return root, datalist
@@ -166,6 +167,23 @@ def test_noise_level_known_bm3d_gets_each_slice_s_datalist_noise(tiny_dataset, t
         json.dump(listed, f)
     with pytest.raises(ValueError, match="have no 'noise_sigma' entry"):
         ReconstructionComparison(str(bare), str(tmp_path / "eval2"), **common).run()
+    # a value that is not a usable noise level is named with the slice, before any reconstruction
+    for bad_value in (float("nan"), -0.01, "high"):
+        listed["test"][0]["noise_sigma"] = bad_value
+        for split in ("validation", "test"):
+            for item in listed[split][1 if split == "test" else 0:]:
+                item["noise_sigma"] = 0.01
+        with open(bare, "w") as f:
+            json.dump(listed, f)
+        with pytest.raises(ValueError, match="not a number >= 0"):
+            ReconstructionComparison(str(bare), str(tmp_path / "eval3"), **common).run()
+    # tuning_table (benchmarks/check_tuning_grid.py) checks the same before it tunes
+    del listed["validation"][0]["noise_sigma"]
+    with open(bare, "w") as f:
+        json.dump(listed, f)
+    with pytest.raises(ValueError, match="have no 'noise_sigma' entry"):
+        ReconstructionComparison(str(bare), str(tmp_path / "eval4"), **common).tuning_table(
+            "bm3d_noise", common["settings"][0], {"noise_factor": [1.0]})
 
 
 def test_tuning_cache_is_shared_between_runs_and_never_stale(tiny_dataset, tmp_path, monkeypatch):

@@ -431,14 +431,7 @@ class ReconstructionComparison:
         validation = self._load_split("validation", self.tune_slices)
         test = self._load_split(self.test_split, self.test_slices)
         shape = test[0][0].shape
-        needs_noise = [key for key in self.classical if key in NOISE_LEVEL_METHODS]
-        missing = [name for name in self._noise_sigma if self._slice_noise(name) is None] if needs_noise else []
-        if missing:
-            raise ValueError(
-                f"classical methods {needs_noise} need each slice's noise level, but {len(missing)} slices of "
-                f"{self.datalist!r} (e.g. {missing[0]}) have no 'noise_sigma' entry; add it to the datalist (the noise "
-                "standard deviation on the image's scale, e.g. from a noise pre-scan) or drop those methods."
-            )
+        self._check_noise_levels(self.classical)
         slow_subset = _spread(test, self.slow_method_slices)
         self._example_slice = slow_subset[len(slow_subset) // 2][2]  # a slice every method reconstructs
         methods = _classical_methods() if self.classical else {}
@@ -467,8 +460,7 @@ class ReconstructionComparison:
                 subset = _spread(test, self.slow_method_slices if slow else None)
                 params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in reconstructor.params.items())
                 tuned = f"validation ({len(tuning)} slices, grid {dict(grid)}, best PSNR)"
-                recon_fn = (lambda k, m, zf, fname: reconstructor(k, m, self._slice_noise(fname))) if reconstructor.uses_noise_level \
-                    else (lambda k, m, zf, fname: reconstructor(k, m))  # fmt: skip
+                recon_fn = lambda k, m, zf, fname: reconstructor(k, m, self._slice_noise(fname))  # noqa: E731 (ignored unless used)
                 self._score_method(setting, display, recon_fn, subset, undersampled, mask, params, tuned)
             for method in self.learned:
                 if method.applies_to(setting):
@@ -489,6 +481,7 @@ class ReconstructionComparison:
         if method not in _classical_methods():
             raise ValueError(f"unknown classical method {method!r}; choose from {CLASSICAL_METHODS}.")
         validation = self._load_split("validation", self.tune_slices)
+        self._check_noise_levels([method])
         mask = np.asarray(self.mask_fn(setting["mask_type"], setting["sampling_fraction"], validation[0][0].shape), dtype=np.float32)
         slices, names = self._tuning_slices(method, validation, mask)
         make = functools.partial(_classical_methods()[method][1], **self.fixed_params.get(method, {}))
@@ -506,9 +499,24 @@ class ReconstructionComparison:
         return slices, [name for _, _, name in chosen]
 
     def _slice_noise(self, fname: str) -> float | None:
-        """The datalist's ``noise_sigma`` of a loaded slice (None where the datalist has none)."""
-        value = self._noise_sigma.get(fname)
-        return None if value is None else float(value)
+        """The datalist's ``noise_sigma`` of a loaded slice (None where it has none or one that is not a number >= 0)."""
+        try:
+            value = float(self._noise_sigma.get(fname))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+        return value if np.isfinite(value) and value >= 0 else None
+
+    def _check_noise_levels(self, methods: Sequence[str]) -> None:
+        """Every loaded slice has a usable noise level where one of ``methods`` is told it (``tv_noise``...)."""
+        needs_noise = [key for key in methods if key in NOISE_LEVEL_METHODS]
+        bad = [name for name in self._noise_sigma if self._slice_noise(name) is None] if needs_noise else []
+        if bad:
+            raise ValueError(
+                f"classical methods {needs_noise} need each slice's noise level, but {len(bad)} slices of "
+                f"{self.datalist!r} (e.g. {bad[0]}: {self._noise_sigma[bad[0]]!r}) have no 'noise_sigma' entry or one that "
+                "is not a number >= 0; set it in the datalist (the noise standard deviation on the image's scale, e.g. "
+                "from a noise pre-scan; 0 for noise-free data) or drop those methods."
+            )
 
     @staticmethod
     def _tuning_key(fields: Mapping[str, Any]) -> str:
