@@ -67,5 +67,11 @@ def test_record_then_verify_manifest_round_trip(shipped, tmp_path):
     assert entry["sha256"] == sha256_of(folder / "model.pt") and len(entry["val_psnr"]) == 3
     again = verify_manifest(tmp_path / "manifest.json", [dict(shipped_method, network=DataConsistentCascade(**TINY))], datalist)
     assert again["cascade_gaussian1d_30"] == pytest.approx(entry["val_psnr"], abs=1e-6)
+    # the same file again in a flip ensemble (another row of the table): the file is checked once, as the plain network
+    from monai_genmed.networks.nets import FlipEnsemble
+
+    both = [dict(shipped_method, network=DataConsistentCascade(**TINY)),
+            dict(shipped_method, name="ensemble", network=FlipEnsemble(DataConsistentCascade(**TINY)))]  # fmt: skip
+    assert verify_manifest(tmp_path / "manifest.json", both, datalist) == again
     with pytest.raises(ValueError, match="record it with the ship_weights config"):
         verify_manifest(tmp_path / "manifest.json", [dict(shipped_method, checkpoint=str(root / "model.pt"))], datalist)

@@ -207,6 +207,28 @@ def test_learned_method_overlays_train_one_epoch(bundle, tmp_path, overlays, met
         assert "consistency.1.log_lambda" in saved["model"] and any(k.startswith("blocks.1.") for k in saved["model"])
 
 
+def test_fine_tuning_starts_from_init_weights_with_another_pixel_loss(bundle, tmp_path):
+    """--init_weights loads a trained network before the first step (here with learning rate 0, so the kept model
+    must equal it), --pixel_loss mse switches the pixel-only loss; a missing file is named."""
+    tiny_cascade = {"cascades": 2, "cascade_channels": 4, "cascade_depth": 3}
+    files = configs(bundle, "train.json", "pixel_loss.json", "cascade.json")
+    run(config_file=files, bundle_root=str(tmp_path), epochs=1, **TINY, **tiny_cascade)
+    start = tmp_path / "models" / "cascade" / "model.pt"
+    run(config_file=files, bundle_root=str(tmp_path), epochs=1, init_weights=str(start), pixel_loss="mse",
+        learning_rate=0.0, ckpt_dir=str(tmp_path / "ft"), output_dir=str(tmp_path / "ft_logs"), **TINY, **tiny_cascade)  # fmt: skip
+    before, after = (torch.load(p, weights_only=True)["model"] for p in (start, tmp_path / "ft" / "model.pt"))
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    assert read_csv(tmp_path / "ft_logs" / "metrics.csv")[0]["loss"].startswith("MSE")
+    with pytest.raises(RuntimeError) as info:
+        run(config_file=files, bundle_root=str(tmp_path), epochs=1, init_weights=str(tmp_path / "nope.pt"),
+            ckpt_dir=str(tmp_path / "ft2"), **TINY, **tiny_cascade)  # fmt: skip
+    chain, error = [], info.value
+    while error is not None:
+        chain.append(str(error))
+        error = error.__cause__
+    assert any("init_weights" in c and "nope.pt" in c for c in chain)
+
+
 def test_evaluate_compares_a_list_of_learned_methods(bundle, trained):
     """evaluate.json scores the learned methods its list names, each with its own network_def and weights."""
     tiny_cascade = {"cascades": 2, "cascade_channels": 4, "cascade_depth": 3}
@@ -244,6 +266,14 @@ def test_cascade_inference_reconstructs_kspace_slice_by_slice_and_refuses_an_ima
         k = np.asarray(image_to_kspace(recon[..., i][None]))[0]
         measured = volume[..., i][m]
         assert np.abs(k[m] - measured).max() < 0.05 * np.abs(measured).max(), f"slice {i} lost its measurements"
+    # the flip self-ensemble: each slice averaged over four flips, its measurements still kept
+    run(config_file=configs(bundle, "inference.json", "cascade.json"), input_path=str(tmp_path / "volume.npz"),
+        **dict(common, output_dir=str(tmp_path / "out_flip")), flip_ensemble=True)  # fmt: skip
+    flipped = nib.load(tmp_path / "out_flip" / "volume_recon.nii.gz").get_fdata().astype(np.float32)
+    assert flipped.shape == recon.shape and not np.allclose(flipped, recon, atol=1e-4)
+    for i in range(3):
+        k = np.asarray(image_to_kspace(flipped[..., i][None]))[0]
+        assert np.abs(k[m] - volume[..., i][m]).max() < 0.05 * np.abs(volume[..., i][m]).max()
     with pytest.raises(RuntimeError) as info:
         run(config_file=configs(bundle, "inference.json", "cascade.json"),
             input_path=str(undersampled_inputs["dir"] / "slice.nii.gz"), **common)  # fmt: skip

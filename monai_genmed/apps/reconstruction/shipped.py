@@ -158,13 +158,17 @@ def record_shipped(manifest: str | os.PathLike, method: LearnedMethod | Mapping[
 
 def verify_manifest(manifest: str | os.PathLike, methods, datalist: str, tolerance_db: float = 0.05) -> dict[str, dict[str, float]]:
     """:func:`verify_shipped` for every method whose checkpoint folder the manifest names; raises on a method
-    the manifest does not hold (naming it and how to record it)."""
+    the manifest does not hold (naming it and how to record it). Each file is checked once, with the first method
+    that loads it: a later one (e.g. the same weights in a :class:`~monai_genmed.networks.nets.FlipEnsemble`)
+    scores differently from the manifest by design."""
     with open(manifest) as f:
         entries = json.load(f)
     results = {}
     for method in methods:
         method = method if isinstance(method, LearnedMethod) else LearnedMethod(**method)
         name = _entry_name(method)
+        if name in results:
+            continue
         if name not in entries:
             raise ValueError(f"{manifest!r} has no entry {name!r} for {method.checkpoint!r}; record it with the ship_weights config.")
         results[name] = verify_shipped(entries[name], method, datalist, tolerance_db)

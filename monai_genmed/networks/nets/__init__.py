@@ -27,3 +27,7 @@ __all__ += ["ConvAutoEncoder", "VarAutoEncoderReconstructor", "DCGANDiscriminato
 from .cascade import CascadeCNNBlock, DAGANCascade, DataConsistentCascade, UnrolledDataConsistencyNet
 
 __all__ += ["CascadeCNNBlock", "DAGANCascade", "DataConsistentCascade", "UnrolledDataConsistencyNet"]
+
+from .flip_ensemble import FlipEnsemble, flip_kspace
+
+__all__ += ["FlipEnsemble", "flip_kspace"]
