@@ -63,6 +63,7 @@ def generate_brain_mr_dataset(
     orientations: Sequence[str] | None = None,
     noise_free_fraction: float = 0.0,
     zero_background_fraction: float = 0.0,
+    write_clean: bool = False,
 ) -> str:
     """Write a 2D T1 brain MR dataset of synthetic subjects and its MONAI datalist.
 
@@ -148,6 +149,12 @@ def generate_brain_mr_dataset(
             Use either this or ``slicing``.
         noise_free_fraction: probability that a subject is noise-free (its SNR draw is then ignored).
         zero_background_fraction: probability that a subject's images are exactly 0 outside the head mask.
+        write_clean: also write each slice without noise (``..._<family>_clean.nii.gz``, item key ``"clean"``):
+            the same band-limited, bias-weighted, zero-background image before the Rician noise; equal to
+            ``"image"`` on noise-free subjects. Every other file is the same as without it (the noise has its own
+            generator), so a dataset made again with it is the noise-free twin of one made without: what a
+            reconstruction could at best reach on noisy targets (``benchmarks/noise_free_oracle.py``). Varied
+            options only.
 
     With the varied options, ``snr`` may also be a (low, high) range drawn per subject, e.g. ``(15, 80)``.
 
@@ -158,6 +165,11 @@ def generate_brain_mr_dataset(
         snr, contrasts, ood_contrast, resolution_mm, zoom, bias_field, orientations, slicing, slices_per_subject,
         noise_free_fraction, zero_background_fraction,
     )
+    if not isinstance(write_clean, (bool, np.bool_)):
+        raise TypeError(f"write_clean must be True or False, got {write_clean!r}.")
+    if write_clean and not varied:
+        raise ValueError("write_clean needs the varied pipeline (e.g. contrasts='random' or snr=(15, 80)); the plain "
+                         "T1 dataset has no noise-free twin.")
     counts = None if num_subjects is None else dict(num_subjects)
     ood_count = None if counts is None else counts.pop(syn.OOD_SPLIT, None)
     if ood_count is not None and varied.get("ood_contrast") is None:
@@ -175,6 +187,8 @@ def generate_brain_mr_dataset(
                 raise ValueError(f"num_subjects[{syn.OOD_SPLIT!r}] must be a non-negative integer, got {ood_count!r}.")
             parameters["num_subjects"][syn.OOD_SPLIT] = int(ood_count)
         parameters.update(varied)
+        if write_clean:  # only when set, so datasets made before the option keep their recorded parameters
+            parameters["write_clean"] = True
         return _generate_varied(output_dir, parameters, overwrite, size)
     parameters["snr"] = snr = syn.normalise_snr(snr)
 
@@ -329,6 +343,8 @@ def _generate_varied(output_dir: str | Path, parameters: dict[str, Any], overwri
                 "brain_mask": ("brainmask", mr.brain_mask),
                 "head_mask": ("headmask", mr.head_mask),
             }
+            if parameters.get("write_clean"):
+                volumes["clean"] = (f"{contrast.family}_clean", mr.clean)
             items += syn.write_slices(root, split, index, orientation, subject, volumes,
                                       {"noise_sigma": round(mr.noise_sigma, 6), **extra, "slicing": orientation})
         return items

@@ -128,6 +128,33 @@ def test_varied_dataset_is_seeded(varied, tmp_path):
     assert not np.array_equal(_image(varied, first), _image(other, first_other))
 
 
+def test_write_clean_adds_the_noise_free_twin_and_changes_nothing_else(varied, tmp_path):
+    options = dict(contrasts="random", ood_contrast="flair", snr=(15, 80), resolution_mm=(4, 8), zoom=(0.9, 1.1),
+                   orientations=("axial", "sagittal", "coronal"), noise_free_fraction=0.5,
+                   zero_background_fraction=0.5)
+    twin = generate_brain_mr_dataset(tmp_path / "twin", **TINY, **options, write_clean=True)
+    noisy_seen = clean_seen = False
+    for split in ("training", "test", "test_ood"):
+        for a, b in zip(_lists(varied)[split], _lists(twin)[split], strict=True):
+            assert {k: v for k, v in b.items() if k != "clean"} == a and b["clean"].endswith(f"_{b['contrast']}_clean.nii.gz")
+            image = _image(twin, b)
+            assert np.array_equal(image, _image(varied, a))
+            clean = np.asanyarray(nib.load(Path(twin).parent / b["clean"]).dataobj)
+            head = np.asanyarray(nib.load(Path(twin).parent / b["head_mask"]).dataobj) > 0
+            if b["snr"] == math.inf:
+                clean_seen = True
+                assert np.array_equal(clean, image)
+            else:  # the difference is the noise: its SD inside the head is about the recorded sigma
+                noisy_seen = True
+                sd = float(np.std((image - clean)[head]))
+                assert 0.5 * b["noise_sigma"] < sd < 2.0 * b["noise_sigma"], (sd, b["noise_sigma"])
+            if b["zero_background"]:
+                assert np.all(clean[~head] == 0)
+    assert noisy_seen and clean_seen
+    with pytest.raises(ValueError, match="write_clean needs the varied pipeline"):
+        generate_brain_mr_dataset(tmp_path / "plain", **TINY, write_clean=True)
+
+
 def test_defaults_are_untouched_by_the_new_options(tmp_path):
     plain = _lists(generate_brain_mr_dataset(tmp_path / "plain", **TINY))
     assert "test_ood" not in plain and "contrast" not in plain["training"][0]

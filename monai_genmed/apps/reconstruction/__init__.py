@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .comparison import CLASSICAL_METHODS, LearnedMethod, ReconstructionComparison
+from .oracle import noise_free_oracle, oracle_headroom, rician_mean
 from .seed_curves import compare_seed_curves, read_curve
 from .slice_classes import slice_class_margins
 from .shipped import record_shipped, score_checkpoint, sha256_of, verify_manifest, verify_shipped, write_manifest_entry
@@ -10,6 +11,9 @@ from .shipped import record_shipped, score_checkpoint, sha256_of, verify_manifes
 __all__ = [
     "CLASSICAL_METHODS",
     "LearnedMethod",
+    "noise_free_oracle",
+    "oracle_headroom",
+    "rician_mean",
     "ReconstructionComparison",
     "compare_seed_curves",
     "read_curve",
