@@ -24,6 +24,7 @@ Usage::
     python benchmarks/bench_learned_reconstruction.py               # every method, 3 rounds
     python benchmarks/bench_learned_reconstruction.py --cascades 8  # the cascade with 8 blocks
     python benchmarks/bench_learned_reconstruction.py --cascades 8 --cascade_channels 32  # the wide cascade
+    python benchmarks/bench_learned_reconstruction.py --flip_ensemble  # also each network in a FlipEnsemble
     python benchmarks/bench_learned_reconstruction.py --weights dagan_generator_def=models/model.pt
 """
 
@@ -47,6 +48,7 @@ from monai_genmed.handlers.model_loader import load_model_weights
 from monai_genmed.inferers import AcceleratedInferer
 from monai_genmed.inferers.accelerated import TORCH_BF16
 from monai_genmed.metrics import compute_psnr
+from monai_genmed.networks.nets import FlipEnsemble
 from monai_genmed.utils import cpu_summary, native_bf16
 
 __all__ = ["METHODS", "ms_per_slice", "main"]
@@ -102,6 +104,7 @@ def main() -> None:
     parser.add_argument("--cascades", type=int, default=None, help="override the cascade's number of blocks")
     parser.add_argument("--cascade_channels", type=int, default=None, help="override the cascade's filters per convolution")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--flip_ensemble", action="store_true", help="also time each network in a FlipEnsemble")
     parser.add_argument("--data_dir", default=os.path.join(tempfile.gettempdir(), "monai_genmed_bench", "brain_mr"))
     parser.add_argument(
         "--weights", action="append", default=[], metavar="NETWORK_ID=PATH",
@@ -139,42 +142,46 @@ def main() -> None:
         if net_id in weights:
             load_model_weights(net, weights[net_id], name=f"--weights {net_id}")
         net = net.eval()
-        params = sum(p.numel() for p in net.parameters())
-        fast = copy.deepcopy(net)  # AcceleratedInferer makes the weights channels-last: keep eager's as they are
-        paths: dict[str, tuple[Run, int]] = {
-            "eager 1": (caller(net, data, takes_kspace), 1),
-            "eager b": (caller(net, data, takes_kspace), b),
-            "cl fp32": (caller(fast, data, takes_kspace, AcceleratedInferer(backend="torch")), b),
-        }
-        if bf16:
-            paths["bf16"] = (caller(fast, data, takes_kspace, AcceleratedInferer(dtype="bfloat16")), b)
-        if not takes_kspace:
-            paths["onnx"] = (caller(fast, data, takes_kspace, AcceleratedInferer(backend="onnxruntime")), b)
-        ms = ms_per_slice(paths, n, args.repeats)
-        auto = AcceleratedInferer(backend="auto", timing_repeats=args.repeats)
-        auto_net = copy.deepcopy(net)  # kept alive: auto's decisions live as long as their network
-        outputs(caller(auto_net, data, takes_kspace, auto), b, b)  # one batch: auto measures on it
-        choice = next(c for s, c in auto.choices.items() if s.shape[0] == b)
-        agreement, delta, correlation = "n/a", "n/a: no native bf16", "n/a"
-        if bf16:
-            agreement = choice["agreement_db"].get(TORCH_BF16)
-            agreement = "failed" if agreement is None else f"{agreement:.1f}"
-            target = data["image"]
-            fp32, half = outputs(paths["cl fp32"][0], n, b), outputs(paths["bf16"][0], n, b)
-            change = compute_psnr(half, target, data_range=1.0) - compute_psnr(fp32, target, data_range=1.0)
-            reference = float(compute_psnr(fp32, target, data_range=1.0).mean())
-            delta = f"{float(change.mean()):+.4f} / {float(change.min()):+.4f} (fp32 {reference:.2f})"
-            error, perturbation = (fp32 - target).flatten(1).double(), (half - fp32).flatten(1).double()
-            rho = (error * perturbation).sum(1) / (error.norm(dim=1) * perturbation.norm(dim=1)).clamp_min(1e-30)
-            correlation = f"{float(rho.abs().max()):.3f}"
+        variants = [(name, net)]
+        if args.flip_ensemble:  # the same weights averaged over four flips: four network calls per slice
+            variants.append((f"{name}, flip ensemble", FlipEnsemble(net)))
+        for name, net in variants:  # noqa: B020 (the row's name and network)
+            params = sum(p.numel() for p in net.parameters())
+            fast = copy.deepcopy(net)  # AcceleratedInferer makes the weights channels-last: keep eager's as they are
+            paths: dict[str, tuple[Run, int]] = {
+                "eager 1": (caller(net, data, takes_kspace), 1),
+                "eager b": (caller(net, data, takes_kspace), b),
+                "cl fp32": (caller(fast, data, takes_kspace, AcceleratedInferer(backend="torch")), b),
+            }
+            if bf16:
+                paths["bf16"] = (caller(fast, data, takes_kspace, AcceleratedInferer(dtype="bfloat16")), b)
+            if not takes_kspace:
+                paths["onnx"] = (caller(fast, data, takes_kspace, AcceleratedInferer(backend="onnxruntime")), b)
+            ms = ms_per_slice(paths, n, args.repeats)
+            auto = AcceleratedInferer(backend="auto", timing_repeats=args.repeats)
+            auto_net = copy.deepcopy(net)  # kept alive: auto's decisions live as long as their network
+            outputs(caller(auto_net, data, takes_kspace, auto), b, b)  # one batch: auto measures on it
+            choice = next(c for s, c in auto.choices.items() if s.shape[0] == b)
+            agreement, delta, correlation = "n/a", "n/a: no native bf16", "n/a"
+            if bf16:
+                agreement = choice["agreement_db"].get(TORCH_BF16)
+                agreement = "failed" if agreement is None else f"{agreement:.1f}"
+                target = data["image"]
+                fp32, half = outputs(paths["cl fp32"][0], n, b), outputs(paths["bf16"][0], n, b)
+                change = compute_psnr(half, target, data_range=1.0) - compute_psnr(fp32, target, data_range=1.0)
+                reference = float(compute_psnr(fp32, target, data_range=1.0).mean())
+                delta = f"{float(change.mean()):+.4f} / {float(change.min()):+.4f} (fp32 {reference:.2f})"
+                error, perturbation = (fp32 - target).flatten(1).double(), (half - fp32).flatten(1).double()
+                rho = (error * perturbation).sum(1) / (error.norm(dim=1) * perturbation.norm(dim=1)).clamp_min(1e-30)
+                correlation = f"{float(rho.abs().max()):.3f}"
 
-        def cell(path: str, missing: str) -> str:
-            return f"{ms[path]:.1f}" if path in ms else missing
+            def cell(path: str, missing: str) -> str:
+                return f"{ms[path]:.1f}" if path in ms else missing
 
-        trained = "trained" if net_id in weights else "untrained"
-        print(f"| {name} | {params / 1e3:.0f} k | {trained} | {ms['eager 1']:.1f} "
-              f"| {ms['eager b']:.1f} | {ms['cl fp32']:.1f} | {cell('bf16', 'n/a: no native bf16')} "
-              f"| {cell('onnx', 'n/a: takes k-space')} | {choice['path']} | {agreement} | {delta} | {correlation} |")
+            trained = "trained" if net_id in weights else "untrained"
+            print(f"| {name} | {params / 1e3:.0f} k | {trained} | {ms['eager 1']:.1f} "
+                  f"| {ms['eager b']:.1f} | {ms['cl fp32']:.1f} | {cell('bf16', 'n/a: no native bf16')} "
+                  f"| {cell('onnx', 'n/a: takes k-space')} | {choice['path']} | {agreement} | {delta} | {correlation} |")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,11 @@ def test_manifest_lists_every_shipped_method(bundle):
     for name, entry in manifest.items():
         assert (bundle / "models" / "varied" / entry["file"]).is_file(), name
         assert entry["command"] and "--ckpt_dir bundles/dagan_csmri/models/varied/" + name in entry["command"]
+    # ship_weights.json records each file once, with the first (plain) method that loads it, not its flip ensemble
+    parser.read_config(configs(bundle, "ship_weights.json"))
+    shipped = parser.get_parsed_content("ship_methods")
+    assert sorted(m["checkpoint"].split("/")[-2] for m in shipped) == sorted(manifest)
+    assert not any("flip ensemble" in m["name"] for m in shipped)
 
 
 def test_shipped_weights_reproduce_their_manifest(bundle, one_subject):
