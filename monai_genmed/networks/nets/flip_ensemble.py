@@ -100,8 +100,8 @@ class FlipEnsemble(nn.Module):
                 )
         self.network, self.flips, self.spatial_dims = network, flips, spatial_dims
 
-    def forward(self, x: torch.Tensor, *args: Any, kspace_masked: torch.Tensor | None = None,
-                mask: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:  # fmt: skip
+    def forward(self, x: torch.Tensor, kspace_masked: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                **kwargs: Any) -> torch.Tensor:  # fmt: skip
         if (kspace_masked is None) != (mask is None):
             raise ValueError("give both kspace_masked and mask (a network with data consistency), or neither.")
         total = None
@@ -109,7 +109,7 @@ class FlipEnsemble(nn.Module):
             extra = dict(kwargs)
             if kspace_masked is not None:
                 extra["kspace_masked"], extra["mask"] = flip_kspace(kspace_masked, mask, axes, self.spatial_dims)
-            out = self.network(torch.flip(x, axes) if axes else x, *args, **extra)
+            out = self.network(torch.flip(x, axes) if axes else x, **extra)
             if not isinstance(out, torch.Tensor):
                 raise TypeError(f"FlipEnsemble averages tensor outputs; the network returned {type(out).__name__}.")
             dtype = out.dtype
