@@ -194,9 +194,12 @@ def fully_sampled_slices():
     return slices
 
 
-def test_tune_picks_the_best_setting(fully_sampled_slices):
+def test_tune_picks_the_best_setting(fully_sampled_slices, caplog):
     grid = {"scale": [0.5, 0.9, 1.0, 1.2], "offset": [0.0, 0.1]}
-    best, table = tune_cs_method(_ScaledTruth, grid, fully_sampled_slices)
+    with caplog.at_level("INFO", logger="monai_genmed.apps.baselines.tuning"):
+        best, table = tune_cs_method(_ScaledTruth, grid, fully_sampled_slices)
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("tuning ")]
+    assert len(progress) == 8 and progress[0].startswith("tuning 1/8: {'scale': 0.5, 'offset': 0.0} -> psnr")
     assert best == {"scale": 1.0, "offset": 0.0}
     assert [(r["scale"], r["offset"]) for r in table] == [(s, o) for s in grid["scale"] for o in grid["offset"]]
     assert table[4]["psnr"] > 100  # exact up to float32 FFT round-off

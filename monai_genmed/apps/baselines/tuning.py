@@ -10,6 +10,7 @@ sampling fraction as the test).
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,8 @@ import numpy as np
 
 from monai_genmed.apps.baselines.base import CSReconstructor
 from monai_genmed.metrics import compute_psnr, compute_ssim
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_GRIDS", "CSSlice", "image_psnr", "image_ssim", "evaluate_cs_method", "tune_cs_method"]
 
@@ -160,9 +163,14 @@ def tune_cs_method(
     _check_slices(slices)
     names = list(grid)
     table = []
-    for combo in itertools.product(*(grid[k] for k in names)):
+    combos = list(itertools.product(*(grid[k] for k in names)))
+    for n, combo in enumerate(combos, 1):
         params = dict(zip(names, combo))
+        start = time.perf_counter()
         table.append({**params, **evaluate_cs_method(method_factory(**params), slices, use_region)})
+        # a slow method (BM3D: minutes per value) shows its progress
+        logger.info(f"tuning {n}/{len(combos)}: {params} -> {metric} {table[-1][metric]:.4g} on {len(slices)} slices "
+                    f"({time.perf_counter() - start:.0f} s)")  # fmt: skip
     best = max(range(len(table)), key=lambda i: (table[i][metric], -i))
     best_params = {k: table[best][k] for k in names}
     for key in names:
