@@ -12,6 +12,9 @@ Usage (the varied data of the bundle; BM3D costs about a minute per slice and va
     # a method with two tuned settings: vary one, hold the other at its tuned value
     python benchmarks/check_tuning_grid.py --method bm3d_noise --mask_type gaussian1d --sampling_fraction 0.3 \\
         --setting noise_factor --values 0.35 0.5 --fixed sigma0=0.4
+    # without the real-valued prior (the settings of evaluate_no_prior.json)
+    python benchmarks/check_tuning_grid.py --method bm3d --mask_type poisson2d --sampling_fraction 0.2 \\
+        --setting sigma0 --values 0.025 0.035 --extra_config evaluate_no_prior.json
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ def main() -> None:
     parser.add_argument("--values", type=float, nargs="+", required=True)
     parser.add_argument("--fixed", nargs="*", default=[], metavar="KEY=VALUE",
                         help="other tuned settings held at a value, e.g. sigma0=0.4 (default: the method's own default)")
+    parser.add_argument("--extra_config", nargs="*", default=[], metavar="NAME",
+                        help="more configs of the bundle layered on the evaluate ones, e.g. evaluate_no_prior.json")
     parser.add_argument("--bundle", default=os.path.join(os.path.dirname(__file__), "..", "bundles", "dagan_csmri"))
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
@@ -51,7 +56,7 @@ def main() -> None:
             parser.error(f"--fixed {item!r}: the value must be a number.")
     torch.set_num_threads(args.threads)
     config = ConfigParser()
-    config.read_config([os.path.join(args.bundle, "configs", name) for name in CONFIGS])
+    config.read_config([os.path.join(args.bundle, "configs", name) for name in (*CONFIGS, *args.extra_config)])
     config.update({"bundle_root": os.path.abspath(args.bundle), "learned_methods": [], "device_name": "cpu"})
     comparison = config.get_parsed_content("comparison")
     setting = {"mask_type": args.mask_type, "sampling_fraction": args.sampling_fraction}
