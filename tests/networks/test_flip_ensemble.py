@@ -92,3 +92,5 @@ def test_bad_settings_and_inputs_are_named():
         FlipEnsemble(cascade())(torch.rand(1, 1, 8, 8), kspace_masked=kspace)
     with pytest.raises(ValueError, match="negative spatial axes"):
         flip_kspace(kspace, mask, (0,))
+    with pytest.raises(ValueError, match="does not match the k-space"):
+        flip_kspace(kspace, mask[..., :4], (-1,))

@@ -26,6 +26,7 @@ from monai.data import load_decathlon_datalist
 from monai.transforms import LoadImage
 from scipy.special import i0e, i1e
 
+from monai_genmed.apps.baselines import conjugate_symmetric_fill
 from monai_genmed.apps.reconstruction.slice_classes import _find
 from monai_genmed.data.masks import default_undersampling_mask
 from monai_genmed.transforms.kspace.functional import image_to_kspace, kspace_to_image
@@ -65,13 +66,9 @@ def noise_free_oracle(
     expected = np.clip(rician_mean(clean, float(noise_sigma)), 0.0, 1.0)
     if zero_outside is not None:
         expected = np.where(zero_outside, expected, 0.0)
-    measured = np.asarray(mask) > 0
-    # F(conj(F^-1 z))[k] = conj(Z[-k]), whatever the centring convention and size parity
-    partner = np.asarray(image_to_kspace(np.conj(np.asarray(kspace_to_image(kspace_masked[None], output="complex")))))[0]
-    partner_measured = np.abs(np.asarray(image_to_kspace(np.asarray(kspace_to_image(
-        measured[None].astype(np.complex64), output="complex")).conj()))[0]) > 0.5  # fmt: skip
+    known, known_mask = conjugate_symmetric_fill(kspace_masked * mask, np.asarray(mask, np.float32))
     guess = np.asarray(image_to_kspace(expected[None].astype(np.float32)))[0]
-    k = np.where(measured, kspace_masked, np.where(partner_measured, partner, guess))
+    k = np.where(known_mask > 0, known, guess)
     return np.asarray(kspace_to_image(k[None], output="real"))[0].astype(np.float32)
 
 
