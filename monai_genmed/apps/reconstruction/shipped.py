@@ -23,7 +23,7 @@ from monai_genmed.utils import write_json_atomic
 
 from .comparison import LearnedMethod, ReconstructionComparison
 
-__all__ = ["record_shipped", "sha256_of", "score_checkpoint", "verify_manifest", "verify_shipped", "write_manifest_entry"]
+__all__ = ["one_method_per_file", "record_shipped", "sha256_of", "score_checkpoint", "verify_manifest", "verify_shipped", "write_manifest_entry"]
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -156,19 +156,30 @@ def record_shipped(manifest: str | os.PathLike, method: LearnedMethod | Mapping[
     return entry
 
 
+def one_method_per_file(methods: Sequence[LearnedMethod | Mapping[str, Any]]) -> list[LearnedMethod | Mapping[str, Any]]:
+    """The first method that loads each checkpoint file: a file is recorded and checked once, as its plain network
+    (a later method on the same file, e.g. in a :class:`~monai_genmed.networks.nets.FlipEnsemble`, scores
+    differently by design)."""
+    seen: set[str] = set()
+    out = []
+    for method in methods:
+        path = os.path.abspath(method.checkpoint if isinstance(method, LearnedMethod) else method["checkpoint"])
+        if path not in seen:
+            seen.add(path)
+            out.append(method)
+    return out
+
+
 def verify_manifest(manifest: str | os.PathLike, methods, datalist: str, tolerance_db: float = 0.05) -> dict[str, dict[str, float]]:
     """:func:`verify_shipped` for every method whose checkpoint folder the manifest names; raises on a method
-    the manifest does not hold (naming it and how to record it). Each file is checked once, with the first method
-    that loads it: a later one (e.g. the same weights in a :class:`~monai_genmed.networks.nets.FlipEnsemble`)
-    scores differently from the manifest by design."""
+    the manifest does not hold (naming it and how to record it). Each file is checked once
+    (:func:`one_method_per_file`)."""
     with open(manifest) as f:
         entries = json.load(f)
     results = {}
-    for method in methods:
+    for method in one_method_per_file(methods):
         method = method if isinstance(method, LearnedMethod) else LearnedMethod(**method)
         name = _entry_name(method)
-        if name in results:
-            continue
         if name not in entries:
             raise ValueError(f"{manifest!r} has no entry {name!r} for {method.checkpoint!r}; record it with the ship_weights config.")
         results[name] = verify_shipped(entries[name], method, datalist, tolerance_db)
