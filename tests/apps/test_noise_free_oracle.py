@@ -80,6 +80,12 @@ def test_headroom_table_from_a_twin_dataset_and_a_wrong_twin_is_refused(tmp_path
     assert rows[0]["Cascade + DC_psnr"] == 31.0 and rows[0]["BM3D-MRI_psnr"] == 30.0
     text = (tmp_path / "headroom.md").read_text()
     assert "share of Cascade + DC" in text and f"| gaussian1d 30% | {len(noisy)} |" in text
+    # a datalist whose noise level is broken is named with the slice
+    broken = json.loads(open(scored).read())
+    broken["test"][0]["noise_sigma"] = float("nan")
+    (tmp_path / "scored" / "broken.json").write_text(json.dumps(broken))
+    with pytest.raises(ValueError, match=r"has noise_sigma nan.*finite number >= 0"):
+        oracle_headroom(tmp_path / "per_slice.csv", tmp_path / "scored" / "broken.json", twin, "test", "BM3D-MRI", [])
     other = generate_brain_mr_dataset(tmp_path / "other", **{**options, "seed": 6}, write_clean=True)
     with pytest.raises(ValueError, match="differs from the scored image|has no noise-free twin"):
         oracle_headroom(tmp_path / "per_slice.csv", scored, other, "test", "BM3D-MRI", ["Cascade + DC"])

@@ -219,14 +219,16 @@ def test_fine_tuning_starts_from_init_weights_with_another_pixel_loss(bundle, tm
     before, after = (torch.load(p, weights_only=True)["model"] for p in (start, tmp_path / "ft" / "model.pt"))
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert read_csv(tmp_path / "ft_logs" / "metrics.csv")[0]["loss"].startswith("MSE")
-    with pytest.raises(RuntimeError) as info:
-        run(config_file=files, bundle_root=str(tmp_path), epochs=1, init_weights=str(tmp_path / "nope.pt"),
-            ckpt_dir=str(tmp_path / "ft2"), **TINY, **tiny_cascade)  # fmt: skip
-    chain, error = [], info.value
-    while error is not None:
-        chain.append(str(error))
-        error = error.__cause__
-    assert any("init_weights" in c and "nope.pt" in c for c in chain)
+    for bad, words in ((dict(init_weights=str(tmp_path / "nope.pt")), ("init_weights", "nope.pt")),
+                       (dict(init_weights=str(start), cascades=3), ("init_weights", "cascades"))):  # other widths
+        with pytest.raises(RuntimeError) as info:
+            run(config_file=files, bundle_root=str(tmp_path), epochs=1, ckpt_dir=str(tmp_path / "ft2"),
+                **TINY, **{**tiny_cascade, **bad})  # fmt: skip
+        chain, error = [], info.value
+        while error is not None:
+            chain.append(str(error))
+            error = error.__cause__
+        assert any(all(w in c for w in words) for c in chain), chain
 
 
 def test_evaluate_compares_a_list_of_learned_methods(bundle, trained):
@@ -274,6 +276,10 @@ def test_cascade_inference_reconstructs_kspace_slice_by_slice_and_refuses_an_ima
     for i in range(3):
         k = np.asarray(image_to_kspace(flipped[..., i][None]))[0]
         assert np.abs(k[m] - volume[..., i][m]).max() < 0.05 * np.abs(volume[..., i][m]).max()
+    with pytest.raises(RuntimeError) as info:  # the lower-case word reaches the config as a string
+        run(config_file=configs(bundle, "inference.json", "cascade.json"), input_path=str(tmp_path / "volume.npz"),
+            **dict(common, output_dir=str(tmp_path / "out_bad")), flip_ensemble="true")  # fmt: skip
+    assert "flip_ensemble must be True or False" in repr(info.value) + repr(info.value.__cause__)
     with pytest.raises(RuntimeError) as info:
         run(config_file=configs(bundle, "inference.json", "cascade.json"),
             input_path=str(undersampled_inputs["dir"] / "slice.nii.gz"), **common)  # fmt: skip

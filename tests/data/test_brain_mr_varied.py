@@ -153,6 +153,8 @@ def test_write_clean_adds_the_noise_free_twin_and_changes_nothing_else(varied, t
     assert noisy_seen and clean_seen
     with pytest.raises(ValueError, match="write_clean needs the varied pipeline"):
         generate_brain_mr_dataset(tmp_path / "plain", **TINY, write_clean=True)
+    with pytest.raises(TypeError, match="write_clean must be True or False"):
+        generate_brain_mr_dataset(tmp_path / "bad", **TINY, **options, write_clean="yes")
 
 
 def test_defaults_are_untouched_by_the_new_options(tmp_path):

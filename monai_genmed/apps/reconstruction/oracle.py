@@ -129,7 +129,11 @@ def oracle_headroom(
                                      "twin with exactly the arguments (and package version) of the scored data.")  # fmt: skip
                 head = np.asarray(load(item["head_mask"])) > 0 if item.get("head_mask") else None
                 clean = np.asarray(load(twin["clean"]), np.float32)
-                cache[name] = (target, clean, head, float(item.get("noise_sigma") or 0.0), bool(item.get("zero_background")))
+                sigma = float(item.get("noise_sigma") or 0.0)
+                if not (math.isfinite(sigma) and sigma >= 0):
+                    raise ValueError(f"slice {name!r} of {datalist!r} has noise_sigma {item.get('noise_sigma')!r}; it must "
+                                     "be a finite number >= 0 (0 for a noise-free slice).")  # fmt: skip
+                cache[name] = (target, clean, head, sigma, bool(item.get("zero_background")))
             target, clean, head, sigma, zero_bg = cache[name]
             mask = np.asarray(default_undersampling_mask(setting[0], float(setting[1]), target.shape), np.float32)
             kspace = np.asarray(image_to_kspace(target[None]))[0] * mask
