@@ -329,3 +329,58 @@ def test_a_run_stopped_part_way_keeps_the_earlier_scores_it_had_not_reached(tiny
     with pytest.raises(KeyboardInterrupt):
         ReconstructionComparison(**common).run()
     assert sorted(rows()) == sorted(before)  # nothing lost, nothing doubled
+
+
+def test_runs_one_mask_each_are_joined_by_reuse_from_and_other_data_is_refused(tiny_dataset, tmp_path, monkeypatch):
+    """Two runs, one per mask in their own folders with one tuning cache, give a joined run all their classical
+    scores (only the figure's slice is reconstructed again); a table of other data (a regenerated dataset) is a
+    named error in reuse_from, and in the run's own output_dir it is scored again, not reused."""
+    from monai_genmed.apps.baselines import TotalVariationCS
+
+    _, datalist = tiny_dataset
+    gaussian, poisson = {"mask_type": "gaussian1d", "sampling_fraction": 0.3}, {"mask_type": "poisson2d", "sampling_fraction": 0.2}
+    common = dict(datalist=datalist, classical=["tv"], grids={"tv": {"lamda": [1e-3, 1e-2]}}, fixed_params={"tv": {"max_iter": 20}},
+                  tune_slices=1, tuning_cache=str(tmp_path / "tuning.json"))  # fmt: skip
+    one = ReconstructionComparison(output_dir=str(tmp_path / "g"), settings=[gaussian], **common).run()
+    two = ReconstructionComparison(output_dir=str(tmp_path / "p"), settings=[poisson], **common).run()
+    calls = []
+    real_call = TotalVariationCS.__call__
+    monkeypatch.setattr(TotalVariationCS, "__call__", lambda self, *a, **k: calls.append(1) or real_call(self, *a, **k))
+    joined = ReconstructionComparison(output_dir=str(tmp_path / "all"), settings=[gaussian, poisson],
+                                      reuse_from=[str(tmp_path / "g" / "per_slice.csv"), str(tmp_path / "p")], **common).run()  # fmt: skip
+    assert len(calls) == 2  # the figure's slice, per mask; the tuning came from the shared cache
+    tv = lambda rows: [r for r in rows if r["method"].startswith("TV")]  # noqa: E731
+    for a, b in zip(tv(one) + tv(two), tv(joined)):
+        assert (a["mask_type"], a["settings"]) == (b["mask_type"], b["settings"]) and a["psnr"] == pytest.approx(b["psnr"])
+    with open(tmp_path / "all" / "per_slice.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 2 * 2 * 3  # zero-filled and TV, two masks, three slices each
+    # scores of other data: the same file names in a dataset generated again with another seed
+    other = generate_brain_mr_dataset(tmp_path / "other_data", num_subjects={"training": 1, "validation": 1, "test": 1},
+                                      slices_per_subject=3, spatial_size=(32, 32), snr=30.0, seed=1)  # fmt: skip
+    ReconstructionComparison(output_dir=str(tmp_path / "other"), settings=[gaussian], **{**common, "datalist": other, "tuning_cache": None}).run()
+    with pytest.raises(ValueError, match="reuse_from .*other.* other data"):
+        ReconstructionComparison(output_dir=str(tmp_path / "x"), settings=[gaussian], reuse_from=[str(tmp_path / "other")], **common).run()
+    calls.clear()
+    rescored = ReconstructionComparison(output_dir=str(tmp_path / "other"), settings=[gaussian], **common).run()
+    assert len(calls) == 3 and tv(rescored)[0]["psnr"] == pytest.approx(tv(one)[0]["psnr"])
+    with pytest.raises(FileNotFoundError, match="reuse_from .*missing"):
+        ReconstructionComparison(output_dir=str(tmp_path / "y"), settings=[gaussian], reuse_from=[str(tmp_path / "missing")], **common)
+
+
+def _store_entries(cache: str, first: int, count: int) -> None:
+    comparison = ReconstructionComparison.__new__(ReconstructionComparison)
+    comparison.tuning_cache = cache
+    for i in range(first, first + count):
+        comparison._store_tuning({"method": "tv", "run": i}, {"lamda": float(i)})
+
+
+def test_runs_in_parallel_keep_every_tuning_cache_entry(tmp_path):
+    """Processes that store tuned settings into one cache at the same time lose none of them."""
+    import json
+    from concurrent.futures import ProcessPoolExecutor
+
+    cache = str(tmp_path / "tuning.json")
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_store_entries, [cache] * 4, [0, 30, 60, 90], [30] * 4))
+    entries = json.loads(open(cache).read())
+    assert sorted(e["best"]["lamda"] for e in entries.values()) == [float(i) for i in range(120)]

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from filelock import FileLock
 from tqdm import tqdm
 from monai.data import load_decathlon_datalist
 from monai.inferers import Inferer, SimpleInferer
@@ -132,6 +133,10 @@ class ReconstructionComparison:
     A run into an ``output_dir`` that holds an earlier run's ``per_slice.csv`` takes the scores of every slice a
     classical method already reconstructed there with the same settings (the tables are written after every method,
     so a stopped run loses at most the method it was in); the example figure's slice is reconstructed again.
+    ``reuse_from`` takes scores from other runs' tables the same way, e.g. of runs that scored one mask each in
+    parallel. Earlier scores are used only where the earlier run's zero-filled scores of the same slices equal this
+    run's (zero filling is recomputed every run): scores of other data (a regenerated dataset, the zero-background
+    test) are never taken.
 
     Args:
         datalist: MONAI datalist JSON with ``validation`` and ``test`` lists of ``{"image", "head_mask"}`` (as
@@ -169,6 +174,10 @@ class ReconstructionComparison:
         rescore_missing: a slice an earlier run scored before a metric existed (HFEN) is reconstructed again to score
             it (default). False reuses its other scores and leaves the new metric unscored ("-" in the tables), for
             adding a method to a table whose slow classical rows (BM3D, about a minute per slice) predate the metric.
+        reuse_from: ``per_slice.csv`` files (or folders holding one) of other runs of the same test split whose
+            scores are taken like those of an earlier run into ``output_dir``; for the slow classical rows of
+            runs made in parallel, one per mask, each into its own folder (with one shared ``tuning_cache``).
+            A file of other data is a named error.
     """
 
     def __init__(
@@ -193,6 +202,7 @@ class ReconstructionComparison:
         tuning_cache: str | None = None,
         zero_background_test: bool = False,
         rescore_missing: bool = True,
+        reuse_from: Sequence[str] = (),
     ) -> None:
         if not os.path.isfile(datalist):
             raise FileNotFoundError(f"datalist {datalist!r} does not exist; generate the data or pass your own datalist.")
@@ -234,11 +244,24 @@ class ReconstructionComparison:
         self.tuning_cache = tuning_cache
         self.zero_background_test = ensure_bool(zero_background_test, "zero_background_test")
         self.rescore_missing = ensure_bool(rescore_missing, "rescore_missing")
+        if isinstance(reuse_from, (str, os.PathLike)):
+            reuse_from = [reuse_from]
+        self.reuse_from = []
+        for path in reuse_from:
+            path = os.path.join(path, "per_slice.csv") if os.path.isdir(path) else str(path)
+            if not os.path.isfile(path):
+                raise FileNotFoundError(
+                    f"reuse_from {path!r} does not exist; give the per_slice.csv (or its folder) of an earlier "
+                    "comparison run of the same test split, or drop it."
+                )
+            self.reuse_from.append(path)
         self.examples: dict[tuple[str, float], dict[str, Any]] = {}
         self._example_slice: str | None = None
         self.rows: list[dict[str, Any]] = []
         self.per_slice: list[dict[str, Any]] = []
-        self._previous: dict[tuple, dict[str, str]] = {}
+        self._previous: dict[tuple, dict[str, str]] = {}  # this output_dir's earlier rows
+        self._sources: list[tuple[str, dict[tuple, dict[str, str]]]] = []  # (path, rows): output_dir's, then reuse_from
+        self._rejected: set[tuple[str, str, str]] = set()  # (path, mask_type, fraction) whose data differ from this run's
         self._noise_sigma: dict[str, float | None] = {}  # file name -> the datalist's noise_sigma
 
     # data -------------------------------------------------------------------------------------------------
@@ -346,10 +369,46 @@ class ReconstructionComparison:
             examples[name] = (np.asarray(recon, np.float32), s["psnr"])
         return s
 
-    def _score_method(self, setting, name, recon_fn, test, undersampled, mask, params, tuned_on) -> None:
+    def _earlier(self, key: tuple) -> dict[str, str] | None:
+        """An earlier run's scores of ``(mask_type, fraction, method, slice, settings)``, from a source whose data
+        match this run's (see :py:meth:`_check_earlier`)."""
+        for path, rows in self._sources:
+            if key in rows and (path, key[0], key[1]) not in self._rejected:
+                return rows[key]
+        return None
+
+    def _check_earlier(self, setting: Mapping[str, Any]) -> None:
+        """Compare each earlier table's zero-filled scores of ``setting`` with this run's (just computed): a table
+        of other data is set aside (this output_dir's: with a warning, it is overwritten) or refused (reuse_from)."""
+        mask_type, fraction = setting["mask_type"], str(setting["sampling_fraction"])
+        fresh = {p["slice"]: p["psnr"] for p in self.per_slice
+                 if p["method"] == "zero-filled" and (p["mask_type"], str(p["sampling_fraction"])) == (mask_type, fraction)}  # fmt: skip
+        for index, (path, rows) in enumerate(self._sources):
+            mine = [r for r in rows.values() if (r["mask_type"], r["sampling_fraction"]) == (mask_type, fraction)]
+            if not mine:
+                continue
+            zero_filled = {r["slice"]: float(r["psnr"]) for r in mine if r["method"] == "zero-filled"}
+            shared = [name for name in zero_filled if name in fresh]
+            differ = [name for name in shared if abs(zero_filled[name] - fresh[name]) > 1e-6]
+            if shared and not differ:
+                continue
+            why = (f"its zero-filled PSNR of {differ[0]} is {zero_filled[differ[0]]:.4f} dB, this run's "
+                   f"{fresh[differ[0]]:.4f} dB" if differ else "it holds no zero-filled score of this run's test slices")
+            if index == 0 and path == os.path.join(self.output_dir, "per_slice.csv"):
+                logger.warning(f"{path}: earlier scores of {mask_type} {setting['sampling_fraction']:.0%} are not reused, "
+                               f"they were made on other data ({why}); those slices are scored again.")  # fmt: skip
+                self._rejected.add((path, mask_type, fraction))
+                continue
+            raise ValueError(
+                f"reuse_from {path!r} was scored on other data than this run for {mask_type} "
+                f"{setting['sampling_fraction']:.0%} ({why}); give the per_slice.csv of a run of the same datalist, "
+                "test split and zero_background_test, or drop it from reuse_from."
+            )
+
+    def _score_method(self, setting, name, recon_fn, test, undersampled, mask, params, tuned_on, reuse: bool = True) -> None:
         scores, seconds, reused = [], [], 0
         for image, region, fname in tqdm(test, desc=f"{setting['mask_type']} {setting['sampling_fraction']:.0%} {name}", unit="slice"):
-            earlier = self._previous.get((setting["mask_type"], str(setting["sampling_fraction"]), name, fname, params))
+            earlier = self._earlier((setting["mask_type"], str(setting["sampling_fraction"]), name, fname, params)) if reuse else None
             needed = self._metric_keys(region is not None)
             if earlier is not None and self.rescore_missing and any(_unscored(earlier.get(k)) for k in needed):
                 earlier = None  # scored before a metric was added (HFEN): score it again rather than leave a gap
@@ -427,7 +486,10 @@ class ReconstructionComparison:
         """Run every setting and method; write the tables; return the summary rows."""
         from monai_genmed.apps.baselines import DEFAULT_GRIDS, tune_cs_method
 
-        self._previous = self._load_previous()
+        self._previous = self._load_previous(os.path.join(self.output_dir, "per_slice.csv"))
+        self._sources = [(os.path.join(self.output_dir, "per_slice.csv"), self._previous)]
+        self._sources += [(path, self._load_previous(path, required=True)) for path in self.reuse_from]
+        self._rejected = set()
         validation = self._load_split("validation", self.tune_slices)
         test = self._load_split(self.test_split, self.test_slices)
         shape = test[0][0].shape
@@ -438,7 +500,9 @@ class ReconstructionComparison:
         for setting in self.settings:
             mask = np.asarray(self.mask_fn(setting["mask_type"], setting["sampling_fraction"], shape), dtype=np.float32)
             undersampled = {fname: self._undersample(image, mask) for image, _, fname in test}  # once per setting
-            self._score_method(setting, "zero-filled", lambda k, m, zf, fname: zf, test, undersampled, mask, "-", "-")
+            # always computed (cheap): earlier scores are reused only where they were made on the same data
+            self._score_method(setting, "zero-filled", lambda k, m, zf, fname: zf, test, undersampled, mask, "-", "-", reuse=False)
+            self._check_earlier(setting)
             for key in self.classical:
                 display, factory, grid_key = methods[key]
                 fixed = self.fixed_params.get(key, {})
@@ -533,21 +597,28 @@ class ReconstructionComparison:
     def _store_tuning(self, fields: Mapping[str, Any], best: Mapping[str, Any]) -> None:
         if not self.tuning_cache:
             return
-        entries = {}
-        if os.path.isfile(self.tuning_cache):
-            with open(self.tuning_cache) as f:
-                entries = json.load(f)
-        entries[self._tuning_key(fields)] = {"best": dict(best), **fields}
-        write_json_atomic(self.tuning_cache, entries, indent=1, default=str)  # a killed run leaves the old cache
+        # runs in parallel (one per mask) may share the cache: read, add and write under a lock, so that no entry
+        # another run stored in between is lost; the atomic write leaves the old cache if a run is killed
+        with FileLock(self.tuning_cache + ".lock"):
+            entries = {}
+            if os.path.isfile(self.tuning_cache):
+                with open(self.tuning_cache) as f:
+                    entries = json.load(f)
+            entries[self._tuning_key(fields)] = {"best": dict(best), **fields}
+            write_json_atomic(self.tuning_cache, entries, indent=1, default=str)
 
-    def _load_previous(self) -> dict[tuple, dict[str, str]]:
-        """Per-slice scores of an earlier run into the same ``output_dir`` (kept when a run stops part-way)."""
-        path = os.path.join(self.output_dir, "per_slice.csv")
+    @staticmethod
+    def _load_previous(path: str, required: bool = False) -> dict[tuple, dict[str, str]]:
+        """Per-slice scores of an earlier run (this ``output_dir``'s, kept when a run stops part-way, or one of
+        ``reuse_from``, where ``required``: a file that cannot be matched is then an error, not skipped)."""
         if not os.path.isfile(path):
             return {}
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
         if not rows or "settings" not in rows[0]:
+            if required:
+                raise ValueError(f"reuse_from {path!r} has no rows with a 'settings' column (empty, or written by an "
+                                 "older version); run that comparison again or drop it from reuse_from.")
             return {}  # written before the settings were recorded per slice: nothing can be matched safely
         return {(r["mask_type"], r["sampling_fraction"], r["method"], r["slice"], r["settings"]): r for r in rows}
 
