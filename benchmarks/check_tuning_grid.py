@@ -12,6 +12,9 @@ Usage (the varied data of the bundle; BM3D costs about a minute per slice and va
     # a method with two tuned settings: vary one, hold the other at its tuned value
     python benchmarks/check_tuning_grid.py --method bm3d_noise --mask_type gaussian1d --sampling_fraction 0.3 \\
         --setting noise_factor --values 0.35 0.5 --fixed sigma0=0.4
+    # iterations (an integer setting) at a held sigma0
+    python benchmarks/check_tuning_grid.py --method bm3d --mask_type poisson2d --sampling_fraction 0.2 \\
+        --setting n_iter --values 32 64 --fixed sigma0=0.05
     # without the real-valued prior (the settings of evaluate_no_prior.json)
     python benchmarks/check_tuning_grid.py --method bm3d --mask_type poisson2d --sampling_fraction 0.2 \\
         --setting sigma0 --values 0.025 0.035 --extra_config evaluate_no_prior.json
@@ -31,13 +34,22 @@ from monai_genmed.utils import cpu_summary
 CONFIGS = ("common.json", "evaluate.json", "varied_data.json", "evaluate_varied.json")
 
 
+def _number(text: str) -> int | float:
+    """``"64"`` -> 64 (iteration counts must be integers), ``"0.05"`` / ``"1e-3"`` -> a float."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--method", default="bm3d", help="classical method key: tv, tv_noise, l1_wavelet, bm3d, bm3d_noise")
     parser.add_argument("--mask_type", default="poisson2d")
     parser.add_argument("--sampling_fraction", type=float, default=0.2)
     parser.add_argument("--setting", default="sigma0", help="the setting to vary, e.g. sigma0 (BM3D) or lamda (TV)")
-    parser.add_argument("--values", type=float, nargs="+", required=True)
+    parser.add_argument("--values", type=_number, nargs="+", required=True,
+                        help="values to score; written as integers (64) they stay integers, e.g. for n_iter")
     parser.add_argument("--fixed", nargs="*", default=[], metavar="KEY=VALUE",
                         help="other tuned settings held at a value, e.g. sigma0=0.4 (default: the method's own default)")
     parser.add_argument("--extra_config", nargs="*", default=[], metavar="NAME",
@@ -51,7 +63,7 @@ def main() -> None:
         if not sep or not key:
             parser.error(f"--fixed takes KEY=VALUE pairs, e.g. sigma0=0.4; got {item!r}.")
         try:
-            fixed[key] = [float(value)]
+            fixed[key] = [_number(value)]
         except ValueError:
             parser.error(f"--fixed {item!r}: the value must be a number.")
     torch.set_num_threads(args.threads)
