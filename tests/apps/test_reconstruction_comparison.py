@@ -363,6 +363,13 @@ def test_runs_one_mask_each_are_joined_by_reuse_from_and_other_data_is_refused(t
     calls.clear()
     rescored = ReconstructionComparison(output_dir=str(tmp_path / "other"), settings=[gaussian], **common).run()
     assert len(calls) == 3 and tv(rescored)[0]["psnr"] == pytest.approx(tv(one)[0]["psnr"])
+    # a truncated table (a copy cut short) is named, not half-used
+    cut = tmp_path / "cut" / "per_slice.csv"
+    cut.parent.mkdir()
+    text = (tmp_path / "g" / "per_slice.csv").read_text()
+    cut.write_text(text[: text.rindex(",")])
+    with pytest.raises(ValueError, match="reuse_from .*cut.* damaged: line 7 has fewer fields"):
+        ReconstructionComparison(output_dir=str(tmp_path / "z"), settings=[gaussian], reuse_from=[str(cut)], **common).run()
     with pytest.raises(FileNotFoundError, match="reuse_from .*missing"):
         ReconstructionComparison(output_dir=str(tmp_path / "y"), settings=[gaussian], reuse_from=[str(tmp_path / "missing")], **common)
 

@@ -394,7 +394,7 @@ class ReconstructionComparison:
                 continue
             why = (f"its zero-filled PSNR of {differ[0]} is {zero_filled[differ[0]]:.4f} dB, this run's "
                    f"{fresh[differ[0]]:.4f} dB" if differ else "it holds no zero-filled score of this run's test slices")
-            if index == 0 and path == os.path.join(self.output_dir, "per_slice.csv"):
+            if index == 0:  # this output_dir's own table
                 logger.warning(f"{path}: earlier scores of {mask_type} {setting['sampling_fraction']:.0%} are not reused, "
                                f"they were made on other data ({why}); those slices are scored again.")  # fmt: skip
                 self._rejected.add((path, mask_type, fraction))
@@ -620,6 +620,12 @@ class ReconstructionComparison:
                 raise ValueError(f"reuse_from {path!r} has no rows with a 'settings' column (empty, or written by an "
                                  "older version); run that comparison again or drop it from reuse_from.")
             return {}  # written before the settings were recorded per slice: nothing can be matched safely
+        short = [i + 2 for i, r in enumerate(rows) if None in r or None in r.values()]  # csv fills a cut line with None
+        if short:
+            if required:
+                raise ValueError(f"reuse_from {path!r} is damaged: line {short[0]} has {'more' if None in rows[short[0] - 2] else 'fewer'} "
+                                 "fields than its header (a truncated or edited file); run that comparison again or drop it.")  # fmt: skip
+            rows = [r for i, r in enumerate(rows) if i + 2 not in short]
         return {(r["mask_type"], r["sampling_fraction"], r["method"], r["slice"], r["settings"]): r for r in rows}
 
     def _write_tables(self, final: bool = False) -> None:
