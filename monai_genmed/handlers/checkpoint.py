@@ -1,9 +1,11 @@
 """Atomic, resumable checkpoints of everything a generative run trains.
 
 MONAI's :class:`monai.handlers.CheckpointSaver` writes with Ignite's ``DiskSaver(atomic=False)``, so a run killed
-while writing leaves a truncated file. These handlers write to a temporary file in the same folder and move it
-into place (``os.replace`` is atomic on POSIX and Windows), so a checkpoint on disk is always whole, and a
-restarted run resumes from the newest one.
+while writing leaves a truncated file, and Ignite's ``Checkpoint`` deletes the previous file *before* it writes the
+next one, so a kill during that write leaves no checkpoint at all. Here every file is written to a temporary beside
+it, flushed to the disk and renamed into place (``os.replace`` is atomic on POSIX and Windows), and the file it
+replaces is deleted only after that: at any moment the folder holds at least one whole checkpoint. A restarted run
+removes the temporaries of killed writers and resumes from the newest checkpoint it can read.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import glob
 import logging
 import os
 import re
-import stat
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import ignite.distributed as idist
 import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint, DiskSaver
 from monai.handlers import CheckpointLoader
+
+from monai_genmed.utils.io import FolderLock, atomic_path, fsync_folder, remove_stale_temporaries
 
 from .run_state import RandomState, RunFingerprint
 
@@ -28,30 +32,55 @@ __all__ = ["AtomicDiskSaver", "TrainingCheckpointer", "BestModelSaver"]
 logger = logging.getLogger(__name__)
 
 
-class AtomicDiskSaver(DiskSaver):
-    """Ignite's atomic ``DiskSaver`` (temporary file + rename), with the usual file permissions.
+def _save(obj: Any, path: str) -> None:
+    """``torch.save`` to ``path``; one name for the write, so a test can kill a run inside it."""
+    torch.save(obj, path)
 
-    Ignite's temporary file is created ``0600``; the saved file gets ``0644`` minus the umask instead, so a
-    checkpoint written by one user can be read by a colleague's evaluation job (the reason MONAI gave for
-    switching atomic writes off).
+
+class AtomicDiskSaver(DiskSaver):
+    """A ``DiskSaver`` whose files are always whole and whose old files outlive the write of their successor.
+
+    A file is written to ``{name}.tmp{pid}`` in the same folder, flushed (``fsync``) and renamed into place. Ignite's
+    ``Checkpoint`` asks to remove the file a new one replaces *before* it saves the new one; the removal is deferred
+    until the new file is in place, so a kill during the write leaves the previous checkpoint. With a fixed
+    ``filename`` (``model.pt``) the rename replaces the old file in one step. Temporaries that killed writers left
+    in the folder are deleted when the saver is made. Files get the usual permissions (``0644`` minus the umask), so
+    a checkpoint written by one user can be read by a colleague's evaluation job.
+
+    Args:
+        dirname: the folder of the files (created if needed).
+        filename: a fixed file name that every save overwrites; ``None`` uses the name ``Checkpoint`` gives.
+        kwargs: more arguments of Ignite's ``DiskSaver`` (``save_on_rank``).
     """
 
     def __init__(self, dirname: str, filename: str | None = None, **kwargs: Any) -> None:
+        kwargs.pop("atomic", None)
         super().__init__(dirname=dirname, atomic=True, require_empty=False, **kwargs)
         self.fixed_filename = filename
+        self._superseded: list[str] = []
+        if idist.get_rank() == self.save_on_rank:
+            for path in remove_stale_temporaries(self.dirname):
+                logger.info(f"removed {path}, a file that a killed run was writing")
 
     def __call__(self, checkpoint: Mapping, filename: str, metadata: Mapping | None = None) -> None:
+        if idist.get_rank() != self.save_on_rank:
+            return
         name = self.fixed_filename or filename
-        super().__call__(checkpoint, name, metadata)
-        path = os.path.join(self.dirname, name)
-        if os.path.exists(path):  # only the saving rank (Ignite's save_on_rank) wrote it
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(path, (stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH) & ~umask)
+        with atomic_path(os.path.join(self.dirname, name)) as tmp:
+            _save(checkpoint, tmp)
+        # only now that the new file is whole and in place may the ones it supersedes go
+        superseded, self._superseded = [n for n in self._superseded if n != name], []
+        for old in superseded:
+            try:
+                os.remove(os.path.join(self.dirname, old))
+            except FileNotFoundError:
+                pass
+        if superseded:
+            fsync_folder(self.dirname)
 
     def remove(self, filename: str) -> None:
-        if self.fixed_filename is None:  # a fixed name is overwritten in place, never removed
-            super().remove(filename)
+        if self.fixed_filename is None:  # a fixed name is replaced by the rename, never removed
+            self._superseded.append(filename)
 
 
 class TrainingCheckpointer:
@@ -69,6 +98,12 @@ class TrainingCheckpointer:
     fraction, data scaling, ...). A checkpoint is only resumed by a run with the same fingerprint: other
     settings are an error that lists the differences, so a changed command never continues, and mixes into,
     a run of other settings.
+
+    A kill at any moment loses no finished epoch: the checkpoint of an epoch is the last thing that epoch does (after
+    validation, the best-model file and the metrics row), it is written atomically, and the previous one is deleted
+    only once it is in place. At start the run takes a lock on ``save_dir`` (a second training into the same folder
+    is refused, naming the process that holds it), removes the temporaries of killed writers, and resumes from the
+    newest checkpoint it can read (an unreadable newest file is named and the one before it used).
 
     Args:
         save_dir: folder of the checkpoints (created if needed).
@@ -148,6 +183,7 @@ class TrainingCheckpointer:
     def attach(self, engine: Engine) -> None:
         self.objects = self._collect(engine)
         os.makedirs(self.save_dir, exist_ok=True)
+        self.lock = FolderLock(self.save_dir)
         self.checkpoint = Checkpoint(
             self.objects,
             AtomicDiskSaver(self.save_dir),
@@ -156,33 +192,67 @@ class TrainingCheckpointer:
             global_step_transform=lambda e, _: e.state.epoch,
             filename_pattern="{filename_prefix}_epoch={global_step}.{ext}",
         )
-        engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.save_interval), self.checkpoint)
-        if self.resume:
-            engine.add_event_handler(Events.STARTED, self._resume)
+        engine.add_event_handler(Events.STARTED, self._start)
+        engine.add_event_handler(Events.EPOCH_STARTED, self._register_saving_last)
+        engine.add_event_handler(Events.COMPLETED, lambda _: self.lock.release())
 
-    def latest(self) -> str | None:
-        """Path of the newest checkpoint in ``save_dir`` (highest epoch), or None."""
+    def _start(self, engine: Engine) -> None:
+        if idist.get_rank() == 0:  # the processes of one distributed run share the folder: rank 0 holds it
+            self.lock.acquire("this training")
+            for path in remove_stale_temporaries(self.save_dir):
+                logger.info(f"removed {path}, a checkpoint that a killed run was writing")
+        if self.resume:
+            self._resume(engine)
+
+    def _register_saving_last(self, engine: Engine) -> None:
+        """Save after every other epoch-end handler: handlers attached during ``STARTED`` (the metrics row) included.
+
+        A checkpoint of epoch N then implies that everything epoch N writes (validation, ``model.pt``, the metrics
+        row) is on disk: a kill between those writes and the checkpoint repeats epoch N, and never skips its row.
+        """
+        saving = Events.EPOCH_COMPLETED(every=self.save_interval)
+        if not engine.has_event_handler(self.checkpoint):
+            engine.add_event_handler(saving, self.checkpoint)
+
+    def checkpoints(self) -> list[tuple[int, str]]:
+        """``(epoch, path)`` of every checkpoint in ``save_dir``, oldest first."""
         pattern = re.compile(re.escape(self.filename_prefix) + r"_epoch=(\d+)\.pt$")
         found = []
         for path in glob.glob(os.path.join(glob.escape(self.save_dir), f"{self.filename_prefix}_epoch=*.pt")):
             match = pattern.search(os.path.basename(path))
             if match:
                 found.append((int(match.group(1)), path))
-        return max(found)[1] if found else None
+        return sorted(found)
+
+    def latest(self) -> str | None:
+        """Path of the newest checkpoint in ``save_dir`` (highest epoch), or None."""
+        found = self.checkpoints()
+        return found[-1][1] if found else None
+
+    def _read_newest(self) -> tuple[str, Mapping[str, Any]] | None:
+        """The newest checkpoint that can be read, falling back past damaged ones (each named in a warning)."""
+        damaged = []
+        for _, path in reversed(self.checkpoints()):
+            try:
+                return path, torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # mapped: no copy
+            except Exception as e:
+                reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                logger.warning(f"cannot read checkpoint {path!r} ({reason}); trying the one before it.")
+                damaged.append(f"{path!r} ({reason})")
+        if damaged:
+            raise RuntimeError(
+                f"no checkpoint in {self.save_dir!r} can be read: {'; '.join(damaged)}. Delete them (or the whole "
+                "folder) to start afresh."
+            )
+        return None
 
     def _resume(self, engine: Engine) -> None:
-        path = self.latest()
-        if path is None:
+        newest = self._read_newest()
+        if newest is None:
             return
+        path, saved = newest
         load_dict = dict(self.objects)
         load_dict.pop(self.FINGERPRINT, None)  # compared below, not loaded
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # memory-mapped: no copy
-        except Exception as e:
-            raise RuntimeError(
-                f"could not read checkpoint {path!r} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-                f"delete it (or the whole {self.save_dir!r}) to start afresh."
-            ) from e
         self._check_fingerprint(path, saved)
         try:
             # objects added to a config after the checkpoint was written (e.g. early stopping's state) start
@@ -202,8 +272,11 @@ class TrainingCheckpointer:
                 f"could not resume from {path!r} ({e}); delete it (or the whole {self.save_dir!r}) to start afresh, "
                 "or check that the configuration matches the run that wrote it."
             ) from e
-        # Checkpoint keeps track of the files it wrote; teach it the one we resumed from so n_saved is honoured.
-        self.checkpoint._saved.append(Checkpoint.Item(priority=engine.state.epoch, filename=os.path.basename(path)))
+        # Checkpoint keeps track of the files it wrote; teach it the ones on disk up to the resumed one (a kill
+        # between a save and the deletion it allows leaves an older file), so they rotate out as n_saved says.
+        on_disk = [Checkpoint.Item(epoch, os.path.basename(p)) for epoch, p in self.checkpoints() if epoch <= engine.state.epoch]
+        self.checkpoint._saved[:] = on_disk[-self.n_saved :]
+        self.checkpoint.save_handler._superseded.extend(item.filename for item in on_disk[: -self.n_saved])
         self.resumed_from = path
         logger.info(f"resumed from {path} at epoch {engine.state.epoch}, iteration {engine.state.iteration}")
 

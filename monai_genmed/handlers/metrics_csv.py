@@ -13,7 +13,7 @@ from typing import Any
 from ignite.engine import Engine, Events
 
 from monai_genmed.utils.enums import GenerativeKeys
-from monai_genmed.utils.io import write_csv_atomic
+from monai_genmed.utils.io import remove_stale_temporaries, write_csv_atomic
 
 __all__ = ["MetricsCSVWriter"]
 
@@ -70,6 +70,7 @@ class MetricsCSVWriter:
         engine.add_event_handler(Events.STARTED, self._register_writer)
 
     def _register_writer(self, engine: Engine) -> None:
+        remove_stale_temporaries(os.path.dirname(os.path.abspath(self.path)))  # a killed run's half-written table
         if not engine.has_event_handler(self._write, Events.EPOCH_COMPLETED):
             engine.add_event_handler(Events.EPOCH_COMPLETED, self._write)
 

@@ -3,9 +3,12 @@ from __future__ import annotations
 from .cpu import cpu_flags, cpu_summary, fast_autocast, native_bf16
 from .enums import GenerativeKeys, KspaceKeys
 from .flags import ensure_bool
-from .io import atomic_path, write_csv_atomic, write_json_atomic
+from .io import (
+    FolderLock, FolderLockedError, atomic_path, fsync_folder, remove_stale_temporaries, write_csv_atomic, write_json_atomic,
+)  # fmt: skip
 
 __all__ = [
-    "GenerativeKeys", "KspaceKeys", "atomic_path", "cpu_flags", "cpu_summary", "ensure_bool", "fast_autocast", "native_bf16",
-    "write_csv_atomic", "write_json_atomic",
+    "FolderLock", "FolderLockedError", "GenerativeKeys", "KspaceKeys", "atomic_path", "cpu_flags", "cpu_summary",
+    "ensure_bool", "fast_autocast", "fsync_folder", "native_bf16", "remove_stale_temporaries", "write_csv_atomic",
+    "write_json_atomic",
 ]  # fmt: skip

@@ -7,7 +7,7 @@ import pytest
 import torch
 from ignite.engine import Engine, Events
 
-from monai_genmed.handlers import AtomicDiskSaver, BestModelSaver
+from monai_genmed.handlers import AtomicDiskSaver, BestModelSaver, TrainingCheckpointer
 
 
 def test_atomic_saver_writes_readable_whole_files(tmp_path):
@@ -48,3 +48,80 @@ def test_best_model_saver_names_a_missing_metric(tmp_path):
     BestModelSaver(torch.nn.Linear(1, 1), str(tmp_path), metric_name="val_nmse").attach(validator)
     with pytest.raises(KeyError, match="val_nmse"):
         validator.run([0])
+
+
+def _counting_trainer(handlers=()) -> Engine:
+    """A tiny trainer whose network's weight counts the iterations it ran."""
+    net = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(net.weight)
+
+    def step(engine, batch):
+        with torch.no_grad():
+            net.weight.add_(1.0)
+
+    engine = Engine(step)
+    engine.network = net
+    for handler in handlers:
+        handler.attach(engine)
+    return engine
+
+
+def test_a_damaged_newest_checkpoint_is_named_and_the_one_before_it_resumed(tmp_path, caplog):
+    first = _counting_trainer([TrainingCheckpointer(str(tmp_path), n_saved=2)])
+    first.run([0, 1], max_epochs=2)
+    (tmp_path / "checkpoint_epoch=2.pt").write_bytes(b"damaged by a copy that was cut short")
+    checkpointer = TrainingCheckpointer(str(tmp_path), n_saved=2)
+    again = _counting_trainer([checkpointer])
+    with caplog.at_level("WARNING"):
+        again.run([0, 1], max_epochs=3)
+    assert checkpointer.resumed_from.endswith("checkpoint_epoch=1.pt")
+    assert "checkpoint_epoch=2.pt" in caplog.text and "trying the one before it" in caplog.text
+    assert float(again.network.weight) == 6.0  # epochs 2 and 3 trained again on top of epoch 1's 2 iterations
+    assert torch.load(tmp_path / "checkpoint_epoch=2.pt", weights_only=True)["trainer"]["iteration"] == 4  # rewritten
+
+
+def test_no_readable_checkpoint_is_an_error_that_names_them(tmp_path):
+    (tmp_path / "checkpoint_epoch=1.pt").write_bytes(b"junk")
+    run = _counting_trainer([TrainingCheckpointer(str(tmp_path))])
+    with pytest.raises(RuntimeError, match=r"no checkpoint in .* can be read: .*checkpoint_epoch=1.pt.*Delete"):
+        run.run([0], max_epochs=1)
+
+
+def test_the_checkpoint_is_written_after_every_other_epoch_end_handler(tmp_path, monkeypatch):
+    """A handler attached after the checkpointer, even one that registers itself at STARTED (as the metrics CSV
+    does), has run when the epoch's checkpoint is written: a checkpoint of epoch N implies epoch N's row."""
+    import monai_genmed.handlers.checkpoint as module
+
+    order = []
+    real_save = module._save
+
+    def save(obj, path):
+        order.append(os.path.basename(path).split(".tmp")[0])
+        real_save(obj, path)
+
+    monkeypatch.setattr(module, "_save", save)
+    run = _counting_trainer([TrainingCheckpointer(str(tmp_path))])
+
+    @run.on(Events.STARTED)
+    def register_late(engine):
+        engine.add_event_handler(Events.EPOCH_COMPLETED, lambda e: order.append(f"row {e.state.epoch}"))
+
+    run.add_event_handler(Events.EPOCH_COMPLETED, lambda e: order.append(f"validation {e.state.epoch}"))
+    run.run([0], max_epochs=2)
+    assert order == ["validation 1", "row 1", "checkpoint_epoch=1.pt", "validation 2", "row 2", "checkpoint_epoch=2.pt"]
+
+
+def test_the_previous_checkpoint_is_deleted_only_after_the_new_one_is_in_place(tmp_path, monkeypatch):
+    import monai_genmed.handlers.checkpoint as module
+
+    seen = []
+    real_save = module._save
+
+    def save(obj, path):
+        seen.append(sorted(p.name for p in tmp_path.glob("*.pt")))  # what is on disk while the new file is written
+        real_save(obj, path)
+
+    monkeypatch.setattr(module, "_save", save)
+    _counting_trainer([TrainingCheckpointer(str(tmp_path))]).run([0], max_epochs=3)
+    assert seen == [[], ["checkpoint_epoch=1.pt"], ["checkpoint_epoch=2.pt"]]
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["checkpoint_epoch=3.pt"]
