@@ -33,3 +33,7 @@ __all__ = [
 from .generative_objectives import LatentKeys, UnconditionalGANObjective
 
 __all__ += ["UnconditionalGANObjective", "LatentKeys"]
+
+from .diffusion_objective import DenoisingDiffusionObjective
+
+__all__ += ["DenoisingDiffusionObjective"]

@@ -31,3 +31,7 @@ __all__ += ["CascadeCNNBlock", "DAGANCascade", "DataConsistentCascade", "Unrolle
 from .flip_ensemble import FlipEnsemble, flip_kspace
 
 __all__ += ["FlipEnsemble", "flip_kspace"]
+
+from .diffusion import DiffusionSampler
+
+__all__ += ["DiffusionSampler"]
