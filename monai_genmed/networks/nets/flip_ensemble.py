@@ -9,7 +9,7 @@ data consistency).
 
 Measured on the varied brain data's validation split (24 slices, 8x32 cascade, bf16): four members (none,
 left-right, up-down, both) gained +0.19 dB PSNR at 1D Gaussian 30 % and +0.13 dB at 2D Poisson 20 %, two members
-(none, left-right) +0.15 and +0.10 dB (``bundles/dagan_csmri/docs/README.md``). The cost is one network call
+(none, left-right) +0.15 and +0.10 dB (``bundles/dagan_csmri/docs/studies/learned_vs_classical.md``). The cost is one network call
 per member.
 """
 
