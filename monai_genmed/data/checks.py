@@ -111,11 +111,14 @@ def check_image_file(
             while ndim > 2 and ndim > min(allowed) and array.shape[ndim - 1] == 1:
                 ndim -= 1
         if ndim not in allowed and ndim > max(allowed):
-            extra = ", ".join(f"{array.shape[axis]} along axis {axis}" for axis in range(max(allowed), ndim))
+            sizes = [array.shape[axis] for axis in range(max(allowed), ndim)]
+            extra = ", ".join(f"{n} along axis {axis}" for axis, n in zip(range(max(allowed), ndim), sizes))
+            fix = ("Save the image without its axes of size 1 (numpy.squeeze)." if set(sizes) == {1} else
+                   "(Several volumes, echoes or channels?) Pass one, e.g. nibabel.load(path).slicer[..., 0] saved as its "
+                   "own file.")  # fmt: skip
             raise ValueError(
                 f"{name} file {str(p)!r} has {array.ndim} dimensions (shape {array.shape}): {extra} beyond the "
-                f"{' or '.join(map(str, allowed))}-dimensional images this model takes (several volumes, echoes or "
-                "channels?). Pass one volume, e.g. nibabel.load(path).slicer[..., 0] saved as its own file."
+                f"{' or '.join(map(str, allowed))}-dimensional images this model takes. {fix}"
             )
         if ndim not in allowed:
             raise ValueError(

@@ -74,6 +74,12 @@ def load_model_weights(
     where = f"{name}={path!r}"
     if not path:
         raise ValueError(f"{name} is empty: pass the model file, e.g. --{name} models/model.pt")
+    if os.path.isdir(path):
+        found = sorted(f for f in os.listdir(path) if f.endswith((".pt", ".pth")))[:3]
+        raise ValueError(
+            f"{where} is a folder; pass the model file itself, e.g. --{name} "
+            f"{os.path.join(path, found[0] if found else 'model.pt')}{f' (it holds {found})' if found else ''}."
+        )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{where} does not exist; train the model first (train.json writes models/model.pt) or pass --{name}.")
     try:
