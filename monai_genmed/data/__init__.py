@@ -9,7 +9,7 @@ with Rician noise, :func:`generate_head_mr_ct_dataset` paired MR / CT slices, bo
 from __future__ import annotations
 
 from .brain_mr import generate_brain_mr_dataset
-from .checks import ImageSummary, check_data_loader, check_datalist, check_image_file, check_kspace_file
+from .checks import ImageSummary, check_crop_size, check_data_loader, check_datalist, check_image_file, check_kspace_file
 from .colin27 import (
     COLIN27_DIR,
     HeadTissue,
@@ -35,6 +35,7 @@ __all__ = [
     "colin27_hounsfield",
     "colin27_tissue_labels",
     "check_input_file",
+    "check_crop_size",
     "check_data_loader",
     "check_datalist",
     "check_image_file",

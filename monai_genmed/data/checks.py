@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ImageSummary", "check_image_file", "check_datalist", "check_data_loader", "check_kspace_file"]
+__all__ = [
+    "ImageSummary", "check_image_file", "check_datalist", "check_data_loader", "check_kspace_file", "check_crop_size",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -37,19 +39,30 @@ class ImageSummary:
     maximum: float
 
 
-def _load_array(path: Path) -> np.ndarray:
+#: the DICOM Modality tag as MONAI's ITK reader names it in the image's meta data
+MODALITY_TAG = "0008|0060"
+
+
+def _load_image(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     from monai.transforms import LoadImage  # MONAI's reader: what training will use
 
     image = LoadImage(image_only=True, ensure_channel_first=False)(str(path))
-    return np.asarray(image)
+    return np.asarray(image), dict(getattr(image, "meta", {}) or {})
+
+
+def _load_array(path: Path) -> np.ndarray:
+    return _load_image(path)[0]
 
 
 def check_image_file(
     path: str | Path,
     name: str = "image",
     spatial_dims: int | Sequence[int] | None = None,
-    value_range: Sequence[float] | None = None,
+    value_range: Sequence[float | None] | None = None,
     range_hint: str = "",
+    nonconstant: bool = False,
+    modality: str | None = None,
+    squeeze_singleton: bool = False,
 ) -> ImageSummary:
     """Read a whole image file and check it; raise ``ValueError`` naming the file and the fix.
 
@@ -58,8 +71,14 @@ def check_image_file(
         name: what the image is in the caller's words (a datalist key such as ``"image"`` or ``"ct"``).
         spatial_dims: accepted numbers of array dimensions (e.g. ``(2, 3)`` for a slice or a volume).
         value_range: ``(low, high)`` the values must lie in (e.g. ``(0, 1)`` for the DAGAN bundle's scaled MR,
-            an HU range for CT); ``None`` checks finiteness only.
+            an HU range for CT; ``(0, None)`` for no upper bound); ``None`` checks finiteness only.
         range_hint: how to bring the data into ``value_range``, appended to the error.
+        nonconstant: refuse an image whose voxels all hold one value (no anatomy: a model's output from it is
+            meaningless, and intensity scaling by a percentile divides by that value or by zero).
+        modality: the DICOM Modality the model takes (``"MR"``); a file that carries another Modality tag (a CT
+            series given to MR->CT synthesis) is refused. Files without the tag (NIfTI) pass.
+        squeeze_singleton: trailing axes of size 1 beyond the second (a 4D NIfTI holding one volume) do not
+            count towards ``spatial_dims``, for a caller whose loading drops them.
 
     Returns:
         The image's shape and value range.
@@ -72,7 +91,7 @@ def check_image_file(
     if not p.exists():
         raise FileNotFoundError(f"{name} file {str(p)!r} does not exist; fix the path in the datalist or folder.")
     try:
-        array = _load_array(p)
+        array, meta = _load_image(p)
     except Exception as error:  # nibabel, ITK and gzip raise many types; the file name is what the user needs
         raise ValueError(
             f"cannot read {name} file {str(p)!r} ({type(error).__name__}: {error}); it may be truncated or corrupt. "
@@ -80,9 +99,28 @@ def check_image_file(
         ) from error
     if array.size == 0:
         raise ValueError(f"{name} file {str(p)!r} holds an empty array of shape {array.shape}; replace or remove it.")
+    if modality is not None and str(meta.get(MODALITY_TAG, modality)).strip().upper() != modality.upper():
+        raise ValueError(
+            f"{name} file {str(p)!r} is a {str(meta[MODALITY_TAG]).strip()} image (DICOM Modality tag), but this "
+            f"model takes {modality} images; pass the {modality} series."
+        )
     if spatial_dims is not None:
         allowed = (spatial_dims,) if isinstance(spatial_dims, int) else tuple(spatial_dims)
-        if array.ndim not in allowed:
+        ndim = array.ndim
+        if squeeze_singleton:
+            while ndim > 2 and ndim > min(allowed) and array.shape[ndim - 1] == 1:
+                ndim -= 1
+        if ndim not in allowed and ndim > max(allowed):
+            sizes = [array.shape[axis] for axis in range(max(allowed), ndim)]
+            extra = ", ".join(f"{n} along axis {axis}" for axis, n in zip(range(max(allowed), ndim), sizes))
+            fix = ("Save the image without its axes of size 1 (numpy.squeeze)." if set(sizes) == {1} else
+                   "(Several volumes, echoes or channels?) Pass one, e.g. nibabel.load(path).slicer[..., 0] saved as its "
+                   "own file.")  # fmt: skip
+            raise ValueError(
+                f"{name} file {str(p)!r} has {array.ndim} dimensions (shape {array.shape}): {extra} beyond the "
+                f"{' or '.join(map(str, allowed))}-dimensional images this model takes. {fix}"
+            )
+        if ndim not in allowed:
             raise ValueError(
                 f"{name} file {str(p)!r} has {array.ndim} dimensions (shape {array.shape}); this model takes "
                 f"{' or '.join(map(str, allowed))}-dimensional images. Remove channel/time dimensions or pick "
@@ -99,12 +137,18 @@ def check_image_file(
         )
     low, high = float(array.min()), float(array.max())
     if value_range is not None:
-        lo, hi = float(value_range[0]), float(value_range[1])
+        lo = -np.inf if value_range[0] is None else float(value_range[0])
+        hi = np.inf if value_range[1] is None else float(value_range[1])
         if low < lo or high > hi:
             raise ValueError(
                 f"{name} file {str(p)!r} has values in [{low:.4g}, {high:.4g}], outside the [{lo:g}, {hi:g}] this "
                 f"model expects.{' ' + range_hint if range_hint else ''}"
             )
+    if nonconstant and low == high:
+        raise ValueError(
+            f"{name} file {str(p)!r} holds one value ({low:.4g}) in every voxel: there is no image in it to work "
+            "on. Check that the right file was exported (not a blank or masked-out series)."
+        )
     return ImageSummary(str(p), tuple(int(n) for n in array.shape), low, high)
 
 
@@ -198,3 +242,34 @@ def check_kspace_file(path: str | Path, name: str = "input_path") -> tuple[int, 
     except (ValueError, KeyError, FileNotFoundError) as error:
         raise ValueError(f"{name}: {error}") from error
     return tuple(int(n) for n in kspace.shape[1:])
+
+
+def check_crop_size(crop_size: Sequence[int] | None, images: Any, name: str = "train_crop_size") -> Sequence[int] | None:
+    """Refuse a random crop larger than the smallest image it will be applied to; return ``crop_size``.
+
+    MONAI's ``RandSpatialCrop`` returns an image smaller than its ``roi_size`` whole, so a crop too large for the
+    data is silently not applied (the run trains on whole images, at another size than asked).
+
+    Args:
+        crop_size: the crop's spatial size; ``None`` (or empty) means no crop and passes.
+        images: channel-first arrays or tensors (e.g. the items of a cached dataset) the crop will see.
+        name: the setting's config key, for the message.
+
+    Raises:
+        ValueError: naming the setting, the smallest image size and the largest crop that fits.
+    """
+    if not crop_size:
+        return crop_size
+    smallest: list[int] | None = None
+    for image in images:
+        shape = [int(n) for n in tuple(image.shape)[1:]]
+        smallest = shape if smallest is None else [min(a, b) for a, b in zip(smallest, shape)]
+    if smallest is None:
+        return crop_size
+    if len(crop_size) != len(smallest) or any(int(c) > s for c, s in zip(crop_size, smallest)):
+        raise ValueError(
+            f"{name}={list(crop_size)} does not fit the training images (smallest spatial size {smallest}): a crop "
+            f"larger than an image is silently not applied. Pass --{name} with at most {smallest} per axis, or null "
+            "for no crop."
+        )
+    return crop_size

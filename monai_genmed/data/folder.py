@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .checks import check_datalist, check_image_file, check_kspace_file
 
@@ -107,12 +108,19 @@ def datalist_from_folder(
     return datalist
 
 
-def check_input_file(path: str | Path, name: str = "input_path", what: str = "the input image") -> str:
+def check_input_file(path: str | Path, name: str = "input_path", what: str = "the input image", **image_checks: Any) -> str:
     """Check a user-supplied input before a long run starts: it must be given, exist and be readable in full.
 
     Images (NIfTI; DICOM folders, MHA, NRRD via ITK) are read completely, so truncated files and NaN/inf voxels
     are found here; ``.npz``/``.npy`` k-space files are loaded and checked (complex, 2D or 3D, finite). Returns
     the path; raises ``ValueError``/``FileNotFoundError`` naming ``name`` and what to pass.
+
+    Args:
+        path: the file (or DICOM folder) the user passed.
+        name: its config key.
+        what: what to pass, in words, for the messages.
+        image_checks: what the model needs of an image, passed to :func:`~monai_genmed.data.checks.check_image_file`
+            (``spatial_dims``, ``value_range``, ``range_hint``, ``nonconstant``, ``modality``, ``squeeze_singleton``).
     """
     if not str(path):
         raise ValueError(f"{name} is empty: pass {what}, e.g. --{name} /path/to/file")
@@ -127,5 +135,5 @@ def check_input_file(path: str | Path, name: str = "input_path", what: str = "th
             f"{name}={str(path)!r} is not an image this package reads; pass {what} as a file ending in "
             f"{', '.join(IMAGE_SUFFIXES)}, a folder of .dcm files, or k-space as .npz/.npy."
         )
-    check_image_file(p, name=f"{name}")
+    check_image_file(p, name=f"{name}", **image_checks)
     return str(p)

@@ -74,6 +74,12 @@ def load_model_weights(
     where = f"{name}={path!r}"
     if not path:
         raise ValueError(f"{name} is empty: pass the model file, e.g. --{name} models/model.pt")
+    if os.path.isdir(path):
+        found = sorted(f for f in os.listdir(path) if f.endswith((".pt", ".pth")))[:3]
+        raise ValueError(
+            f"{where} is a folder; pass the model file itself, e.g. --{name} "
+            f"{os.path.join(path, found[0] if found else 'model.pt')}{f' (it holds {found})' if found else ''}."
+        )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{where} does not exist; train the model first (train.json writes models/model.pt) or pass --{name}.")
     try:
@@ -96,10 +102,21 @@ def load_model_weights(
         training = "trainer" in content or any(str(k).startswith(("network_", "optimizer_")) for k in content)
         networks = [k for k in kinds if k.startswith("network_")]
         if training:
+            # name only the entries this network can load (sorted names put a discriminator first)
+            target = {n: tuple(t.shape) for n, t in network.state_dict().items()}
+            fitting = [k for k in networks if _is_state_dict(content[k])
+                       and {n: tuple(t.shape) for n, t in content[k].items()} == target]  # fmt: skip
+            unknown = [k for k in networks if not _is_state_dict(content[k])]  # cannot be compared: may fit
+            if fitting or unknown:
+                pick = f"pick this network with --ckpt_key {' or --ckpt_key '.join(fitting or unknown[:1])}"
+            elif networks:
+                pick = (f"none of its networks ({', '.join(networks)}) has this network's layers and shapes: check the "
+                        "network settings (e.g. the channels) against the training run's")  # fmt: skip
+            else:
+                pick = "pick one network with --ckpt_key network_<name>"
             raise ValueError(
                 f"{where} is a training checkpoint (it holds {', '.join(kinds)}), not a model file. Pass the model "
-                f"file train.json writes (models/model.pt), or pick one network with --ckpt_key "
-                f"{networks[0] if networks else 'network_<name>'}."
+                f"file train.json writes (models/model.pt), or {pick}."
             )
         raise ValueError(f"{where} holds no weights under {key!r} (its entries: {', '.join(kinds)}); set --ckpt_key to one of them.")
     if fingerprint is not None and stored is not None:

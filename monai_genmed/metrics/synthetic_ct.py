@@ -49,6 +49,22 @@ SYNTHRAD_DATA_RANGE = SYNTHRAD_HU_RANGE[1] - SYNTHRAD_HU_RANGE[0]
 _SYNTHRAD_SSIM_WINDOW = {"kernel_type": "uniform", "win_size": 7, "use_sample_covariance": True}
 
 
+#: a CT in HU spans hundreds of HU (air -1000, soft tissue 0-100, bone > 300); one that varies only inside
+#: [-SCALED_LIMIT, SCALED_LIMIT] is a network-scaled image ([0, 1] or [-1, 1]), whose HU scores are meaningless
+SCALED_LIMIT = 2.0
+
+
+def _check_hounsfield(*images: tuple[str, torch.Tensor]) -> None:
+    for name, image in images:
+        low, high = float(image.min()), float(image.max())
+        if high > low and max(abs(low), abs(high)) <= SCALED_LIMIT:
+            raise ValueError(
+                f"{name} lies in [{low:.3g}, {high:.3g}]: these metrics take CT in Hounsfield units (air -1000, bone "
+                "above 300), and an image scaled to [0, 1] or [-1, 1] gives meaningless scores. Undo the scaling "
+                "first (e.g. monai_genmed.transforms.intensity.UnscaleHounsfield with the training hu_window)."
+            )
+
+
 def compute_hounsfield_mae(
     y_pred: NdarrayOrTensor, y: NdarrayOrTensor, mask: NdarrayOrTensor | None = None
 ) -> NdarrayOrTensor:
@@ -70,6 +86,7 @@ def compute_hounsfield_mae(
         ValueError: on mismatched shapes, NaN/inf values or an empty mask.
     """
     pred_t, target_t = prepare_image_pair(y_pred, y)
+    _check_hounsfield(("y_pred", pred_t), ("y", target_t))
     mask_t = None if mask is None else prepare_mask(mask, pred_t)
     return to_output(masked_mean((pred_t - target_t).abs(), mask_t), y_pred)
 
@@ -77,6 +94,7 @@ def compute_hounsfield_mae(
 def _clip_to_synthrad_range(y_pred: NdarrayOrTensor, y: NdarrayOrTensor) -> tuple[torch.Tensor, torch.Tensor]:
     # check before clipping: clamping would silently turn an inf into 3000 HU
     pred_t, target_t = prepare_image_pair(y_pred, y)
+    _check_hounsfield(("y_pred", pred_t), ("y", target_t))
     return pred_t.clamp(*SYNTHRAD_HU_RANGE), target_t.clamp(*SYNTHRAD_HU_RANGE)
 
 

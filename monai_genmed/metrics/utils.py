@@ -94,6 +94,11 @@ def prepare_image_pair(y_pred: Any, y: Any, min_ndim: int = 2) -> tuple[torch.Te
             f"expected batch-first, channel-first images with at least {min_ndim} dimensions (B, C, ...), "
             f"got shape {tuple(pred_t.shape)}; add the missing axes, e.g. image[None, None]."
         )
+    if pred_t.ndim == 2:  # (B, C) and no spatial axis: a bare 2D slice would be scored row by row
+        raise ValueError(
+            f"got images of shape {tuple(pred_t.shape)}, read as (B, C) with no spatial axis: a bare 2D slice (H, W) "
+            "would be scored row by row. Pass batch-first, channel-first images, e.g. image[None, None] for one slice."
+        )
     for name, image in (("y_pred", pred_t), ("y", target_t)):
         if not bool(torch.isfinite(image).all()):
             raise ValueError(f"{name} contains NaN or inf values; metrics are only defined for finite images.")

@@ -24,6 +24,7 @@ __all__ = [
     "FolderLock",
     "FolderLockedError",
     "atomic_path",
+    "check_output_dir",
     "fsync_folder",
     "remove_stale_temporaries",
     "write_csv_atomic",
@@ -234,3 +235,29 @@ def write_csv_atomic(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]],
         writer = csv.DictWriter(f, fieldnames=fields, restval=restval)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def check_output_dir(path: str | os.PathLike, name: str = "output_dir") -> str:
+    """Create the folder results go to, or refuse it before any work is done; return the path.
+
+    Without this check a run computes everything and then fails in a writer with ``FileExistsError: 'x/'`` (the
+    path is a file) or a bare ``PermissionError``.
+
+    Raises:
+        ValueError: naming ``name``, the path, why it cannot hold results, and the fix.
+    """
+    path = os.fspath(path)
+    if not path:
+        raise ValueError(f"{name} is empty; pass the folder to write results to, e.g. --{name} results")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name}={path!r} is a file, not a folder; pass a folder (it is created if missing).")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"cannot create {name}={path!r} ({type(error).__name__}: {error.strerror or error}); pass a folder you can "
+            "write to."
+        ) from error
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}={path!r} is not writable; pass a folder you can write to.")
+    return path

@@ -208,14 +208,15 @@ def test_learned_method_overlays_train_one_epoch(bundle, tmp_path, overlays, met
 
 
 def test_fine_tuning_starts_from_init_weights_with_another_pixel_loss(bundle, tmp_path):
-    """--init_weights loads a trained network before the first step (here with learning rate 0, so the kept model
-    must equal it), --pixel_loss mse switches the pixel-only loss; a missing file is named."""
+    """--init_weights loads a trained network before the first step (here with a learning rate that underflows to
+    0 in float32, so the kept model must equal it: 0 itself is refused as a useless setting), --pixel_loss mse
+    switches the pixel-only loss; a missing file is named."""
     tiny_cascade = {"cascades": 2, "cascade_channels": 4, "cascade_depth": 3}
     files = configs(bundle, "train.json", "pixel_loss.json", "cascade.json")
     run(config_file=files, bundle_root=str(tmp_path), epochs=1, **TINY, **tiny_cascade)
     start = tmp_path / "models" / "cascade" / "model.pt"
     run(config_file=files, bundle_root=str(tmp_path), epochs=1, init_weights=str(start), pixel_loss="mse",
-        learning_rate=0.0, ckpt_dir=str(tmp_path / "ft"), output_dir=str(tmp_path / "ft_logs"), **TINY, **tiny_cascade)  # fmt: skip
+        learning_rate=1e-50, ckpt_dir=str(tmp_path / "ft"), output_dir=str(tmp_path / "ft_logs"), **TINY, **tiny_cascade)  # fmt: skip
     before, after = (torch.load(p, weights_only=True)["model"] for p in (start, tmp_path / "ft" / "model.pt"))
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert read_csv(tmp_path / "ft_logs" / "metrics.csv")[0]["loss"].startswith("MSE")

@@ -82,7 +82,7 @@ def test_datalist_check_collects_every_problem(tmp_path):
 
 def test_npy_and_npz_kspace_inputs(tmp_path):
     """Defect 1 of the reliability issue: a valid complex .npy was always rejected."""
-    np.save(tmp_path / "k.npy", np.zeros((4, 4), np.complex64))
+    np.save(tmp_path / "k.npy", np.ones((4, 4), np.complex64))  # measured samples: an all-zero k-space holds nothing
     assert check_input_file(tmp_path / "k.npy").endswith("k.npy")
     np.save(tmp_path / "real.npy", np.zeros((4, 4), np.float32))
     with pytest.raises(ValueError, match=r"real\.npy.*real"):

@@ -54,6 +54,19 @@ class _KspaceTransform(Transform):
         if not torch.isfinite(values).all():
             raise ValueError(f"{type(self).__name__} got non-finite values (NaN or inf) in {name}; clean the input first.")
 
+    def _check_mask(self, mask: NdarrayOrTensor) -> None:
+        """A sampling mask holds 1 where k-space was measured and 0 elsewhere, nothing else: a soft or scaled mask
+        (0/255 from an image file, a probability map) would scale the measured samples instead of selecting them."""
+        values = convert_to_tensor(mask, track_meta=False)
+        if not torch.isfinite(values).all():
+            raise ValueError(f"{type(self).__name__} got non-finite values (NaN or inf) in the sampling mask.")
+        if not ((values == 0) | (values == 1)).all():
+            found = torch.unique(values.float())[:5].tolist()
+            raise ValueError(
+                f"{type(self).__name__} needs a binary sampling mask (1 = measured, 0 = not), got values such as {found}; "
+                "binarise it (mask > 0) or pass the mask the data were sampled with."
+            )
+
     def _dims(self, data: NdarrayOrTensor) -> tuple[int, ...]:
         return F.fft_dims(data.ndim, self.spatial_dims, self.kspace_spatial_dims)
 
@@ -154,6 +167,7 @@ class Undersample(_KspaceTransform):
         self, data: NdarrayOrTensor, mask: torch.Tensor
     ) -> tuple[NdarrayOrTensor, NdarrayOrTensor, NdarrayOrTensor]:
         self._check(data, self.input_domain)
+        self._check_mask(mask)
         enc_shape = self._encoded_shape(data)
         mask_2d = mask.reshape(mask.shape[-len(enc_shape) :]) if mask.ndim > len(enc_shape) else mask
         if tuple(mask_2d.shape) != enc_shape:
@@ -274,6 +288,9 @@ class DataConsistency(_KspaceTransform):
             mask: sampling mask ``(H, W)`` or ``(1, H, W)``.
         """
         self._check(img, "reconstruction")
+        if not torch.isfinite(convert_to_tensor(kspace, track_meta=False)).all():
+            raise ValueError(f"{type(self).__name__} got non-finite values (NaN or inf) in the measured k-space.")
+        self._check_mask(mask)
         return F.data_consistency(
             img, kspace, mask, self.spatial_dims, self.kspace_spatial_dims, self.layout, self.noise_level, self.output
         )

@@ -15,6 +15,8 @@ Conventions (the same as :func:`monai.networks.blocks.fft_utils_t.fftn_centered_
 
 Everything here works on torch tensors (differentiably, on any device); numpy inputs are converted to
 torch and back, keeping their type.
+Values are not checked here: NaN and inf propagate (the array transforms refuse them); half precision and
+empty tensors are refused with the fix.
 """
 
 from __future__ import annotations
@@ -102,6 +104,22 @@ def from_complex(z: torch.Tensor, layout: ComplexLayout, channel_dim: int) -> to
     raise ValueError(f"unknown complex layout {layout!r}; use 'complex' or 'channels'.")
 
 
+def _check_fft_input(x: torch.Tensor, dims: tuple[int, ...]) -> None:
+    """Refuse half precision and empty axes with the fix (torch's own errors name MKL or cuFFT internals). NaN and
+    inf are not checked: they propagate through the FFT (the array transforms refuse them before calling it)."""
+    if x.dtype in (torch.float16, torch.bfloat16, torch.complex32):
+        raise TypeError(
+            f"the k-space FFT got a {x.dtype} tensor; half precision has no FFT kernels on CPU (and only powers of two "
+            "on CUDA). Convert to float32 first (x.float()), or run the FFT outside torch.autocast."
+        )
+    if x.numel() == 0:
+        empty = [d % x.ndim for d in range(x.ndim) if x.shape[d] == 0]
+        raise ValueError(
+            f"the k-space FFT got an empty tensor of shape {tuple(x.shape)} (axis {empty[0]} has size 0); check the "
+            "crop, mask or slice selection that made it."
+        )
+
+
 def _centred_fft(z: torch.Tensor, dims: tuple[int, ...], inverse: bool) -> torch.Tensor:
     z = torch.fft.ifftshift(z, dim=dims)
     z = torch.fft.ifftn(z, dim=dims, norm="ortho") if inverse else torch.fft.fftn(z, dim=dims, norm="ortho")
@@ -131,6 +149,7 @@ def image_to_kspace(
     """
     x = convert_to_tensor(img, track_meta=False)
     dims = fft_dims(x.ndim, spatial_dims, kspace_spatial_dims)
+    _check_fft_input(x, dims)
     k = from_complex(_centred_fft(to_complex(x, input_layout, channel_dim), dims, inverse=False), layout, channel_dim)
     return _like(k, img)
 
@@ -156,6 +175,7 @@ def kspace_to_image(
     """
     k = convert_to_tensor(kspace, track_meta=False)
     dims = fft_dims(k.ndim, spatial_dims, kspace_spatial_dims)
+    _check_fft_input(k, dims)
     z = _centred_fft(to_complex(k, layout, channel_dim), dims, inverse=True)
     if output == "magnitude":
         out = z.abs()

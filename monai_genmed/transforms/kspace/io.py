@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -60,10 +62,13 @@ class LoadKspace(Transform):
                 kspace, mask, affine = np.load(path), None, None
             else:
                 raise ValueError(f"unsupported k-space file {path!r}: use .npz (see save_kspace) or .npy.")
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
             if "unsupported k-space file" in str(e):
                 raise
-            raise ValueError(f"could not read k-space file {path!r} ({e}); is it complete?") from e
+            raise ValueError(
+                f"could not read k-space file {path!r} ({type(e).__name__}: {e}); it may be truncated or not a k-space "
+                "file: copy or export it again (save_kspace writes it)."
+            ) from e
         if not np.iscomplexobj(kspace):
             raise ValueError(f"k-space in {path!r} is real ({kspace.dtype}); store the complex measurements.")
         if kspace.ndim not in (2, 3):
@@ -77,6 +82,16 @@ class LoadKspace(Transform):
         mask = np.asarray(mask)
         if mask.shape != kspace.shape[:2]:
             raise ValueError(f"mask of shape {mask.shape} does not match k-space of shape {kspace.shape} in {path!r}.")
+        if not np.isin(mask, (0, 1)).all() and mask.dtype != bool:
+            raise ValueError(
+                f"mask in {path!r} is not binary (values such as {np.unique(mask)[:5].tolist()}); store 1 where k-space "
+                "was measured and 0 elsewhere (e.g. mask > 0)."
+            )
+        if not mask.any() or not np.any(kspace != 0):
+            raise ValueError(
+                f"{path!r} holds no measured sample ({'the mask is all zero' if not mask.any() else 'the k-space is all zero'}, "
+                "a sampling fraction of 0): there is nothing to reconstruct. Check the export of the acquisition."
+            )
         affine = torch.as_tensor(np.eye(4) if affine is None else affine, dtype=torch.float64)
         meta = {
             "filename_or_obj": path,
