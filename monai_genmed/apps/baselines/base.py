@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from monai_genmed.transforms.kspace.functional import kspace_to_image
+from monai_genmed.transforms.kspace.functional import conjugate_symmetric_fill, kspace_to_image
 
 __all__ = [
     "check_cs_inputs",
@@ -94,28 +94,6 @@ def check_iterations(value: int, name: str = "max_iter") -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     return int(value)
-
-
-def conjugate_symmetric_fill(kspace: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Add the samples that a real object's conjugate symmetry ``X(-k) = conj(X(k))`` implies.
-
-    With the centred FFT, frequency ``-k`` of index ``c`` sits at index ``(2 (n // 2) - c) mod n`` on each axis.
-    A location whose mirror was measured gets the conjugate of that measurement; measured samples are kept.
-
-    Args:
-        kspace: ``H, W`` complex k-space, zero off the mask.
-        mask: ``H, W`` float {0, 1} mask.
-
-    Returns:
-        the filled k-space and the union of the mask and its mirror.
-    """
-    h, w = mask.shape
-    rows = (2 * (h // 2) - np.arange(h)) % h
-    cols = (2 * (w // 2) - np.arange(w)) % w
-    mirrored_mask = mask[np.ix_(rows, cols)]
-    mirrored = np.conj(kspace[np.ix_(rows, cols)]) * mirrored_mask
-    filled = np.where(mask > 0, kspace, mirrored).astype(np.complex64)
-    return filled, np.maximum(mask, mirrored_mask)
 
 
 class CSReconstructor:

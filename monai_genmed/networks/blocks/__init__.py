@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from .data_consistency import SingleCoilDataConsistency, conjugate_symmetric_fill_t
+from .data_consistency import SingleCoilDataConsistency
 from .residual import PADDING_MODES, PaddedResidualBlock, spatial_padding
 
-__all__ = ["SingleCoilDataConsistency", "conjugate_symmetric_fill_t", "PADDING_MODES", "PaddedResidualBlock", "spatial_padding"]
+__all__ = ["SingleCoilDataConsistency", "PADDING_MODES", "PaddedResidualBlock", "spatial_padding"]

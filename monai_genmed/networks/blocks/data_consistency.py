@@ -11,11 +11,12 @@ and ``x_dc = F^-1(k_dc)``. ``lambda -> infinity`` (the noise-free case) replaces
 hard data consistency. A finite ``lambda`` moves each measured sample a fraction ``lambda / (1 + lambda)`` of the
 way from the prediction to the measurement.
 
-The FFTs are MONAI's centred orthonormal ones (:func:`monai.networks.blocks.fft_utils_t.fftn_centered_t`, the
-FFT of ``monai.apps.reconstruction``), the convention of :mod:`monai_genmed.transforms.kspace` too. MONAI's own
-data-consistency step lives inside its multi-coil VarNet (``monai.apps.reconstruction.networks.blocks.
-varnetblock.VarNetBlock``: a learnt gradient step ``k - w * mask * (k - y)`` through coil sensitivity maps), so
-it is not reused here: this layer is single-coil and takes Schlemper's closed form.
+The FFT, the conjugate-symmetric fill and the consistency formula are the package's one implementation
+(:mod:`monai_genmed.transforms.kspace.functional`: :func:`centred_fft`, :func:`conjugate_symmetric_fill`,
+:func:`consistent_kspace`), which the transforms and the classical baselines call too. MONAI's own data-consistency
+step lives inside its multi-coil VarNet (``monai.apps.reconstruction.networks.blocks.varnetblock.VarNetBlock``: a
+learnt gradient step ``k - w * mask * (k - y)`` through coil sensitivity maps), so it is not reused here: this layer
+is single-coil and takes Schlemper's closed form.
 """
 
 from __future__ import annotations
@@ -23,43 +24,14 @@ from __future__ import annotations
 import math
 
 import torch
-from monai.networks.blocks.fft_utils_t import fftn_centered_t, ifftn_centered_t
 from torch import nn
 
-from monai_genmed.transforms.kspace.functional import from_complex, to_complex
+from monai_genmed.transforms.kspace.functional import (
+    centred_fft, conjugate_symmetric_fill, consistent_kspace, from_complex, to_complex,
+)  # fmt: skip
 from monai_genmed.utils.flags import ensure_bool
 
-__all__ = ["SingleCoilDataConsistency", "conjugate_symmetric_fill_t"]
-
-
-def _mirror_index(n: int, device: torch.device) -> torch.Tensor:
-    """Index of frequency ``-k`` for each index of a centred FFT axis of length ``n`` (DC at ``n // 2``)."""
-    return (2 * (n // 2) - torch.arange(n, device=device)) % n
-
-
-def conjugate_symmetric_fill_t(
-    kspace: torch.Tensor, mask: torch.Tensor, spatial_dims: int = 2
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Torch twin of :func:`monai_genmed.apps.baselines.conjugate_symmetric_fill`: the samples a real object implies.
-
-    A real image has conjugate-symmetric k-space, ``X(-k) = conj(X(k))``; a location whose mirror was measured
-    gets the conjugate of that measurement, measured samples are kept.
-
-    Args:
-        kspace: complex k-space, zeros off the mask, spatial axes last.
-        mask: the mask, broadcastable against ``kspace`` and with its spatial shape.
-        spatial_dims: number of trailing Fourier-encoded axes.
-
-    Returns:
-        the filled k-space and the union of the mask and its mirror (as ``mask``'s dtype, broadcast).
-    """
-    mask = torch.broadcast_to(mask, kspace.shape[:-spatial_dims] + mask.shape[-spatial_dims:])
-    mirrored_k, mirrored_m = kspace, mask
-    for axis in range(-spatial_dims, 0):
-        index = _mirror_index(kspace.shape[axis], kspace.device)
-        mirrored_k, mirrored_m = mirrored_k.index_select(axis, index), mirrored_m.index_select(axis, index)
-    filled = torch.where(mask > 0, kspace, torch.conj(mirrored_k) * mirrored_m)
-    return filled, torch.maximum(mask, mirrored_m)
+__all__ = ["SingleCoilDataConsistency"]
 
 
 class SingleCoilDataConsistency(nn.Module):
@@ -69,7 +41,7 @@ class SingleCoilDataConsistency(nn.Module):
 
     * ``real_valued=True`` (the real-valued prior): real images ``(B, C, *spatial)``, e.g. the one-channel
       magnitude images that the DAGAN bundle feeds its networks (``zero_filled``). The measurement is completed
-      with its conjugate-symmetric mirror (:func:`conjugate_symmetric_fill_t`), the prior the classical baselines
+      with its conjugate-symmetric mirror (:func:`~monai_genmed.transforms.kspace.functional.conjugate_symmetric_fill`), the prior the classical baselines
       use with ``real_valued=True``, and the output is the real part of ``F^-1(k_dc)``. For measurements of a
       real image (conjugate symmetric where a sample and its mirror were both measured) hard data consistency
       then reproduces every measured sample exactly.
@@ -118,8 +90,7 @@ class SingleCoilDataConsistency(nn.Module):
         return None if self.hard else float(self.log_lambda.exp())
 
     def _fft(self, z: torch.Tensor, inverse: bool = False) -> torch.Tensor:
-        fft = ifftn_centered_t if inverse else fftn_centered_t
-        return torch.view_as_complex(fft(torch.view_as_real(z), spatial_dims=self.spatial_dims, is_complex=True))
+        return centred_fft(z, range(-self.spatial_dims, 0), inverse=inverse)
 
     def _measured(self, kspace_masked: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         y = kspace_masked if torch.is_complex(kspace_masked) else to_complex(kspace_masked, "channels", 1)
@@ -146,16 +117,12 @@ class SingleCoilDataConsistency(nn.Module):
         if m.ndim < image.ndim:
             m = m.reshape((1,) * (image.ndim - m.ndim) + tuple(m.shape))
         if self.real_valued:
-            y, m = conjugate_symmetric_fill_t(y, m, self.spatial_dims)
+            y, m = conjugate_symmetric_fill(y, m, self.spatial_dims)
             z = to_complex(image.to(real_dtype), "complex", 1)
         else:
             z = to_complex(image.to(real_dtype), "channels", 1)
         k = self._fft(z)
-        if self.hard:
-            k_dc = k + m * (y - k)
-        else:
-            lam = self.log_lambda.exp()
-            k_dc = k + m * (lam / (1 + lam)) * (y - k)
+        k_dc = consistent_kspace(k, y, m, None if self.hard else self.log_lambda.exp())
         z = self._fft(k_dc, inverse=True)
         out = z.real if self.real_valued else from_complex(z, "channels", 1)
         return out.to(image.dtype)

@@ -21,8 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from monai_genmed.networks.blocks.data_consistency import _mirror_index
-from monai_genmed.transforms.kspace.functional import from_complex, image_to_kspace, kspace_to_image
+from monai_genmed.transforms.kspace.functional import from_complex, image_to_kspace, kspace_to_image, mirror_index
 
 __all__ = ["FlipEnsemble", "flip_kspace"]
 
@@ -55,7 +54,7 @@ def flip_kspace(
     image = kspace_to_image(kspace, spatial_dims, layout=layout, output="complex", channel_dim=1)
     flipped_mask = mask
     for axis in axes:  # a flip of the image mirrors its k-space: frequency k moves to -k
-        flipped_mask = flipped_mask.index_select(axis, _mirror_index(mask.shape[axis], mask.device))
+        flipped_mask = flipped_mask.index_select(axis, mirror_index(mask.shape[axis], mask.device))
     y = image_to_kspace(torch.flip(image, axes), spatial_dims, channel_dim=1) * flipped_mask
     out = y if layout == "complex" else from_complex(y, "channels", 1).to(kspace.dtype)
     return out, flipped_mask

@@ -1,5 +1,10 @@
 """Pure k-space maths: centred orthonormal FFTs, complex layouts, undersampling and data consistency.
 
+The one home of the package's k-space conventions, as fastMRI's ``fftc.py`` is for fastMRI: the transforms, the
+data-consistency layers of the networks, the flip ensemble and the classical baselines all call the functions here
+(:func:`centred_fft`, :func:`mirror_index`, :func:`conjugate_symmetric_fill`, :func:`consistent_kspace`), so a
+convention changes in one place.
+
 Conventions (the same as :func:`monai.networks.blocks.fft_utils_t.fftn_centered_t`, which the tests check):
 
 * k-space is the *centred*, *orthonormal* FFT of the image over its last ``spatial_dims`` axes
@@ -21,7 +26,8 @@ empty tensors are refused with the fix.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -30,7 +36,11 @@ from monai.utils import convert_to_dst_type, convert_to_tensor
 
 __all__ = [
     "ComplexLayout",
+    "centred_fft",
+    "conjugate_symmetric_fill",
+    "consistent_kspace",
     "fft_dims",
+    "mirror_index",
     "to_complex",
     "from_complex",
     "image_to_kspace",
@@ -120,10 +130,75 @@ def _check_fft_input(x: torch.Tensor, dims: tuple[int, ...]) -> None:
         )
 
 
-def _centred_fft(z: torch.Tensor, dims: tuple[int, ...], inverse: bool) -> torch.Tensor:
+def centred_fft(z: torch.Tensor, dims: Sequence[int], inverse: bool = False) -> torch.Tensor:
+    """The package's FFT: centred and orthonormal, ``fftshift(fftn(ifftshift(z), norm="ortho"))`` over ``dims``.
+
+    The DC sample sits at index ``n // 2`` of each axis, and Parseval holds. Equal to MONAI's
+    :func:`monai.networks.blocks.fft_utils_t.fftn_centered_t` (on complex tensors instead of a trailing real/imag
+    axis). No checks, for the networks' inner loops; :func:`image_to_kspace` and :func:`kspace_to_image` check.
+
+    Args:
+        z: a complex tensor (a real one is transformed as complex).
+        dims: the axes to transform.
+        inverse: the inverse transform.
+    """
+    dims = tuple(dims)
     z = torch.fft.ifftshift(z, dim=dims)
     z = torch.fft.ifftn(z, dim=dims, norm="ortho") if inverse else torch.fft.fftn(z, dim=dims, norm="ortho")
     return torch.fft.fftshift(z, dim=dims)
+
+
+def mirror_index(n: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Index of frequency ``-k`` for each index of a centred FFT axis of length ``n`` (DC at ``n // 2``), odd or even
+    ``n``: ``(2 (n // 2) - i) mod n``. Indexing k-space with it along an axis mirrors the image along that axis."""
+    return (2 * (n // 2) - torch.arange(n, device=device)) % n
+
+
+def conjugate_symmetric_fill(kspace: NdarrayOrTensor, mask: NdarrayOrTensor, spatial_dims: int = 2) -> tuple[Any, Any]:
+    """Add the samples that a real object's conjugate symmetry ``X(-k) = conj(X(k))`` implies.
+
+    A location whose mirror (:func:`mirror_index` on every encoded axis) was measured gets the conjugate of that
+    measurement; measured samples are kept. This is the real-valued prior of the classical baselines and of the
+    networks' data-consistency layers.
+
+    Args:
+        kspace: complex k-space, zero off the mask, the encoded axes last (``H, W`` or ``B, C, H, W``).
+        mask: 1 where measured, broadcastable against ``kspace`` and with its encoded shape.
+        spatial_dims: number of trailing Fourier-encoded axes.
+
+    Returns:
+        the filled k-space and the union of the mask and its mirror (broadcast to ``kspace``'s leading axes), each
+        in the container type of its input (numpy in, numpy out).
+    """
+    k = convert_to_tensor(kspace, track_meta=False)
+    m = convert_to_tensor(mask, track_meta=False)
+    m = torch.broadcast_to(m, k.shape[: k.ndim - spatial_dims] + m.shape[m.ndim - spatial_dims :])
+    mirrored_k, mirrored_m = k, m
+    for axis in range(-spatial_dims, 0):
+        index = mirror_index(k.shape[axis], k.device)
+        mirrored_k, mirrored_m = mirrored_k.index_select(axis, index), mirrored_m.index_select(axis, index)
+    filled = torch.where(m > 0, k, torch.conj(mirrored_k) * mirrored_m)
+    return _like(filled, kspace), _like(torch.maximum(m, mirrored_m), mask)
+
+
+def consistent_kspace(
+    kspace: torch.Tensor, measured: torch.Tensor, mask: torch.Tensor, noise_lambda: float | torch.Tensor | None = None
+) -> torch.Tensor:
+    """Data consistency in k-space: ``k + m * w * (y - k)``, with ``w = 1`` (hard) or ``lambda / (1 + lambda)``.
+
+    Schlemper et al. 2018 (https://arxiv.org/abs/1703.00555), eq. 9: at measured locations
+    ``(k + lambda * y) / (1 + lambda)``, elsewhere ``k``; ``noise_lambda=None`` is the noise-free limit, where the
+    measured samples replace the prediction's exactly.
+
+    Args:
+        kspace: the prediction's k-space.
+        measured: the measured k-space ``y`` (zeros off the mask).
+        mask: 1 where measured, broadcastable against ``kspace``, real.
+        noise_lambda: ``lambda`` (a number or a tensor, e.g. a learnt parameter), or ``None`` for hard consistency.
+    """
+    if noise_lambda is None:
+        return kspace + mask * (measured - kspace)
+    return kspace + mask * (noise_lambda / (1 + noise_lambda)) * (measured - kspace)
 
 
 def image_to_kspace(
@@ -150,7 +225,7 @@ def image_to_kspace(
     x = convert_to_tensor(img, track_meta=False)
     dims = fft_dims(x.ndim, spatial_dims, kspace_spatial_dims)
     _check_fft_input(x, dims)
-    k = from_complex(_centred_fft(to_complex(x, input_layout, channel_dim), dims, inverse=False), layout, channel_dim)
+    k = from_complex(centred_fft(to_complex(x, input_layout, channel_dim), dims, inverse=False), layout, channel_dim)
     return _like(k, img)
 
 
@@ -176,7 +251,7 @@ def kspace_to_image(
     k = convert_to_tensor(kspace, track_meta=False)
     dims = fft_dims(k.ndim, spatial_dims, kspace_spatial_dims)
     _check_fft_input(k, dims)
-    z = _centred_fft(to_complex(k, layout, channel_dim), dims, inverse=True)
+    z = centred_fft(to_complex(k, layout, channel_dim), dims, inverse=True)
     if output == "magnitude":
         out = z.abs()
     elif output == "real":
@@ -268,14 +343,10 @@ def data_consistency(
             f"reconstruction of shape {tuple(xc.shape)} and measured k-space of shape {tuple(y.shape)} differ; "
             "pass the k-space measured for this image."
         )
-    k = _centred_fft(xc, dims, inverse=False)
+    k = centred_fft(xc, dims, inverse=False)
     mb = _broadcast_mask(m.to(device=k.device), k, dims).to(k.real.dtype)
-    if noise_level:
-        lam = 1.0 / float(noise_level)
-        k_dc = (1 - mb) * k + mb * (k + lam * y) / (1 + lam)
-    else:
-        k_dc = (1 - mb) * k + mb * y
-    z = _centred_fft(k_dc, dims, inverse=True)
+    k_dc = consistent_kspace(k, y, mb, 1.0 / float(noise_level) if noise_level else None)
+    z = centred_fft(k_dc, dims, inverse=True)
     if output == "magnitude":
         out = z.abs()
     elif output == "real":

@@ -96,3 +96,42 @@ def test_mask_shape_mismatch_is_a_clear_error():
         F.apply_mask(torch.zeros(1, 8, 8, dtype=torch.complex64), torch.ones(8, 9), (-2, -1))
     with pytest.raises(ValueError, match="channel axis"):
         F.image_to_kspace(torch.zeros(8, 8), spatial_dims=2)
+
+
+@pytest.mark.parametrize("n", [16, 17], ids=["even", "odd"])
+def test_mirror_index_maps_each_frequency_to_its_negative(n):
+    """A real image's k-space indexed by the mirror on both axes is its conjugate: X(-k) = conj(X(k))."""
+    image = torch.rand(1, n, n + 3, dtype=torch.float64)
+    k = F.image_to_kspace(image)
+    mirrored = k.index_select(-2, F.mirror_index(n)).index_select(-1, F.mirror_index(n + 3))
+    torch.testing.assert_close(mirrored, k.conj())
+    assert int(F.mirror_index(n)[n // 2]) == n // 2  # DC stays put
+    assert torch.equal(F.mirror_index(n)[F.mirror_index(n)], torch.arange(n))  # mirroring twice is the identity
+
+
+def test_conjugate_symmetric_fill_is_one_function_for_numpy_and_batched_torch():
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(3, 1, 17, 16, generator=g, dtype=torch.float64)
+    full = F.image_to_kspace(images, channel_dim=1)
+    mask = (torch.rand(17, 16, generator=g) < 0.3).double()
+    filled, union = F.conjugate_symmetric_fill(full * mask, mask)
+    assert union.shape == (3, 1, 17, 16) and bool((union >= mask).all()) and union.sum() > 3 * mask.sum()
+    torch.testing.assert_close(filled, full * union)  # every implied sample is the true one
+    as_numpy, union_np = F.conjugate_symmetric_fill((full * mask)[0, 0].numpy(), mask.numpy())
+    assert isinstance(as_numpy, np.ndarray) and isinstance(union_np, np.ndarray)
+    np.testing.assert_allclose(as_numpy, filled[0, 0].numpy())
+
+
+def test_consistent_kspace_replaces_or_moves_the_measured_samples():
+    g = torch.Generator().manual_seed(1)
+    k = torch.randn(2, 1, 8, 8, dtype=torch.complex64, generator=g)
+    y = torch.randn(2, 1, 8, 8, dtype=torch.complex64, generator=g)
+    m = (torch.rand(8, 8, generator=g) < 0.5).float()
+    hard = F.consistent_kspace(k, y, m)
+    torch.testing.assert_close(hard[..., m.bool()], y[..., m.bool()])  # k + (y - k): y to rounding
+    assert torch.equal(hard[..., ~m.bool()], k[..., ~m.bool()])
+    lam = torch.tensor(3.0, requires_grad=True)
+    soft = F.consistent_kspace(k, y, m, lam)
+    torch.testing.assert_close(soft[..., m.bool()], ((k + 3 * y) / 4)[..., m.bool()])
+    soft.abs().sum().backward()
+    assert lam.grad is not None  # a learnt lambda trains through it
