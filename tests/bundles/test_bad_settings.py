@@ -17,7 +17,7 @@ import torch
 
 from monai_genmed.transforms.kspace import save_kspace
 
-from .test_bad_inputs import BUNDLES, BundleSpec, _chain, _infer, _train, bundle, expect  # noqa: F401 (bundle: the fixture)
+from .test_bad_inputs import BUNDLES, BundleSpec, _chain, _copy_dataset, _infer, _train, bundle, expect  # noqa: F401 (bundle: the fixture)
 
 BY_NAME = {spec.name: spec for spec in BUNDLES}
 
@@ -217,3 +217,16 @@ def test_a_folder_as_the_weights_file_is_named(tmp_path):
     (tmp_path / "models").mkdir()
     expect(lambda: _infer(spec, tmp_path, ckpt_path=str(tmp_path / "models"), output_dir=str(tmp_path / "out")),
            (ValueError,), "is a folder", "model.pt")  # fmt: skip
+
+
+@pytest.mark.parametrize("bundle", [BY_NAME["cyclegan_mr2ct"]], indirect=True, ids=["cyclegan_mr2ct"])
+def test_training_ct_scaled_to_0_1_is_refused_before_training(bundle, tmp_path):
+    """A CT saved scaled (e.g. to [0, 1]) passed the HU range check and trained a useless synthesis model."""
+    spec, _, dataset = bundle
+    copy = _copy_dataset(dataset, tmp_path)
+    for path in copy.rglob("*_ct.nii.gz"):
+        image = nib.load(path)
+        nib.save(nib.Nifti1Image(((image.get_fdata() + 1024) / 4024).astype(np.float32), image.affine), path)
+    expect(lambda: _train(spec, tmp_path / "run", datalist=str(copy / "datalist.json")), (ValueError,),
+           "_ct.nii.gz' spans only", "CT in HU")  # fmt: skip
+    assert not (tmp_path / "run" / "models").exists()
