@@ -230,3 +230,12 @@ def test_training_ct_scaled_to_0_1_is_refused_before_training(bundle, tmp_path):
     expect(lambda: _train(spec, tmp_path / "run", datalist=str(copy / "datalist.json")), (ValueError,),
            "_ct.nii.gz' spans only", "CT in HU")  # fmt: skip
     assert not (tmp_path / "run" / "models").exists()
+
+
+@pytest.mark.parametrize("name", list(BY_NAME))
+@pytest.mark.parametrize("key", ["output_dir", "ckpt_dir"])
+def test_training_refuses_a_results_folder_that_is_a_file(tmp_path, name, key):
+    """It failed with a bare NotADirectoryError/FileExistsError naming neither the setting nor the fix."""
+    taken = tmp_path / "taken"
+    taken.write_text("a file where the folder should go")
+    expect(lambda: _train(BY_NAME[name], tmp_path / "run", **{key: str(taken)}), (ValueError,), f"{key}=", "is a file")
