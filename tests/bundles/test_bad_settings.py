@@ -63,7 +63,7 @@ def test_a_useless_setting_is_refused_before_training(tmp_path, name, case):
     spec = BY_NAME[name]
     overrides, *phrases = {**COMMON_SETTINGS, **BUNDLE_SETTINGS[name]}[case]
     expect(lambda: _train(spec, tmp_path / "run", **overrides), (ValueError,), *phrases)
-    assert not (tmp_path / "run" / "models").exists()  # nothing trained, nothing saved
+    assert not list((tmp_path / "run").rglob("*.pt"))  # nothing trained, nothing saved
 
 
 # ---- group 2: inputs a model cannot use are refused, what users have is accepted ---------------------------------
@@ -124,7 +124,9 @@ def _input_cases(spec: BundleSpec, dataset: Path, tmp: Path) -> dict[str, tuple[
 
 INPUT_CASES = {
     "cyclegan_mr2ct": ["ct-in-hounsfield", "dicom-modality-ct", "negative-mr", "constant", "4d-two-volumes", "sw_batch_size-0"],
-    "dagan_csmri": ["negative", "constant", "4d", "truncated-npz", "mask-samples-nothing", "mask-not-binary", "slice_batch_size-0"],
+    "dagan_csmri": [
+        "negative", "constant", "4d", "truncated-npz", "mask-samples-nothing", "mask-not-binary", "slice_batch_size-0",
+    ],  # fmt: skip
     "autoencoder_mri": ["values-x1000", "volume", "constant", "jpg-output"],
     "vae_mri": ["values-x1000", "volume", "constant", "jpg-output"],
 }
@@ -229,7 +231,7 @@ def test_training_ct_scaled_to_0_1_is_refused_before_training(bundle, tmp_path):
         nib.save(nib.Nifti1Image(((image.get_fdata() + 1024) / 4024).astype(np.float32), image.affine), path)
     expect(lambda: _train(spec, tmp_path / "run", datalist=str(copy / "datalist.json")), (ValueError,),
            "_ct.nii.gz' spans only", "CT in HU")  # fmt: skip
-    assert not (tmp_path / "run" / "models").exists()
+    assert not list((tmp_path / "run").rglob("*.pt"))  # nothing trained
 
 
 @pytest.mark.parametrize("name", list(BY_NAME))
