@@ -64,6 +64,7 @@ def check_image_file(
     modality: str | None = None,
     squeeze_singleton: bool = False,
     min_span: float | None = None,
+    negative_fraction: float | None = None,
 ) -> ImageSummary:
     """Read a whole image file and check it; raise ``ValueError`` naming the file and the fix.
 
@@ -80,6 +81,9 @@ def check_image_file(
             series given to MR->CT synthesis) is refused. Files without the tag (NIfTI) pass.
         squeeze_singleton: trailing axes of size 1 beyond the second (a 4D NIfTI holding one volume) do not
             count towards ``spatial_dims``, for a caller whose loading drops them.
+        negative_fraction: for magnitude images, the deepest negative value allowed as a fraction of the maximum
+            (``0.05``: down to -5 % of the maximum, as spline resampling leaves them); a z-scored image or a CT in
+            HU goes far deeper and is refused. ``range_hint`` is appended.
         min_span: the least ``max - min`` the values may span (e.g. 10 for a CT in HU, which spans hundreds, so
             that a CT scaled to [0, 1] is refused); ``range_hint`` is appended.
 
@@ -147,6 +151,12 @@ def check_image_file(
                 f"{name} file {str(p)!r} has values in [{low:.4g}, {high:.4g}], outside the [{lo:g}, {hi:g}] this "
                 f"model expects.{' ' + range_hint if range_hint else ''}"
             )
+    if negative_fraction is not None and low < -negative_fraction * max(high, 0.0):
+        raise ValueError(
+            f"{name} file {str(p)!r} has values down to {low:.4g} (maximum {high:.4g}): deeper than the "
+            f"-{100 * negative_fraction:g} % of the maximum that resampling of a magnitude image leaves."
+            f"{' ' + range_hint if range_hint else ''}"
+        )
     if min_span is not None and high - low < min_span:
         raise ValueError(
             f"{name} file {str(p)!r} spans only [{low:.4g}, {high:.4g}], less than the {min_span:g} this model expects "
