@@ -63,6 +63,8 @@ def check_image_file(
     nonconstant: bool = False,
     modality: str | None = None,
     squeeze_singleton: bool = False,
+    min_span: float | None = None,
+    negative_fraction: float | None = None,
 ) -> ImageSummary:
     """Read a whole image file and check it; raise ``ValueError`` naming the file and the fix.
 
@@ -79,6 +81,11 @@ def check_image_file(
             series given to MR->CT synthesis) is refused. Files without the tag (NIfTI) pass.
         squeeze_singleton: trailing axes of size 1 beyond the second (a 4D NIfTI holding one volume) do not
             count towards ``spatial_dims``, for a caller whose loading drops them.
+        negative_fraction: for magnitude images, the deepest negative value allowed as a fraction of the maximum
+            (``0.05``: down to -5 % of the maximum, as spline resampling leaves them); a z-scored image or a CT in
+            HU goes far deeper and is refused. ``range_hint`` is appended.
+        min_span: the least ``max - min`` the values may span (e.g. 10 for a CT in HU, which spans hundreds, so
+            that a CT scaled to [0, 1] is refused); ``range_hint`` is appended.
 
     Returns:
         The image's shape and value range.
@@ -144,6 +151,17 @@ def check_image_file(
                 f"{name} file {str(p)!r} has values in [{low:.4g}, {high:.4g}], outside the [{lo:g}, {hi:g}] this "
                 f"model expects.{' ' + range_hint if range_hint else ''}"
             )
+    if negative_fraction is not None and low < -negative_fraction * max(high, 0.0):
+        raise ValueError(
+            f"{name} file {str(p)!r} has values down to {low:.4g} (maximum {high:.4g}): deeper than the "
+            f"-{100 * negative_fraction:g} % of the maximum that resampling of a magnitude image leaves."
+            f"{' ' + range_hint if range_hint else ''}"
+        )
+    if min_span is not None and high - low < min_span:
+        raise ValueError(
+            f"{name} file {str(p)!r} spans only [{low:.4g}, {high:.4g}], less than the {min_span:g} this model expects "
+            f"(is it scaled?).{' ' + range_hint if range_hint else ''}"
+        )
     if nonconstant and low == high:
         raise ValueError(
             f"{name} file {str(p)!r} holds one value ({low:.4g}) in every voxel: there is no image in it to work "
@@ -160,6 +178,7 @@ def check_datalist(
     value_range: Mapping[str, Sequence[float]] | Sequence[float] | None = None,
     range_hint: str = "",
     min_items: int = 1,
+    min_span: Mapping[str, float] | None = None,
     progress: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Check every image of a MONAI datalist up front (see :func:`check_image_file`); return the datalist.
@@ -175,6 +194,7 @@ def check_datalist(
         value_range: ``(low, high)`` for every key, or ``{key: (low, high)}``.
         range_hint: how to fix values out of range (appended to the error).
         min_items: the fewest items the list may hold (1: an empty list is an error).
+        min_span: ``{key: least max - min}`` (see :func:`check_image_file`).
         progress: show a progress bar (default: from :data:`PROGRESS_FROM` files on).
 
     Raises:
@@ -199,7 +219,8 @@ def check_datalist(
         iterator = tqdm(work, desc=f"checking {name}", unit="file")
     for _, key, path in iterator:
         try:
-            check_image_file(path, name=key, spatial_dims=spatial_dims, value_range=ranges.get(key))
+            check_image_file(path, name=key, spatial_dims=spatial_dims, value_range=ranges.get(key),
+                             min_span=(min_span or {}).get(key))  # fmt: skip
         except (ValueError, FileNotFoundError) as error:
             problems.append(str(error))
     if problems:

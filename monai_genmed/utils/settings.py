@@ -54,7 +54,9 @@ class SettingRule:
             return
         match = _RULE.match(rule)
         if match is None:
-            raise ValueError(f"cannot read the setting rule {rule!r}; write e.g. 'number > 0', 'optional int >= 1', 'ints in [1, 64]'.")
+            raise ValueError(
+                f"cannot read the setting rule {rule!r}; write e.g. 'number > 0', 'optional int >= 1', 'ints in [1, 64]'."
+            )
         self.optional = bool(match["optional"])
         self.kind = match["kind"]
         text = match["range"]

@@ -17,7 +17,7 @@ import torch
 
 from monai_genmed.transforms.kspace import save_kspace
 
-from .test_bad_inputs import BUNDLES, BundleSpec, _chain, _infer, _train, bundle, expect  # noqa: F401 (bundle: the fixture)
+from .test_bad_inputs import BUNDLES, BundleSpec, _chain, _copy_dataset, _infer, _train, bundle, expect  # noqa: F401 (bundle: the fixture)
 
 BY_NAME = {spec.name: spec for spec in BUNDLES}
 
@@ -63,7 +63,7 @@ def test_a_useless_setting_is_refused_before_training(tmp_path, name, case):
     spec = BY_NAME[name]
     overrides, *phrases = {**COMMON_SETTINGS, **BUNDLE_SETTINGS[name]}[case]
     expect(lambda: _train(spec, tmp_path / "run", **overrides), (ValueError,), *phrases)
-    assert not (tmp_path / "run" / "models").exists()  # nothing trained, nothing saved
+    assert not list((tmp_path / "run").rglob("*.pt"))  # nothing trained, nothing saved
 
 
 # ---- group 2: inputs a model cannot use are refused, what users have is accepted ---------------------------------
@@ -124,7 +124,9 @@ def _input_cases(spec: BundleSpec, dataset: Path, tmp: Path) -> dict[str, tuple[
 
 INPUT_CASES = {
     "cyclegan_mr2ct": ["ct-in-hounsfield", "dicom-modality-ct", "negative-mr", "constant", "4d-two-volumes", "sw_batch_size-0"],
-    "dagan_csmri": ["negative", "constant", "4d", "truncated-npz", "mask-samples-nothing", "mask-not-binary", "slice_batch_size-0"],
+    "dagan_csmri": [
+        "negative", "constant", "4d", "truncated-npz", "mask-samples-nothing", "mask-not-binary", "slice_batch_size-0",
+    ],  # fmt: skip
     "autoencoder_mri": ["values-x1000", "volume", "constant", "jpg-output"],
     "vae_mri": ["values-x1000", "volume", "constant", "jpg-output"],
 }
@@ -217,3 +219,38 @@ def test_a_folder_as_the_weights_file_is_named(tmp_path):
     (tmp_path / "models").mkdir()
     expect(lambda: _infer(spec, tmp_path, ckpt_path=str(tmp_path / "models"), output_dir=str(tmp_path / "out")),
            (ValueError,), "is a folder", "model.pt")  # fmt: skip
+
+
+@pytest.mark.parametrize("bundle", [BY_NAME["cyclegan_mr2ct"]], indirect=True, ids=["cyclegan_mr2ct"])
+def test_training_ct_scaled_to_0_1_is_refused_before_training(bundle, tmp_path):
+    """A CT saved scaled (e.g. to [0, 1]) passed the HU range check and trained a useless synthesis model."""
+    spec, _, dataset = bundle
+    copy = _copy_dataset(dataset, tmp_path)
+    for path in copy.rglob("*_ct.nii.gz"):
+        image = nib.load(path)
+        nib.save(nib.Nifti1Image(((image.get_fdata() + 1024) / 4024).astype(np.float32), image.affine), path)
+    expect(lambda: _train(spec, tmp_path / "run", datalist=str(copy / "datalist.json")), (ValueError,),
+           "_ct.nii.gz' spans only", "CT in HU")  # fmt: skip
+    assert not list((tmp_path / "run").rglob("*.pt"))  # nothing trained
+
+
+@pytest.mark.parametrize("name", list(BY_NAME))
+@pytest.mark.parametrize("key", ["output_dir", "ckpt_dir"])
+def test_training_refuses_a_results_folder_that_is_a_file(tmp_path, name, key):
+    """It failed with a bare NotADirectoryError/FileExistsError naming neither the setting nor the fix."""
+    taken = tmp_path / "taken"
+    taken.write_text("a file where the folder should go")
+    expect(lambda: _train(BY_NAME[name], tmp_path / "run", **{key: str(taken)}), (ValueError,), f"{key}=", "is a file")
+
+
+MAGNITUDE = [BY_NAME[name] for name in ("cyclegan_mr2ct", "dagan_csmri")]
+
+
+@pytest.mark.parametrize("bundle", MAGNITUDE, indirect=True, ids=[s.name for s in MAGNITUDE])
+def test_small_negative_values_from_resampling_are_accepted(bundle, tmp_path):
+    """Spline resampling leaves magnitude images with small negative values: they are valid input."""
+    spec, root, dataset = bundle
+    image, affine = _slice(spec, dataset)
+    image[0, 0] = -0.01 * image.max()
+    _infer(spec, root, input_path=_save(image, affine, tmp_path / "resampled.nii.gz"), output_dir=str(tmp_path / "out"))
+    assert list((tmp_path / "out").iterdir())

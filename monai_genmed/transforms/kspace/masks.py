@@ -29,6 +29,8 @@ Mask types:
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
@@ -482,10 +484,13 @@ def load_undersampling_mask(path: str | os.PathLike, key: str | None = None) -> 
             mask = np.asarray(Image.open(path).convert("L")) > 0
         else:
             raise ValueError(f"unsupported mask file {path!r}: use .npz, .npy, .mat, .nii, .nii.gz or .png.")
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         if isinstance(e, ValueError) and str(e).startswith("unsupported mask file"):
             raise
-        raise ValueError(f"could not read undersampling mask {path!r} ({e}); is the file complete?") from e
+        raise ValueError(
+            f"could not read undersampling mask {path!r} ({type(e).__name__}: {e}); it may be truncated: copy or "
+            "generate it again."
+        ) from e
     mask = np.squeeze(np.asarray(mask))
     _check_binary(mask, path)
     return (mask != 0).astype(np.float32)

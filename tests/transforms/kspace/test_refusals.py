@@ -76,3 +76,17 @@ def test_a_stored_mask_that_samples_nothing_or_is_not_binary_is_refused(tmp_path
     np.savez(path, kspace=kspace, mask=mask)
     with pytest.raises(ValueError, match=phrase):
         LoadKspace()(path)
+
+
+def test_a_truncated_mask_file_names_the_file(tmp_path):
+    from monai_genmed.transforms.kspace import load_undersampling_mask, save_undersampling_mask
+
+    path = tmp_path / "mask.npz"
+    mask = np.zeros((16, 16), np.float32)
+    mask[:, ::2] = 1
+    save_undersampling_mask(path, mask)
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    with pytest.raises(ValueError, match=r"mask\.npz.*truncated"):
+        load_undersampling_mask(path)
+    with pytest.raises(ValueError, match=r"mask\.npz"):
+        Undersample(path)
