@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from .adversarial_trainer import GenerativeAdversarialTrainer
+from .augment import DiffAugment
 from .image_pool import ImagePool
 from .objectives import (
     AdversarialObjective,
@@ -14,6 +15,7 @@ from .utils import GenerativeIterationEvents, PrepareBatchKeys, PrepareBatchToDe
 
 __all__ = [
     "GenerativeAdversarialTrainer",
+    "DiffAugment",
     "AdversarialObjective",
     "PairedAdversarialObjective",
     "ReconstructionObjective",

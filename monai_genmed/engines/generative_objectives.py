@@ -13,6 +13,12 @@ it, the stabilisers a lecture on GAN training lists, each a constructor argument
   keeps D from growing over-confident;
 - a discriminator regulariser: the WGAN-GP gradient penalty (Gulrajani et al. 2017,
   https://arxiv.org/abs/1704.00028) or R1 (:class:`~monai_genmed.engines.AdversarialObjective`);
+- differentiable augmentation of everything D sees, real and generated, in D's and G's steps (DiffAugment,
+  Zhao et al. 2020, https://arxiv.org/abs/2006.10738; :class:`~monai_genmed.engines.DiffAugment`);
+- the unrolled GAN (Metz et al., "Unrolled Generative Adversarial Networks", ICLR 2017,
+  https://arxiv.org/abs/1611.02163): G's loss is taken against a functional copy of D after ``k`` look-ahead
+  gradient steps of D's loss, and G's gradient flows through those steps (the paper's full gradient, its eq. 12),
+  so G is penalised for moves that D would answer at once, which the paper shows reduces mode collapse;
 - WGAN's weight clipping is a handler (:class:`~monai_genmed.handlers.WeightClipping`), and ``n_critic`` the
   trainer's.
 """
@@ -24,6 +30,7 @@ from typing import Any
 
 import torch
 from monai.utils import CommonKeys, StrEnum
+from torch.func import functional_call
 
 from monai_genmed.losses import GANLoss, LinearWarmup
 from monai_genmed.utils.enums import GenerativeKeys
@@ -70,6 +77,14 @@ class UnconditionalGANObjective(AdversarialObjective):
         discriminator_regularizer, regularizer_every, logits_fn: see
             :class:`~monai_genmed.engines.AdversarialObjective`.
         seed: seed of the latent generator (the instance noise uses ``seed + 1``).
+        augment: a differentiable augmentation applied after the instance noise to every batch D sees, real and
+            fake, in the discriminator's and the generator's steps (e.g. :class:`~monai_genmed.engines.DiffAugment`);
+            ``None``: none. Its ``state_dict`` (when it has one) is checkpointed with the objective's.
+        unroll_steps: ``k`` of the unrolled GAN, 0 (a plain GAN step) to 100: look-ahead steps of D taken, on a
+            functional copy, before G's loss; they cost ``k`` extra forward and double-backward passes of D.
+        unroll_learning_rate: learning rate of the look-ahead steps (plain gradient descent on D's adversarial loss
+            of the current real batch and G's current samples; the paper unrolls D's own Adam). Needed when
+            ``unroll_steps > 0``.
 
     Example (WGAN-GP)::
 
@@ -93,6 +108,9 @@ class UnconditionalGANObjective(AdversarialObjective):
         regularizer_every: int = 1,
         logits_fn: Callable[[Any], Any] | None = None,
         seed: int = 0,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        unroll_steps: int = 0,
+        unroll_learning_rate: float | None = None,
     ) -> None:
         if int(latent_dim) < 1:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}.")
@@ -102,6 +120,18 @@ class UnconditionalGANObjective(AdversarialObjective):
             raise ValueError(
                 f"instance_noise_epochs must be > 0 (or None for the whole run), got {instance_noise_epochs}."
             )
+        if isinstance(unroll_steps, bool) or not isinstance(unroll_steps, int) or not 0 <= unroll_steps <= 100:
+            raise ValueError(f"unroll_steps (k of the unrolled GAN) must be an integer in [0, 100], got {unroll_steps!r}.")
+        if unroll_steps and (unroll_learning_rate is None or not 0 < float(unroll_learning_rate) < float("inf")):
+            raise ValueError(
+                f"unroll_learning_rate must be a number > 0 when unroll_steps > 0, got {unroll_learning_rate!r}; "
+                "set it (e.g. --unroll_learning_rate 0.01) or --unroll_steps 0."
+            )
+        if augment is not None and not callable(augment):
+            raise TypeError(f"augment must be a callable on image batches (e.g. DiffAugment) or None, got {augment!r}.")
+        self.augment = augment
+        self.unroll_steps = int(unroll_steps)
+        self.unroll_learning_rate = None if unroll_learning_rate is None else float(unroll_learning_rate)
         self.gan_loss = GANLoss("non_saturating") if gan_loss is None else gan_loss
         self.latent_dim = int(latent_dim)
         self.generator, self.discriminator = generator, discriminator
@@ -145,6 +175,35 @@ class UnconditionalGANObjective(AdversarialObjective):
         noise = torch.randn(images.shape, generator=self.noise_generator).to(device=images.device, dtype=images.dtype)
         return images + std * noise
 
+    def discriminator_input(self, images: torch.Tensor) -> torch.Tensor:
+        """What D sees of a batch, real or generated: instance noise, then the augmentation."""
+        images = self._noisy(images)
+        return images if self.augment is None else self.augment(images)
+
+    def unrolled_discriminator(
+        self, discriminator: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> Callable[[torch.Tensor], Any]:
+        """D after ``unroll_steps`` look-ahead gradient steps on its adversarial loss, as a function of its input.
+
+        The steps run on copies of D's parameters and buffers (``torch.func.functional_call``), so D itself, its
+        optimizer and its spectral-norm power iterations are untouched; ``fake`` keeps G's graph and the steps
+        keep theirs (``create_graph``), so G's gradient includes how D's answer depends on G (Metz et al. 2017).
+        """
+        params = {name: p.detach().requires_grad_(True) for name, p in discriminator.named_parameters()}
+        buffers = {name: b.clone() for name, b in discriminator.named_buffers()}
+        names = list(params)
+        for _ in range(self.unroll_steps):
+            state = {**params, **buffers}
+            real_logits = functional_call(discriminator, state, (self.discriminator_input(real),))
+            fake_logits = functional_call(discriminator, state, (self.discriminator_input(fake),))
+            loss = self.gan_loss.discriminator_loss(self.logits(real_logits), self.logits(fake_logits))
+            grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=True, allow_unused=True)
+            params = {
+                n: params[n] if g is None else params[n] - self.unroll_learning_rate * g for n, g in zip(names, grads)
+            }
+        state = {**params, **buffers}
+        return lambda x: functional_call(discriminator, state, (x,))
+
     # -- the model's maths ---------------------------------------------------------------------------------------
 
     def generate(self, networks, batch):
@@ -162,13 +221,18 @@ class UnconditionalGANObjective(AdversarialObjective):
         return {CommonKeys.IMAGE: real, CommonKeys.LABEL: real, CommonKeys.PRED: fake, LatentKeys.LATENT: z}
 
     def generator_loss(self, networks, batch, outputs):
-        logits = self.logits(networks[self.discriminator](self._noisy(outputs[CommonKeys.PRED])))
+        discriminator = networks[self.discriminator]
+        fake = outputs[CommonKeys.PRED]
+        if self.unroll_steps:
+            discriminator = self.unrolled_discriminator(discriminator, outputs[CommonKeys.IMAGE], fake)
+        logits = self.logits(discriminator(self.discriminator_input(fake)))
         adversarial = self.gan_loss.generator_loss(logits)
         return {GenerativeKeys.TOTAL: adversarial, "adversarial": adversarial}
 
     def discriminator_loss(self, networks, batch, outputs):
         discriminator = networks[self.discriminator]
-        real_x, fake_x = self._noisy(outputs[CommonKeys.IMAGE]), self._noisy(outputs[CommonKeys.PRED])
+        real_x = self.discriminator_input(outputs[CommonKeys.IMAGE])
+        fake_x = self.discriminator_input(outputs[CommonKeys.PRED])
         real, fake = discriminator(real_x), discriminator(fake_x)
         adversarial = self.gan_loss.discriminator_loss(self.logits(real), self.logits(fake))
         terms = {
@@ -209,12 +273,22 @@ class UnconditionalGANObjective(AdversarialObjective):
     # -- state -----------------------------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """The states of the latent and instance-noise generators."""
-        return {
+        """The states of the latent and instance-noise generators, and the augmentation's (when it has one)."""
+        state = {
             "latent_generator": self.latent_generator.get_state(),
             "noise_generator": self.noise_generator.get_state(),
         }
+        if hasattr(self.augment, "state_dict"):
+            state["augment"] = self.augment.state_dict()
+        return state
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         self.latent_generator.set_state(torch.as_tensor(state_dict["latent_generator"]).cpu())
         self.noise_generator.set_state(torch.as_tensor(state_dict["noise_generator"]).cpu())
+        if hasattr(self.augment, "load_state_dict"):
+            if "augment" not in state_dict:
+                raise ValueError(
+                    "the checkpoint holds no augmentation state, but this run augments D's inputs; resume with the "
+                    "settings of the run that wrote it (the augmentation off), or start a new run."
+                )
+            self.augment.load_state_dict(state_dict["augment"])

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from .adversarial import GANLoss, GANLossMode, gradient_penalty, r1_penalty
+from .adversarial import GANLoss, GANLossMode, R1Penalty, gradient_penalty, r1_penalty
 from .composite import LossTerm, WeightedLossSum
 from .cycle import CycleConsistencyLoss, IdentityLoss
 from .dagan import DAGANGeneratorLoss, DAGANLossKeys
@@ -28,5 +28,6 @@ __all__ = [
     "apply_reduction",
     "gradient_penalty",
     "r1_penalty",
+    "R1Penalty",
     "training_progress",
 ]

@@ -55,7 +55,9 @@ def test_training_writes_the_best_fd_model_sample_grids_monitor_curves_and_metri
     checkpoint = torch.load(trained / "models" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True)
     history = checkpoint["gan_monitor"]["history"]
     assert len(history["epoch"]["gan_fd"]) == 2 and len(history["iteration"]["gan_d_accuracy"]) == 4
-    assert set(checkpoint["objective"]) == {"latent_generator", "noise_generator"}  # z draws resume exactly
+    # z draws and D's augmentations resume exactly, and so does the EMA generator that is validated and saved
+    assert set(checkpoint["objective"]) == {"latent_generator", "noise_generator", "augment"}
+    assert set(checkpoint["generator_ema"]) == set(saved["model"])
 
 
 @pytest.mark.parametrize("loss", ["minimax", "wasserstein", "wasserstein_gp", "hinge"])
@@ -68,7 +70,8 @@ def test_every_gan_loss_trains_with_its_settings(repo_root, trained, tmp_path, l
         assert max(v.abs().max().item() for v in critic.values()) <= 0.01
     with open(tmp_path / "logs" / "metrics.csv", newline="") as f:
         row = next(csv.DictReader(f))
-    assert ("train_d_regularizer" in row) == (loss == "wasserstein_gp")  # the gradient penalty is logged
+    # the gradient penalty (WGAN-GP) or R1 (the default r1_gamma) is logged; the clipped critic has neither
+    assert ("train_d_regularizer" in row) == (loss != "wasserstein")
 
 
 def test_stabilisers_and_a_discriminator_head_start(repo_root, trained, tmp_path):
@@ -96,3 +99,38 @@ def test_verify_metadata_net_in_out_and_export(repo_root, trained, tmp_path, ver
                                  trained / "models" / "model.pt", tmp_path, bundle_root=str(trained), **overrides)  # fmt: skip
     assert scripted(torch.randn(2, 8)).shape == (2, 1, 64, 64)
     assert json.loads(meta.read_text())["network_data_format"]["inputs"]["image"]["num_channels"] == 64  # the default
+
+
+def test_a_resumed_run_restores_the_ema_generator_and_the_augmentation_exactly(repo_root, trained, tmp_path):
+    data = {"dataset_dir": str(trained / "data" / "brain_mr"), "epochs": 2}
+    train(repo_root, tmp_path / "straight", **data)
+    train(repo_root, tmp_path / "resumed", **data, **{"train#trainer#max_epochs": 1})  # killed after epoch 1
+    torch.manual_seed(99)  # another process's random state: the checkpoint must restore everything
+    train(repo_root, tmp_path / "resumed", **data)
+    straight, resumed = (torch.load(tmp_path / d / "models" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True)
+                         for d in ("straight", "resumed"))  # fmt: skip
+    for name, value in straight["generator_ema"].items():
+        assert torch.equal(value, resumed["generator_ema"][name]), name
+    assert torch.equal(straight["objective"]["augment"]["generator"], resumed["objective"]["augment"]["generator"])
+    # the EMA copy, not the raw generator, is what is validated and saved as model.pt
+    saved = torch.load(tmp_path / "resumed" / "models" / "model.pt", weights_only=True)["model"]
+    best_is_ema = all(torch.equal(v, resumed["generator_ema"][k]) for k, v in saved.items())
+    best_is_raw = all(torch.equal(v, resumed["network_generator"][k]) for k, v in saved.items())
+    assert best_is_ema or not best_is_raw  # the best epoch may be 1; never the raw weights of epoch 2
+
+
+@pytest.mark.parametrize(
+    "setting, value",
+    [("unroll_steps", -1), ("unroll_steps", 1.5), ("r1_gamma", -1.0), ("augment_probability", 1.5),
+     ("generator_ema_momentum", 2.0), ("generator_ema_momentum", -0.1)],
+)  # fmt: skip
+def test_bad_new_settings_are_named_at_the_start(repo_root, trained, tmp_path, setting, value):
+    with pytest.raises(Exception) as info:
+        train(repo_root, tmp_path, epochs=1, dataset_dir=str(trained / "data" / "brain_mr"), **{setting: value})
+    chain, error = [], info.value
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    assert any(setting in str(e) for e in chain), [str(e) for e in chain]
+    assert not list(tmp_path.glob("models/checkpoints/*.pt"))
+

@@ -163,3 +163,93 @@ def test_the_gradient_penalty_changes_the_critic_s_update(penalty):
         torch.testing.assert_close(difference, torch.full_like(difference, 0.005), rtol=1e-4, atol=1e-6)
     else:
         assert not torch.allclose(runs[False], torch.full_like(runs[False], 0.1))  # the critic did step
+
+
+class ConstantGenerator(torch.nn.Module):
+    """G(z) = p for every z: its gradient is the gradient of G's loss with respect to the image it makes."""
+
+    def __init__(self, value: float = 0.3):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.full((1, 1, 8, 8), value))
+
+    def forward(self, z):
+        return self.p.expand(z.shape[0], -1, -1, -1)
+
+
+def generator_gradient(objective, critic, generator, real):
+    networks = {"generator": generator, "discriminator": critic}
+    batch = {"image": real}
+    outputs = objective.generate(networks, batch)
+    for p in critic.parameters():
+        p.requires_grad_(False)  # as the trainer freezes D in G's step
+    generator.zero_grad()
+    objective.generator_loss(networks, batch, outputs)[GenerativeKeys.TOTAL].backward()
+    for p in critic.parameters():
+        p.requires_grad_(True)
+    return torch.cat([p.grad.flatten() for p in generator.parameters()])
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_an_unrolled_step_gives_g_the_gradient_through_d_s_look_ahead(steps):
+    # Wasserstein critic D(x) = <w, x>: each look-ahead step moves w by -lr * (p - mean real), so G's loss
+    # -<w_k, p> has the gradient -w + k * lr * (2 p - mean real) (Metz et al. 2017, eq. 12), against -w at k = 0
+    lr = 0.1
+    real = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    critic, generator = LinearCritic(weight=0.1), ConstantGenerator(0.3)
+    plain = UnconditionalGANObjective(GANLoss("wasserstein"), latent_dim=2)
+    unrolled = UnconditionalGANObjective(GANLoss("wasserstein"), latent_dim=2, unroll_steps=steps, unroll_learning_rate=lr)
+    before = {k: v.clone() for k, v in critic.state_dict().items()}
+    grad_plain = generator_gradient(plain, critic, generator, real)
+    grad_unrolled = generator_gradient(unrolled, critic, generator, real)
+    torch.testing.assert_close(grad_plain, -critic.w.detach().flatten())
+    expected = -critic.w.detach() + steps * lr * (2 * generator.p.detach() - real.mean(0, keepdim=True))
+    torch.testing.assert_close(grad_unrolled, expected.flatten())
+    assert not torch.allclose(grad_unrolled, grad_plain)
+    for k, v in critic.state_dict().items():
+        assert torch.equal(v, before[k])  # the look-ahead ran on a copy: D itself did not move
+
+
+def test_unrolling_a_spectral_norm_dcgan_discriminator_leaves_it_and_its_power_iteration_untouched():
+    torch.manual_seed(0)
+    critic = DCGANDiscriminator(image_size=8, channels=(8,), norm=None, spectral_norm=True)
+    generator = DCGANGenerator(latent_dim=3, image_size=8, channels=(8,))
+    before = {k: v.clone() for k, v in critic.state_dict().items()}
+    real = torch.rand(4, 1, 8, 8)
+    objective = UnconditionalGANObjective(latent_dim=3, unroll_steps=2, unroll_learning_rate=0.5, seed=1)
+    grad_unrolled = generator_gradient(objective, critic, generator, real)
+    for k, v in critic.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    # a plain step's D forward does advance the power iteration (train mode): the check above can fail
+    grad_plain = generator_gradient(UnconditionalGANObjective(latent_dim=3, seed=1), critic, generator, real)
+    assert any(not torch.equal(v, before[k]) for k, v in critic.state_dict().items())
+    assert torch.isfinite(grad_unrolled).all() and not torch.allclose(grad_unrolled, grad_plain)
+
+
+class MarkAugment:
+    """An 'augmentation' that adds 100, so every batch D saw shows whether it went through it."""
+
+    def __call__(self, images):
+        return images + 100.0
+
+
+def test_augmentation_is_applied_to_real_and_fake_in_d_s_and_g_s_steps():
+    critic = LinearCritic()
+    objective = UnconditionalGANObjective(GANLoss("non_saturating"), latent_dim=2, augment=MarkAugment())
+    trainer = gan_trainer(objective, bright_slices(4), batch_size=4, d=critic)
+    trainer.run()
+    # one iteration: G's step shows D the fakes, D's step the reals and the fakes: all three augmented
+    assert len(critic.seen) == 3
+    assert all(x.min() > 99.0 for x in critic.seen)
+    real = torch.stack([s["image"] for s in bright_slices(4)])
+    torch.testing.assert_close(critic.seen[1], real + 100.0)  # D's step: the real batch, augmented
+
+
+def test_bad_unrolling_settings_name_the_key():
+    with pytest.raises(ValueError, match="unroll_steps"):
+        UnconditionalGANObjective(unroll_steps=-1)
+    with pytest.raises(ValueError, match="unroll_steps"):
+        UnconditionalGANObjective(unroll_steps=1.5)
+    with pytest.raises(ValueError, match="unroll_learning_rate"):
+        UnconditionalGANObjective(unroll_steps=2)
+    with pytest.raises(TypeError, match="augment"):
+        UnconditionalGANObjective(augment="translation")

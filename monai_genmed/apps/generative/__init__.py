@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from .compare import ComparisonRun, GenerativeComparison
+from .shipped import record_shipped_sampler, score_sampler, verify_shipped_sampler
 
-__all__ = ["ComparisonRun", "GenerativeComparison"]
+__all__ = ["ComparisonRun", "GenerativeComparison", "record_shipped_sampler", "score_sampler", "verify_shipped_sampler"]

@@ -21,6 +21,7 @@ import torch.nn as nn
 from monai.networks.blocks import Convolution
 from monai.networks.layers import Act, Norm
 
+from monai_genmed.networks.blocks.minibatch_std import MinibatchStdDev
 from monai_genmed.utils.flags import ensure_bool
 
 from .resnet_generator import cyclegan_init
@@ -135,6 +136,9 @@ class DCGANDiscriminator(nn.Module):
         act: activation (DCGAN: LeakyReLU with slope 0.2).
         spectral_norm: spectrally normalise every convolution (Miyato et al. 2018).
         dropout: dropout rate after each hidden layer (a regulariser against an over-confident D), or ``None``.
+        minibatch_std_group: with a group size >= 2, a :class:`~monai_genmed.networks.blocks.MinibatchStdDev` map
+            before the last convolution lets D see how alike the samples of a batch are (against mode collapse;
+            Karras et al. 2018); 0: off (the weights' names are then those of the plain DCGAN).
 
     Output: ``(B, 1)`` logits.
     """
@@ -149,6 +153,7 @@ class DCGANDiscriminator(nn.Module):
         act: str | tuple = (Act.LEAKYRELU, {"negative_slope": 0.2}),
         spectral_norm: bool = False,
         dropout: float | None = None,
+        minibatch_std_group: int = 0,
     ) -> None:
         super().__init__()
         channels = _check_widths(image_size, channels, "DCGANDiscriminator")
@@ -162,6 +167,9 @@ class DCGANDiscriminator(nn.Module):
                             dropout=dropout, bias=layer_norm is None)
             )  # fmt: skip
             previous = c
+        if minibatch_std_group:
+            layers.append(MinibatchStdDev(minibatch_std_group))
+            previous += 1
         layers.append(Convolution(spatial_dims, previous, 1, strides=1, kernel_size=4, padding=0, conv_only=True))
         self.net = nn.Sequential(*layers)
         self.apply(cyclegan_init)  # before spectral norm, which then rescales the initialised weights
