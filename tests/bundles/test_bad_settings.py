@@ -254,3 +254,34 @@ def test_small_negative_values_from_resampling_are_accepted(bundle, tmp_path):
     image[0, 0] = -0.01 * image.max()
     _infer(spec, root, input_path=_save(image, affine, tmp_path / "resampled.nii.gz"), output_dir=str(tmp_path / "out"))
     assert list((tmp_path / "out").iterdir())
+
+
+# ---- evaluation settings are checked like training and inference settings (issue 22) -----------------------------
+EVALUATE_SETTINGS = {
+    "dagan_csmri": {
+        "tune_slices-0": ({"tune_slices": 0}, "tune_slices=0", "integer >= 1"),
+        "test_slices--1": ({"test_slices": -1}, "test_slices=-1", "integer >= 1, or None"),
+        "slow_method_slices-0": ({"slow_method_slices": 0}, "slow_method_slices=0", "integer >= 1"),
+        "test-subjects-0": ({"num_subjects": {"training": 1, "validation": 1, "test": 0}}, "num_subjects#test=0"),
+    },
+    "cyclegan_mr2ct": {
+        "slices_per_subject-0": ({"slices_per_subject": 0}, "slices_per_subject=0", "integer >= 1"),
+        "test-subjects-0": ({"num_subjects": {"training": 1, "validation": 1, "test": 0}}, "num_subjects#test=0"),
+        "mr_snr-0": ({"mr_snr": 0}, "mr_snr=0", "number > 0"),
+    },
+}
+EVALUATE_CASES = [(name, case) for name, cases in EVALUATE_SETTINGS.items() for case in cases]
+
+
+@pytest.mark.parametrize("name, case", EVALUATE_CASES, ids=[f"{n}-{c}" for n, c in EVALUATE_CASES])
+def test_a_useless_evaluation_setting_is_refused_first(tmp_path, name, case):
+    """evaluate.json ran without check_settings: --tune_slices 0 reached the comparison, --test_slices -1 scored a
+    silently shortened test split."""
+    from monai.bundle import run
+
+    spec = BY_NAME[name]
+    overrides, *phrases = EVALUATE_SETTINGS[name][case]
+    expect(lambda: run(config_file=spec.config("evaluate.json"), bundle_root=str(tmp_path), device_name="cpu", **overrides),
+           (ValueError,), "useless or failing evaluation", *phrases)  # fmt: skip
+    assert not list(tmp_path.rglob("*.nii.gz")) and not list(tmp_path.rglob("*.csv"))  # refused before data or scores
+
