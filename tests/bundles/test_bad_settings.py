@@ -350,3 +350,15 @@ def test_dagan_reconstructs_a_volume_of_the_model_slice_size_slice_by_slice(bund
     one = nib.load(tmp_path / "one" / "one_recon.nii.gz").get_fdata().squeeze()
     assert np.corrcoef(one.ravel(), out[..., 2].ravel())[0, 1] > 0.99
 
+
+@pytest.mark.parametrize("bundle", [BY_NAME["dagan_csmri"]], indirect=True, ids=["dagan_csmri"])
+def test_a_near_empty_input_is_named_with_the_fix(bundle, tmp_path):
+    """'the 99.5th percentile of the image is 0' named neither the file nor what to do."""
+    spec, root, dataset = bundle
+    image, affine = _slice(spec, dataset)
+    empty = np.zeros_like(image)
+    empty[10, 10] = 1.0  # one pixel of signal: not constant, but the 99.5th percentile is 0
+    path = _save(empty, affine, tmp_path / "nearly_blank.nii.gz")
+    expect(lambda: _infer(spec, root, input_path=str(path), output_dir=str(tmp_path / "out")), (ValueError,),
+           "nearly_blank", "99.5th percentile", "right file", "--intensity_percentile 100")  # fmt: skip
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
