@@ -9,7 +9,15 @@ with Rician noise, :func:`generate_head_mr_ct_dataset` paired MR / CT slices, bo
 from __future__ import annotations
 
 from .brain_mr import generate_brain_mr_dataset
-from .checks import ImageSummary, check_crop_size, check_data_loader, check_datalist, check_image_file, check_kspace_file
+from .checks import (
+    ImageSummary,
+    check_crop_size,
+    check_data_loader,
+    check_datalist,
+    check_image_file,
+    check_kspace_file,
+    check_slice_size,
+)
 from .colin27 import (
     COLIN27_DIR,
     HeadTissue,
@@ -40,6 +48,7 @@ __all__ = [
     "check_datalist",
     "check_image_file",
     "check_kspace_file",
+    "check_slice_size",
     "ImageSummary",
     "LatentDataset",
     "datalist_from_folder",

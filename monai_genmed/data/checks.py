@@ -21,6 +21,7 @@ import numpy as np
 
 __all__ = [
     "ImageSummary", "check_image_file", "check_datalist", "check_data_loader", "check_kspace_file", "check_crop_size",
+    "check_slice_size",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -263,6 +264,49 @@ def check_kspace_file(path: str | Path, name: str = "input_path") -> tuple[int, 
     except (ValueError, KeyError, FileNotFoundError) as error:
         raise ValueError(f"{name}: {error}") from error
     return tuple(int(n) for n in kspace.shape[1:])
+
+
+def check_slice_size(path: str | Path, spatial_size: Sequence[int], name: str = "input_path") -> tuple[int, int]:
+    """Refuse an input whose slices are not ``spatial_size`` (H, W) for a model that reconstructs whole slices.
+
+    An undersampled slice's aliasing spans its whole field of view: a model trained on ``spatial_size`` slices
+    learned that pattern at that size. Tiling a larger image into ``spatial_size`` windows, or padding a smaller
+    one, gives windows whose artefacts the model never saw, so the output is not a reconstruction of the input,
+    although inference ends without error. Images are read as :func:`check_image_file` reads them (the first two
+    axes are the slice; a 3D volume is reconstructed slice by slice along the last), k-space files as
+    :class:`~monai_genmed.transforms.kspace.LoadKspace` reads them (which also refuses a mask of another size
+    than the k-space). Returns the slice shape.
+
+    Raises:
+        ValueError: naming ``name``, the file, both shapes and the fix.
+    """
+    want = tuple(int(n) for n in spatial_size)
+    p = Path(path)
+    kspace = p.name.lower().endswith((".npz", ".npy"))
+    if kspace:
+        shape = check_kspace_file(p, name=f"{name}={str(p)!r}")[:2]
+    else:
+        shape = tuple(int(n) for n in _load_array(p).shape[:2])
+    if shape == want:
+        return shape  # type: ignore[return-value]
+    size = f"--spatial_size \"{list(shape)}\""
+    if kspace:
+        fix = (
+            f"Reconstruct it with a model trained on {shape[0]}x{shape[1]} slices (train with {size}), or bring the "
+            f"measurement to {want[0]}x{want[1]} first (crop the k-space centre, or zero-pad it, with its mask, to "
+            f"{list(want)}); this model does not resize k-space because padding or tiling gives aliasing it never saw."
+        )
+    else:
+        fix = (
+            f"Resample, crop or pad the fully sampled image to {list(want)} before undersampling it, or train a model "
+            f"at this size ({size}); this model does not tile or pad the input because undersampling artefacts span "
+            "the whole image, so windows of it are not what the model learned."
+        )
+    what = "k-space" if kspace else "image"
+    raise ValueError(
+        f"{name} {str(p)!r} is {what} with slices of {shape[0]}x{shape[1]} (in-plane shape {shape}), but this model "
+        f"reconstructs slices of spatial_size {list(want)}. {fix}"
+    )
 
 
 def check_crop_size(crop_size: Sequence[int] | None, images: Any, name: str = "train_crop_size") -> Sequence[int] | None:

@@ -254,3 +254,111 @@ def test_small_negative_values_from_resampling_are_accepted(bundle, tmp_path):
     image[0, 0] = -0.01 * image.max()
     _infer(spec, root, input_path=_save(image, affine, tmp_path / "resampled.nii.gz"), output_dir=str(tmp_path / "out"))
     assert list((tmp_path / "out").iterdir())
+
+
+# ---- evaluation settings are checked like training and inference settings (issue 22) -----------------------------
+EVALUATE_SETTINGS = {
+    "dagan_csmri": {
+        "tune_slices-0": ({"tune_slices": 0}, "tune_slices=0", "integer >= 1"),
+        "test_slices--1": ({"test_slices": -1}, "test_slices=-1", "integer >= 1, or None"),
+        "slow_method_slices-0": ({"slow_method_slices": 0}, "slow_method_slices=0", "integer >= 1"),
+        "test-subjects-0": ({"num_subjects": {"training": 1, "validation": 1, "test": 0}}, "num_subjects#test=0"),
+    },
+    "cyclegan_mr2ct": {
+        "slices_per_subject-0": ({"slices_per_subject": 0}, "slices_per_subject=0", "integer >= 1"),
+        "test-subjects-0": ({"num_subjects": {"training": 1, "validation": 1, "test": 0}}, "num_subjects#test=0"),
+        "mr_snr-0": ({"mr_snr": 0}, "mr_snr=0", "number > 0"),
+    },
+}
+EVALUATE_CASES = [(name, case) for name, cases in EVALUATE_SETTINGS.items() for case in cases]
+
+
+@pytest.mark.parametrize("name, case", EVALUATE_CASES, ids=[f"{n}-{c}" for n, c in EVALUATE_CASES])
+def test_a_useless_evaluation_setting_is_refused_first(tmp_path, name, case):
+    """evaluate.json ran without check_settings: --tune_slices 0 reached the comparison, --test_slices -1 scored a
+    silently shortened test split."""
+    from monai.bundle import run
+
+    spec = BY_NAME[name]
+    overrides, *phrases = EVALUATE_SETTINGS[name][case]
+    expect(lambda: run(config_file=spec.config("evaluate.json"), bundle_root=str(tmp_path), device_name="cpu", **overrides),
+           (ValueError,), "useless or failing evaluation", *phrases)  # fmt: skip
+    assert not list(tmp_path.rglob("*.nii.gz")) and not list(tmp_path.rglob("*.csv"))  # refused before data or scores
+
+
+# ---- dagan_csmri: inputs of another slice size than the model's are refused, not tiled or padded -----------------
+def _kspace_of(image: np.ndarray) -> np.ndarray:
+    return np.fft.fftshift(np.fft.fft2(image)).astype(np.complex64)
+
+
+def _slice_size_cases(dataset: Path, tmp: Path) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """``{case: (input file, extra config files, phrases)}`` for the tiny bundle, trained at spatial_size 32x32."""
+    spec = BY_NAME["dagan_csmri"]
+    image, affine = _slice(spec, dataset)  # 32 x 32
+    large = np.pad(image, 8)  # 48 x 48
+    small_volume = np.stack([image[8:24, 8:24]] * 3, -1)  # 16 x 16 x 3
+    np.savez(tmp / "mask_other_size.npz", kspace=_kspace_of(image), mask=np.ones((16, 16), np.uint8))
+    small = _kspace_of(image[8:24, 8:24])
+    save_kspace(tmp / "small_cascade.npz", small, np.ones(small.shape, np.float32))
+    return {
+        "image-larger": (_save(large, affine, tmp / "large.nii.gz"), (),
+                         ("large.nii.gz", "(48, 48)", "spatial_size [32, 32]", "Resample, crop or pad", "--spatial_size")),
+        "volume-smaller": (_save(small_volume, affine, tmp / "small_volume.nii.gz"), (),
+                           ("small_volume.nii.gz", "(16, 16)", "spatial_size [32, 32]", "Resample, crop or pad")),
+        "kspace-larger-dagan": (save_kspace(tmp / "large.npz", _kspace_of(large), np.ones(large.shape, np.float32)), (),
+                                ("large.npz", "k-space", "(48, 48)", "spatial_size [32, 32]", "crop the k-space centre")),
+        "kspace-smaller-cascade": (str(tmp / "small_cascade.npz"), ("cascade.json",),
+                                   ("small_cascade.npz", "(16, 16)", "spatial_size [32, 32]", "train with --spatial_size")),
+        "kspace-mask-other-size": (str(tmp / "mask_other_size.npz"), (),
+                                   ("mask_other_size.npz", "mask of shape (16, 16) does not match k-space", "leave it out")),
+    }  # fmt: skip
+
+
+SLICE_SIZE_CASES = ["image-larger", "volume-smaller", "kspace-larger-dagan", "kspace-smaller-cascade", "kspace-mask-other-size"]
+
+
+@pytest.mark.parametrize("bundle", [BY_NAME["dagan_csmri"]], indirect=True, ids=["dagan_csmri"])
+@pytest.mark.parametrize("case", SLICE_SIZE_CASES)
+def test_dagan_refuses_slices_of_another_size_than_the_model(bundle, tmp_path, case):
+    """A 48x48 image was tiled into 32x32 windows and a smaller k-space padded, with rc 0: aliasing spans the whole
+    field of view, so neither is a reconstruction. The cascade (data consistency inside) is refused the same way:
+    nothing shows that a size it was not trained at gives the right image. The check runs before the weights load."""
+    spec, root, dataset = bundle
+    path, extra, phrases = _slice_size_cases(dataset, tmp_path)[case]
+    configs = [*spec.config("inference.json"), *(str(Path(spec.config("inference.json")[-1]).parent / f) for f in extra)]
+    expect(lambda: run_config(configs, root, input_path=path, output_dir=str(tmp_path / "out")), (ValueError,), *phrases)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def run_config(configs: list[str], root: Path, **overrides: Any) -> None:
+    from monai.bundle import run
+
+    run(config_file=configs, bundle_root=str(root), **{**BY_NAME["dagan_csmri"].infer, **overrides})
+
+
+@pytest.mark.parametrize("bundle", [BY_NAME["dagan_csmri"]], indirect=True, ids=["dagan_csmri"])
+def test_dagan_reconstructs_a_volume_of_the_model_slice_size_slice_by_slice(bundle, tmp_path):
+    """What the size check must let through: a 3D volume of spatial_size slices, each reconstructed on its own."""
+    spec, root, dataset = bundle
+    image, affine = _slice(spec, dataset)
+    volume = np.stack([image, image[::-1], image[:, ::-1]], -1)
+    _infer(spec, root, input_path=_save(volume, affine, tmp_path / "volume.nii.gz"), output_dir=str(tmp_path / "vol"))
+    _infer(spec, root, input_path=_save(image[:, ::-1], affine, tmp_path / "one.nii.gz"), output_dir=str(tmp_path / "one"))
+    out = nib.load(tmp_path / "vol" / "volume_recon.nii.gz").get_fdata()
+    assert out.shape == volume.shape
+    # slice 2 alone (its own percentile scaling) is close to slice 2 of the volume (the volume's scaling)
+    one = nib.load(tmp_path / "one" / "one_recon.nii.gz").get_fdata().squeeze()
+    assert np.corrcoef(one.ravel(), out[..., 2].ravel())[0, 1] > 0.99
+
+
+@pytest.mark.parametrize("bundle", [BY_NAME["dagan_csmri"]], indirect=True, ids=["dagan_csmri"])
+def test_a_near_empty_input_is_named_with_the_fix(bundle, tmp_path):
+    """'the 99.5th percentile of the image is 0' named neither the file nor what to do."""
+    spec, root, dataset = bundle
+    image, affine = _slice(spec, dataset)
+    empty = np.zeros_like(image)
+    empty[10, 10] = 1.0  # one pixel of signal: not constant, but the 99.5th percentile is 0
+    path = _save(empty, affine, tmp_path / "nearly_blank.nii.gz")
+    expect(lambda: _infer(spec, root, input_path=str(path), output_dir=str(tmp_path / "out")), (ValueError,),
+           "nearly_blank", "99.5th percentile", "right file", "--intensity_percentile 100")  # fmt: skip
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())

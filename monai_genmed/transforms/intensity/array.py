@@ -28,7 +28,12 @@ def percentile_scale_factor(img: NdarrayOrTensor, percentile: float = 99.5) -> f
         raise ValueError("cannot scale an empty image or one with NaN/inf values; check the input file.")
     p = float(torch.quantile(x.flatten().double(), percentile / 100.0))
     if p <= 0:
-        raise ValueError(f"the {percentile}th percentile of the image is {p}: the image is (almost) all zeros.")
+        raise ValueError(
+            f"the {percentile:g}th percentile of the image's magnitude is {p:g}: the image is (almost) all zeros (fewer "
+            f"than {100 - percentile:g} % of its pixels hold signal), so scaling by it is impossible. Check that the "
+            "right file was given (not a blank or masked-out series); if the anatomy really fills so little of it, "
+            "crop the image to the anatomy or scale by a higher percentile (e.g. 100: --intensity_percentile 100 in inference)."
+        )
     return 1.0 / p
 
 

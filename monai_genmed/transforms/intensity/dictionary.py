@@ -26,6 +26,13 @@ __all__ = [
 ]
 
 
+def _source_name(img: Any) -> str | None:
+    """The file an image was loaded from, as MONAI's loaders (and LoadKspace) record it in the meta data."""
+    meta = getattr(img, "meta", None)
+    name = meta.get("filename_or_obj") if isinstance(meta, Mapping) else None
+    return str(name) if name else None
+
+
 class ScaleByPercentiled(MapTransform):
     """Scale ``keys`` by one factor computed on ``reference_key`` (default: the first key); store it in ``factor_key``.
 
@@ -50,7 +57,13 @@ class ScaleByPercentiled(MapTransform):
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
-        factor = percentile_scale_factor(d[self.reference_key], self.scaler.percentile)
+        try:
+            factor = percentile_scale_factor(d[self.reference_key], self.scaler.percentile)
+        except ValueError as error:  # the transform sees an array; the user needs to know which file it came from
+            source = _source_name(d[self.reference_key])
+            if source is None:
+                raise
+            raise ValueError(f"{source!r}: {error}") from error
         for key in self.key_iterator(d):
             d[key] = self.scaler(d[key], factor)
         d[self.factor_key] = factor

@@ -81,7 +81,12 @@ class LoadKspace(Transform):
             mask = np.any(kspace != 0, axis=-1)
         mask = np.asarray(mask)
         if mask.shape != kspace.shape[:2]:
-            raise ValueError(f"mask of shape {mask.shape} does not match k-space of shape {kspace.shape} in {path!r}.")
+            raise ValueError(
+                f"mask of shape {mask.shape} does not match k-space of shape {kspace.shape} in {path!r}: the mask must "
+                f"say, for each of the {kspace.shape[0]}x{kspace.shape[1]} k-space locations, whether it was measured. "
+                "Store the mask the k-space was acquired with (same H x W), or leave it out (save_kspace(path, "
+                "kspace)) to take it from the non-zero samples."
+            )
         if not np.isin(mask, (0, 1)).all() and mask.dtype != bool:
             raise ValueError(
                 f"mask in {path!r} is not binary (values such as {np.unique(mask)[:5].tolist()}); store 1 where k-space "
