@@ -96,3 +96,27 @@ def test_verify_metadata_and_net_in_out(repo_root, trained):
     verify_net_in_out(net_id="network_def", meta_file=str(meta), device="cpu", bundle_root=str(trained),
                       config_file=configs(repo_root, "brain", "sample", "common.json", "inference.json"),
                       num_inference_steps=2, **TINY_NET)  # fmt: skip
+
+
+def _messages(error: BaseException) -> str:
+    seen = []
+    while error is not None and error not in seen:
+        seen.append(error)
+        error = error.__cause__ or error.__context__
+    return "\n".join(str(e) for e in seen)
+
+
+@pytest.mark.parametrize("setting", [{"ema_momentum": 0.0}, {"val_inference_steps": 0}, {"num_train_timesteps": 1},
+                                     {"prediction_type": "noise"}, {"unet_channels": [8, 0, 8]}])  # fmt: skip
+def test_useless_settings_are_refused_before_training(repo_root, trained, tmp_path, setting):
+    dataset = next(p.parent for p in trained.glob("data/*/datalist.json"))
+    with pytest.raises(Exception) as info:
+        train(repo_root, tmp_path, dataset_dir=str(dataset), epochs=1, **setting)
+    assert next(iter(setting)) in _messages(info.value)
+    assert not list((tmp_path / "models").rglob("*.pt"))  # nothing trained
+
+
+def test_sampling_refuses_an_unknown_sampler(repo_root, trained, tmp_path):
+    with pytest.raises(Exception) as info:
+        sample(repo_root, trained, tmp_path / "out", sampler="euler")
+    assert "sampler" in _messages(info.value)

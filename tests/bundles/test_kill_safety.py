@@ -28,6 +28,16 @@ from monai_genmed.utils import FolderLockedError
 sys.path.insert(0, str(Path(__file__).parent))  # pytest imports tests by path (importlib mode): share the catalogue
 from test_bad_inputs import BUNDLES, BundleSpec, _train, expect  # noqa: E402
 
+# the diffusion bundle joins the kill tests here (the rest of the bad-input catalogue does not fit a sampler yet)
+DDPM = BundleSpec(
+    name="ddpm_mri",
+    train={"unet_channels": [8, 8, 8], "norm_num_groups": 4, "num_head_channels": 8, "num_train_timesteps": 50,
+           "spatial_size": [64, 64], "num_subjects": {"training": 1, "validation": 1, "test": 1}, "slices_per_subject": 4,
+           "batch_size": 2, "passes_per_epoch": 1, "val_interval": 1, "val_inference_steps": 2, "fd_num_samples": 8,
+           "grid_samples": 4, "device_name": "cpu"},
+    infer={}, image_key="image", changed_setting={"num_train_timesteps": 20}, other_widths={}, make_input=None,
+    discriminator=None, configs_first=("configs/brain_mr_64.json", "common.json"),
+)  # fmt: skip
 FORK = multiprocessing.get_context("fork")
 EPOCHS = 3
 
@@ -92,7 +102,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="module", params=BUNDLES, ids=lambda s: s.name)
+@pytest.fixture(scope="module", params=[*BUNDLES, DDPM], ids=lambda s: s.name)
 def straight(request, tmp_path_factory):
     """A bundle's tiny dataset and an uninterrupted run of ``EPOCHS`` epochs on it."""
     spec: BundleSpec = request.param
