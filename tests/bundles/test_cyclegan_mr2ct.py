@@ -186,7 +186,7 @@ def test_evaluate_rebuilds_rows_and_t_tests_from_archived_scores_without_the_wei
     assert "set the method's 'scores_method'" in str(error.value.__cause__ or error.value)
 
 
-def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_path):
+def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_path, assert_export_matches_eager):
     meta = str(bundle / "configs" / "metadata.json")
     verify_metadata(meta_file=meta, filepath=str(repo_root / "configs" / "bundle" / "meta_schema_20240725.json"))
     verify_net_in_out(net_id="network_def", meta_file=meta, config_file=configs(bundle, "inference.json"), device="cpu",
@@ -196,7 +196,10 @@ def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_p
                 meta_file=meta, config_file=configs(bundle, "inference.json"), bundle_root=str(trained),
                 key_in_ckpt="model", **NET)  # fmt: skip
     scripted = torch.jit.load(str(exported))
-    assert scripted(torch.rand(1, 1, 32, 32) * 2 - 1).shape == (1, 1, 32, 32)
+    mr = torch.rand(1, 1, 32, 32) * 2 - 1
+    assert scripted(mr).shape == (1, 1, 32, 32)
+    assert_export_matches_eager(scripted, configs(bundle, "inference.json"), trained / "models" / "model.pt", mr,
+                                bundle_root=str(trained), **NET)  # fmt: skip
 
 
 def test_inference_runs_a_3d_generator_through_a_sliding_window(bundle, tmp_path):
