@@ -174,6 +174,16 @@ def test_synthetic_ct_as_slicer_asks_returns_int16_hu_on_the_mr_grid(server, stu
           f"bone {np.median(hu[bone]):.0f} HU")  # fmt: skip
 
 
+def test_synthetic_ct_uncertainty_is_a_second_image_on_the_same_grid(server, studies, tmp_path):
+    status, result, payload = infer(server, "synthetic_ct", image="mr_head", params={"uncertainty": True, "result_dtype": "uint8"})
+    assert status == 200, result
+    assert result["image"].startswith("uncertainty") and result["result_dtype"] == "int16"
+    spread, affine, _ = _read(payload, ".nii.gz", tmp_path)
+    source = nib.load(studies["studies"] / "mr_head.nii.gz")
+    assert spread.shape == source.shape and spread.min() >= 0 and spread.max() > 0
+    np.testing.assert_allclose(affine, source.affine, atol=1e-4)
+
+
 def test_reconstruction_of_uploaded_kspace_is_float_in_the_input_units_and_beats_zero_filled(server, studies, tmp_path):
     status, result, payload = infer(server, "reconstruction", params={"result_extension": ".nrrd", "result_dtype": "uint8"},
                                     upload=studies["uploads"] / "slice.npz")  # fmt: skip

@@ -97,6 +97,12 @@ class BundleImageTask(BasicInferTask):
         """The config files and overrides that process ``input_path`` (one model for every input here)."""
         return self.config_files, self.overrides
 
+    uncertainty_description = ""
+
+    def uncertainty(self, input_path: str, work: str, device_name: str, result: np.ndarray) -> np.ndarray:
+        """The uncertainty map returned instead of the result when the request has ``uncertainty: true``."""
+        raise ValueError(f"{type(self).__name__} offers no uncertainty map; leave out the request's 'uncertainty'.")
+
     def run_bundle(self, input_path: str, output_dir: str, device_name: str) -> str:
         """Parse the bundle's configs with ``input_path``, run its ``initialize`` and ``run`` and return the output."""
         from monai.bundle import ConfigParser
@@ -129,13 +135,17 @@ class BundleImageTask(BasicInferTask):
         for check in self.input_checks:
             check(input_path)
         device_name = self.device_name(request)
+        wants_uncertainty = str(request.get("uncertainty", "false")).lower() in ("1", "true", "yes")
         with tempfile.TemporaryDirectory(prefix="genmed_infer_") as work:
             start = time.time()
             produced = self.run_bundle(input_path, work, device_name)
             latency_bundle = time.time() - start
             result = nib.load(produced)
-            values = np.asarray(result.dataobj).astype(self.result_dtype)
+            values = np.asarray(result.dataobj).astype(np.float32)
             affine = result.affine
+            if wants_uncertainty:
+                values = self.uncertainty(input_path, work, device_name, values)
+            values = values.astype(self.result_dtype)
         if values.ndim == 2:  # one slice: a volume of one slice, so the 4x4 affine places it (ITK writes 3D)
             values = values[..., None]
         requested = request.get("result_dtype")
@@ -149,6 +159,7 @@ class BundleImageTask(BasicInferTask):
         why = (f"the values are {self.units}; the request's result_dtype={requested!r} would cast them to "
                f"{requested} and lose them, so {self.result_dtype} was written") if requested and requested != self.result_dtype else ""  # fmt: skip
         info = {
+            "image": self.uncertainty_description if wants_uncertainty else "the result",
             "result_dtype": self.result_dtype,
             "requested_result_dtype": requested,
             "result_extension": extension,
@@ -176,6 +187,26 @@ class SyntheticCTTask(BundleImageTask):
         super().__init__(bundle_dir, ["common.json", "inference.json"], overrides, "*_synct.nii.gz", "int16",
                          "Hounsfield units", "MR -> synthetic CT (HU, int16) by the cyclegan_mr2ct generator",
                          input_checks=[check_mr_volume])  # fmt: skip
+
+    uncertainty_description = ("uncertainty: |sCT(MR) - mirror(sCT(mirror(MR)))| / 2 in HU, the spread of the generator "
+                               "over a left-right mirror of the head (benchmarks/sct_uncertainty.py measures how it "
+                               "ranks the errors)")  # fmt: skip
+
+    def uncertainty(self, input_path: str, work: str, device_name: str, result: np.ndarray) -> np.ndarray:
+        """Run the bundle again on the MR mirrored left-right in the world (the array axis nearest to RAS x flipped,
+        the affine kept), mirror that synthetic CT back and return half the absolute difference to ``result``."""
+        import nibabel as nib
+        from monai.transforms import LoadImage
+
+        image = LoadImage(image_only=True)(input_path)
+        array = np.squeeze(image.detach().cpu().numpy())
+        affine = image.affine.detach().cpu().numpy()
+        axis = int(np.argmax(np.abs(affine[0, :3])))  # the array axis that runs left-right
+        mirrored = os.path.join(work, "mirrored", "mirrored_mr.nii.gz")
+        os.makedirs(os.path.dirname(mirrored))
+        nib.save(nib.Nifti1Image(np.ascontiguousarray(np.flip(array, axis)).astype(np.float32), affine), mirrored)
+        flipped = np.asarray(nib.load(self.run_bundle(mirrored, os.path.join(work, "mirrored"), device_name)).dataobj, np.float32)
+        return np.abs(result - np.flip(flipped, axis)) / 2
 
 
 class ReconstructionTask(BundleImageTask):
