@@ -195,6 +195,14 @@ def test_reconstruction_of_uploaded_kspace_is_float_in_the_input_units_and_beats
     error, zf_error = np.mean((recon - target) ** 2), np.mean((zf - target) ** 2)
     assert error < zf_error / 2  # the cascade removes most of the undersampling error, on the input's scale
     assert abs(np.percentile(recon, 99) - np.percentile(target, 99)) < 0.1
+    # the flip-spread map: on the same grid, larger where the reconstruction is wrong
+    status, result, payload = infer(server, "reconstruction", params={"uncertainty": "true"}, upload=studies["uploads"] / "slice.npz")
+    assert status == 200 and result["image"].startswith("uncertainty"), result
+    spread = _read(payload, ".nii.gz", tmp_path)[0].reshape(target.shape)
+    order = np.argsort(spread.ravel())
+    tenth = order.size // 10
+    error = np.abs(recon - target).ravel()
+    assert spread.min() >= 0 and error[order[-tenth:]].mean() > 2 * error[order[:tenth]].mean()
 
 
 @pytest.mark.parametrize(

@@ -103,15 +103,16 @@ class BundleImageTask(BasicInferTask):
         """The uncertainty map returned instead of the result when the request has ``uncertainty: true``."""
         raise ValueError(f"{type(self).__name__} offers no uncertainty map; leave out the request's 'uncertainty'.")
 
-    def run_bundle(self, input_path: str, output_dir: str, device_name: str) -> str:
-        """Parse the bundle's configs with ``input_path``, run its ``initialize`` and ``run`` and return the output."""
+    def run_bundle(self, input_path: str, output_dir: str, device_name: str, extra: Mapping[str, Any] | None = None) -> str:
+        """Parse the bundle's configs with ``input_path`` (and ``extra`` overrides), run its ``initialize`` and ``run``
+        and return the output file."""
         from monai.bundle import ConfigParser
 
         config_files, overrides = self.configure(input_path)
         parser = ConfigParser()
         parser.read_config(config_files)
         parser.update({**overrides, "bundle_root": str(self.bundle_dir), "input_path": input_path,
-                       "output_dir": output_dir, "device_name": device_name})  # fmt: skip
+                       "output_dir": output_dir, "device_name": device_name, **(extra or {})})  # fmt: skip
         for key in ("initialize", "run"):
             if key in parser.config:
                 parser.get_parsed_content(key, lazy=False)
@@ -238,3 +239,18 @@ class ReconstructionTask(BundleImageTask):
             layers = [str(self.bundle_dir / "configs" / n) for n in ("cascade.json", "cascade_wide.json")]
             return self.config_files + layers, {**self.overrides, "ckpt_path": self.cascade_path}
         return self.config_files, {**self.overrides, "ckpt_path": self.image_model_path}
+
+    uncertainty_description = ("uncertainty: |recon - mirrored recon| / 2 in the input's units, the spread of the network "
+                               "over a left-right flip of the slice (k-space and mask flipped with it, the bundle's "
+                               "FlipEnsemble with one member)")  # fmt: skip
+
+    def uncertainty(self, input_path: str, work: str, device_name: str, result: np.ndarray) -> np.ndarray:
+        """Run the bundle again through its ``FlipEnsemble`` holding only the left-right flip and return half the
+        absolute difference to ``result``."""
+        import nibabel as nib
+
+        folder = os.path.join(work, "mirrored")
+        os.makedirs(folder)
+        mirrored = self.run_bundle(input_path, folder, device_name, extra={
+            "ensemble_network": "$monai_genmed.networks.nets.FlipEnsemble(@network, flips=[[-1]])"})  # fmt: skip
+        return np.abs(result - np.asarray(nib.load(mirrored).dataobj, np.float32)) / 2
