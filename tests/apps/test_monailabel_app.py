@@ -33,11 +33,9 @@ from monai_genmed.transforms.kspace import image_to_kspace, save_kspace, zero_fi
 REPO = Path(__file__).resolve().parents[2]
 LABEL_PYTHON = Path(os.environ.get("MONAI_GENMED_LABEL_PYTHON", REPO / ".venv-label" / "bin" / "python"))
 SCT_WEIGHTS = REPO / "bundles" / "cyclegan_mr2ct" / "models" / "model.pt"
-pytestmark = [
-    pytest.mark.skipif(not LABEL_PYTHON.is_file(), reason=f"MONAI Label is not installed ({LABEL_PYTHON} is absent; "
-                       "make it with `bash .ci/install_monailabel` or set MONAI_GENMED_LABEL_PYTHON)"),  # fmt: skip
-    pytest.mark.skipif(not SCT_WEIGHTS.is_file(), reason=f"the shipped synthetic-CT weights {SCT_WEIGHTS} are absent"),
-]
+pytestmark = pytest.mark.skipif(not LABEL_PYTHON.is_file(), reason=f"MONAI Label is not installed ({LABEL_PYTHON} is "
+                                "absent; make it with `bash .ci/install_monailabel` or set MONAI_GENMED_LABEL_PYTHON)")  # fmt: skip
+needs_sct_weights = pytest.mark.skipif(not SCT_WEIGHTS.is_file(), reason=f"the shipped synthetic-CT weights {SCT_WEIGHTS} are absent")
 SLAB = slice(84, 90)  # six axial slices through the ventricles and the skull
 
 
@@ -141,6 +139,7 @@ def _read(payload: bytes, suffix: str, tmp_path: Path):
     return image.numpy(), image.affine.numpy(), nib.load(path).get_data_dtype() if suffix == ".nii.gz" else None
 
 
+@needs_sct_weights
 def test_synthetic_ct_as_slicer_asks_returns_int16_hu_on_the_mr_grid(server, studies, tmp_path):
     assert {"synthetic_ct", "reconstruction"} <= set(server["info"]["models"])
     slicer = {"result_extension": ".nrrd", "result_dtype": "uint8"}  # what 3D Slicer's plugin sends every time
@@ -174,6 +173,7 @@ def test_synthetic_ct_as_slicer_asks_returns_int16_hu_on_the_mr_grid(server, stu
           f"bone {np.median(hu[bone]):.0f} HU")  # fmt: skip
 
 
+@needs_sct_weights
 def test_synthetic_ct_uncertainty_is_a_second_image_on_the_same_grid(server, studies, tmp_path):
     status, result, payload = infer(server, "synthetic_ct", image="mr_head", params={"uncertainty": True, "result_dtype": "uint8"})
     assert status == 200, result
