@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import nibabel as nib
 import numpy as np
@@ -196,6 +197,27 @@ def test_inference_reads_a_dicom_mr_series_and_writes_a_ct_series_of_its_study(b
         output_dir=str(tmp_path / "out2"), output_format="dicom", **NET)  # fmt: skip
     assert len(dicom_series_files(tmp_path / "out2" / "mr_synct")) == source.shape[2]
     assert (tmp_path / "out2" / "mr_synct.nii.gz").is_file()
+
+
+@pytest.mark.skipif(not has_pydicom, reason="pydicom is not installed (pip install '.[dicom]')")
+def test_inference_on_pydicoms_mr_test_file_keeps_its_patient_study_and_plane(bundle, trained, tmp_path):
+    from pydicom.data import get_testdata_file
+
+    series = tmp_path / "mr_small"
+    series.mkdir()
+    mr = pydicom.dcmread(shutil.copy(get_testdata_file("MR_small.dcm"), series / "MR_small.dcm"))
+    run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(series),
+        output_dir=str(tmp_path / "out"), **NET)  # fmt: skip
+    (ct_file,) = dicom_series_files(tmp_path / "out" / "mr_small_synct")
+    ct = pydicom.dcmread(ct_file)
+    for keyword in ("PatientID", "PatientName", "StudyInstanceUID", "FrameOfReferenceUID", "Rows", "Columns"):
+        assert ct.get(keyword) == mr.get(keyword), keyword
+    for keyword in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
+        np.testing.assert_allclose(np.array(ct.get(keyword), float), np.array(mr.get(keyword), float), atol=1e-4)
+    assert ct.Modality == "CT" and ct.SeriesInstanceUID != mr.SeriesInstanceUID and ct.ImageType[0] == "DERIVED"
+    nifti = np.squeeze(nib.load(tmp_path / "out" / "mr_small_synct.nii.gz").get_fdata())  # one slice
+    hu = ct.pixel_array * float(ct.RescaleSlope) + float(ct.RescaleIntercept)
+    np.testing.assert_array_equal(hu, nifti.T)  # rows run along the NIfTI's second axis
 
 
 def test_evaluate_writes_the_table_with_the_lookup_and_the_trained_model(bundle, trained):
