@@ -152,7 +152,8 @@ class BundleImageTask(BasicInferTask):
         requested = request.get("result_dtype")
         extension = request.get("result_extension") or ".nii.gz"
         extension = extension if extension.startswith(".") else f".{extension}"
-        output_file = tempfile.NamedTemporaryFile(suffix=extension, delete=False).name
+        handle, output_file = tempfile.mkstemp(suffix=extension)  # MONAI Label removes it once sent
+        os.close(handle)
         if extension in (".nii", ".nii.gz"):
             nib.save(nib.Nifti1Image(values, affine), output_file)
         else:  # ITK writes NRRD, MHA, ... in LPS from the RAS affine

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -55,7 +56,7 @@ def record_shipped_synthesis(manifest: str | os.PathLike, checkpoint: str, netwo
         "split": "validation",
         "subjects": subjects,
         "val_mae_hu": score_synthesis_checkpoint(network, checkpoint, datalist, "validation", subjects, **window),
-        "command": open(command_file).read().strip() if os.path.isfile(command_file) else None,
+        "command": Path(command_file).read_text().strip() if os.path.isfile(command_file) else None,
     }
     write_manifest_entry(manifest, entry["file"], entry)
     return entry

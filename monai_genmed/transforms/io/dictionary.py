@@ -11,7 +11,7 @@ from monai.transforms import MapTransform
 
 from .array import SaveDicomSeries
 
-__all__ = ["SaveDicomSeriesd", "SaveDicomSeriesD", "SaveDicomSeriesDict"]
+__all__ = ["SaveDicomSeriesD", "SaveDicomSeriesDict", "SaveDicomSeriesd"]
 
 
 class SaveDicomSeriesd(MapTransform):
