@@ -28,3 +28,35 @@ def verify_and_export():
         return torch.jit.load(str(exported))
 
     return check
+
+
+# TorchScript against eager, float32 on CPU: the scripted graph may fuse or reorder operations, so outputs of order
+# one agree to float32 rounding, not bit for bit
+EXPORT_RTOL = 1e-5
+EXPORT_ATOL = 1e-5
+
+
+@pytest.fixture(scope="session")
+def assert_export_matches_eager():
+    """Check that a TorchScript module from ``ckpt_export`` computes what the bundle's own ``network_def`` computes in
+    eager mode with the same checkpoint (its ``"model"`` key), on ``inputs``, within EXPORT_RTOL / EXPORT_ATOL."""
+    import torch
+    from monai.bundle import ConfigParser
+
+    def check(scripted, config_file: list[str], ckpt: Path, *inputs, **overrides):
+        parser = ConfigParser()
+        parser.read_config(config_file)
+        parser.update(overrides)
+        network = parser.get_parsed_content("network_def")
+        saved = torch.load(str(ckpt), map_location="cpu", weights_only=True)
+        network.load_state_dict(saved.get("model", saved))
+        network.eval()
+        with torch.no_grad():
+            eager, exported = network(*inputs), scripted(*inputs)
+        assert type(exported) is type(eager)
+        pairs = [(eager, exported)] if isinstance(eager, torch.Tensor) else list(zip(eager, exported))
+        for e, s in pairs:
+            torch.testing.assert_close(s, e, rtol=EXPORT_RTOL, atol=EXPORT_ATOL)
+        return exported
+
+    return check

@@ -87,9 +87,10 @@ def test_sampling_decodes_prior_draws(repo_root, trained, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sample_0000.nii.gz", "sample_0001.nii.gz", "sample_0002.nii.gz", "samples.png"]
 
 
-def test_verify_metadata_net_in_out_and_export(repo_root, trained, tmp_path, verify_and_export):
-    scripted = verify_and_export(repo_root / "bundles" / NAME / "configs" / "metadata.json",
-                                 configs(repo_root, "brain", "reconstruct", "common.json", "inference.json"),
+def test_verify_metadata_net_in_out_and_export(repo_root, trained, tmp_path, verify_and_export, assert_export_matches_eager):
+    config = configs(repo_root, "brain", "reconstruct", "common.json", "inference.json")
+    scripted = verify_and_export(repo_root / "bundles" / NAME / "configs" / "metadata.json", config,
                                  trained / "models" / "model.pt", tmp_path, bundle_root=str(trained), **TINY_NET)  # fmt: skip
     x = torch.rand(2, 1, 64, 64)
     assert scripted(x).shape == x.shape
+    assert_export_matches_eager(scripted, config, trained / "models" / "model.pt", x, bundle_root=str(trained), **TINY_NET)

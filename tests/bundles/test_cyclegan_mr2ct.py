@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import nibabel as nib
 import numpy as np
 import pytest
 import torch
 from monai.bundle import ckpt_export, run, verify_metadata, verify_net_in_out
+from monai.transforms import LoadImage
+from monai.utils import optional_import
 
 from monai_genmed.networks.nets import ResNetGenerator
+from monai_genmed.transforms.io import dicom_series_files, new_uid, read_dicom_header, write_dicom_series
+
+pydicom, has_pydicom = optional_import("pydicom")
 
 NET = {"spatial_size": [32, 32], "generator_channels": 8, "generator_res_blocks": 1, "device_name": "cpu"}
 TINY = {**NET, "num_subjects": {"training": 1, "validation": 1, "test": 2}, "slices_per_subject": 4,
@@ -156,6 +162,64 @@ def test_inference_writes_int16_hu_with_the_input_affine_matching_the_slice_netw
     assert np.abs(result.get_fdata() - in_ras).max() <= 1.0  # int16 rounding
 
 
+def test_inference_reads_a_dicom_mr_series_and_writes_a_ct_series_of_its_study(bundle, trained, tmp_path):
+    datalist = json.loads((trained / "data" / "head_mr_ct" / "datalist.json").read_text())
+    _volume_from_slice(trained / "data" / "head_mr_ct" / datalist["test"][0]["mr"], tmp_path / "mr.nii.gz")
+    source = nib.load(tmp_path / "mr.nii.gz")
+    study = {"0010|0010": "Phantom^Colin", "0010|0020": "C27", "0020|000d": new_uid(), "0020|0052": new_uid()}
+    write_dicom_series(source.get_fdata(), source.affine, tmp_path / "mr_series", reference=study, modality="MR",
+                       rescale_intercept=0, rescale_slope=1e-4)  # fmt: skip
+    # a DICOM input writes the DICOM series without being asked, beside the NIfTI
+    run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(tmp_path / "mr_series"),
+        output_dir=str(tmp_path / "out"), **NET)  # fmt: skip
+    nifti = nib.load(tmp_path / "out" / "mr_series_synct.nii.gz")
+    assert nifti.shape == source.shape and nifti.get_data_dtype() == np.int16
+    np.testing.assert_allclose(nifti.affine, source.affine, atol=1e-4)
+    series = tmp_path / "out" / "mr_series_synct"
+    files = dicom_series_files(series)
+    assert len(files) == source.shape[2]  # one file a slice
+    ct = LoadImage(image_only=True, reader="ITKReader")(str(series))
+    np.testing.assert_array_equal(ct.numpy(), nifti.get_fdata())  # HU of every voxel
+    np.testing.assert_allclose(ct.affine.numpy(), nifti.affine, atol=1e-4)  # world coordinates of every voxel
+    header = read_dicom_header(files[0])
+    assert {t: header[t] for t in study} == study and header["0008|0060"] == "CT" and header["0008|0008"].startswith("DERIVED")
+    assert header["0020|000e"] != read_dicom_header(tmp_path / "mr_series")["0020|000e"]
+    if has_pydicom:  # a second reader: a few voxels' HU at the world coordinates the NIfTI gives them
+        for i, j, k in ((0, 0, 0), (10, 20, 2), (31, 31, 4)):
+            ds = pydicom.dcmread(files[k])
+            hu = float(ds.pixel_array[j, i]) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+            assert hu == nifti.get_fdata()[i, j, k]
+            row_dir, col_dir = np.array(ds.ImageOrientationPatient[:3], float), np.array(ds.ImageOrientationPatient[3:], float)
+            world = np.array(ds.ImagePositionPatient, float) + i * float(ds.PixelSpacing[1]) * row_dir + j * float(ds.PixelSpacing[0]) * col_dir
+            np.testing.assert_allclose(world * [-1, -1, 1], (nifti.affine @ [i, j, k, 1])[:3], atol=1e-3)  # LPS vs RAS
+    # a NIfTI input writes the series when asked
+    run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(tmp_path / "mr.nii.gz"),
+        output_dir=str(tmp_path / "out2"), output_format="dicom", **NET)  # fmt: skip
+    assert len(dicom_series_files(tmp_path / "out2" / "mr_synct")) == source.shape[2]
+    assert (tmp_path / "out2" / "mr_synct.nii.gz").is_file()
+
+
+@pytest.mark.skipif(not has_pydicom, reason="pydicom is not installed (pip install '.[dicom]')")
+def test_inference_on_pydicoms_mr_test_file_keeps_its_patient_study_and_plane(bundle, trained, tmp_path):
+    from pydicom.data import get_testdata_file
+
+    series = tmp_path / "mr_small"
+    series.mkdir()
+    mr = pydicom.dcmread(shutil.copy(get_testdata_file("MR_small.dcm"), series / "MR_small.dcm"))
+    run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(series),
+        output_dir=str(tmp_path / "out"), **NET)  # fmt: skip
+    (ct_file,) = dicom_series_files(tmp_path / "out" / "mr_small_synct")
+    ct = pydicom.dcmread(ct_file)
+    for keyword in ("PatientID", "PatientName", "StudyInstanceUID", "FrameOfReferenceUID", "Rows", "Columns"):
+        assert ct.get(keyword) == mr.get(keyword), keyword
+    for keyword in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
+        np.testing.assert_allclose(np.array(ct.get(keyword), float), np.array(mr.get(keyword), float), atol=1e-4)
+    assert ct.Modality == "CT" and ct.SeriesInstanceUID != mr.SeriesInstanceUID and ct.ImageType[0] == "DERIVED"
+    nifti = np.squeeze(nib.load(tmp_path / "out" / "mr_small_synct.nii.gz").get_fdata())  # one slice
+    hu = ct.pixel_array * float(ct.RescaleSlope) + float(ct.RescaleIntercept)
+    np.testing.assert_array_equal(hu, nifti.T)  # rows run along the NIfTI's second axis
+
+
 def test_evaluate_writes_the_table_with_the_lookup_and_the_trained_model(bundle, trained):
     run(config_file=configs(bundle, "evaluate.json"), bundle_root=str(trained), **TINY)
     table = rows(trained / "eval" / "results.csv")
@@ -186,7 +250,7 @@ def test_evaluate_rebuilds_rows_and_t_tests_from_archived_scores_without_the_wei
     assert "set the method's 'scores_method'" in str(error.value.__cause__ or error.value)
 
 
-def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_path):
+def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_path, assert_export_matches_eager):
     meta = str(bundle / "configs" / "metadata.json")
     verify_metadata(meta_file=meta, filepath=str(repo_root / "configs" / "bundle" / "meta_schema_20240725.json"))
     verify_net_in_out(net_id="network_def", meta_file=meta, config_file=configs(bundle, "inference.json"), device="cpu",
@@ -196,7 +260,10 @@ def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_p
                 meta_file=meta, config_file=configs(bundle, "inference.json"), bundle_root=str(trained),
                 key_in_ckpt="model", **NET)  # fmt: skip
     scripted = torch.jit.load(str(exported))
-    assert scripted(torch.rand(1, 1, 32, 32) * 2 - 1).shape == (1, 1, 32, 32)
+    mr = torch.rand(1, 1, 32, 32) * 2 - 1
+    assert scripted(mr).shape == (1, 1, 32, 32)
+    assert_export_matches_eager(scripted, configs(bundle, "inference.json"), trained / "models" / "model.pt", mr,
+                                bundle_root=str(trained), **NET)  # fmt: skip
 
 
 def test_inference_runs_a_3d_generator_through_a_sliding_window(bundle, tmp_path):

@@ -144,7 +144,7 @@ def test_inference_without_input_is_a_clear_error(bundle, trained):
     assert any("input_path is empty" in c for c in causes)
 
 
-def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_path):
+def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_path, assert_export_matches_eager):
     meta = str(bundle / "configs" / "metadata.json")
     verify_metadata(meta_file=meta, filepath=str(repo_root / "configs" / "bundle" / "meta_schema_20240725.json"))
     verify_net_in_out(
@@ -160,6 +160,8 @@ def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_p
     scripted = torch.jit.load(str(exported))
     x = torch.rand(1, 1, 32, 32)
     assert scripted(x).shape == (1, 1, 32, 32)
+    assert_export_matches_eager(scripted, configs(bundle, "inference.json"), trained / "models" / "model.pt", x,
+                                bundle_root=str(trained), **TINY_NET)  # fmt: skip
 
 
 def test_configs_share_one_network_definition(bundle):

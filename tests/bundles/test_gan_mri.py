@@ -92,12 +92,14 @@ def test_sampling_writes_nifti_samples_and_a_grid(repo_root, trained, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sample_0000.nii.gz", "sample_0001.nii.gz", "sample_0002.nii.gz", "samples.png"]
 
 
-def test_verify_metadata_net_in_out_and_export(repo_root, trained, tmp_path, verify_and_export):
+def test_verify_metadata_net_in_out_and_export(repo_root, trained, tmp_path, verify_and_export, assert_export_matches_eager):
     meta = repo_root / "bundles" / NAME / "configs" / "metadata.json"
+    config = configs(repo_root, "brain", "sample", "common.json", "inference.json")
     overrides = {**TINY_NET, "_meta_#network_data_format#inputs#image#num_channels": 8}
-    scripted = verify_and_export(meta, configs(repo_root, "brain", "sample", "common.json", "inference.json"),
-                                 trained / "models" / "model.pt", tmp_path, bundle_root=str(trained), **overrides)  # fmt: skip
-    assert scripted(torch.randn(2, 8)).shape == (2, 1, 64, 64)
+    scripted = verify_and_export(meta, config, trained / "models" / "model.pt", tmp_path, bundle_root=str(trained), **overrides)
+    latent = torch.randn(2, 8)
+    assert scripted(latent).shape == (2, 1, 64, 64)
+    assert_export_matches_eager(scripted, config, trained / "models" / "model.pt", latent, bundle_root=str(trained), **TINY_NET)
     assert json.loads(meta.read_text())["network_data_format"]["inputs"]["image"]["num_channels"] == 64  # the default
 
 

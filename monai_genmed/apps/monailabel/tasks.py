@@ -1,0 +1,257 @@
+"""MONAI Label infer tasks that run a bundle's own ``inference.json`` and return an image, not a label map.
+
+Each task parses the bundle's configs (``common.json`` + ``inference.json`` + the layers that select a shipped
+model), so the network, its weights and fingerprint check, the input checks, the reorientation/resampling/padding
+and their inversion are the bundle's: nothing is defined twice. The result keeps its values whatever the client
+asks: MONAI Label's clients (3D Slicer, OHIF) send ``result_dtype=uint8`` with every request, which would cast
+Hounsfield units or a reconstruction to 8 bits; these tasks write int16 HU (synthetic CT) or float32 (the
+reconstruction, in the input's units) and say in the response's JSON what was returned and why.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from monai.utils import optional_import
+
+BasicInferTask, _ = optional_import("monailabel.tasks.infer.basic_infer", name="BasicInferTask", as_type="base")
+InferType, _ = optional_import("monailabel.interfaces.tasks.infer_v2", name="InferType")
+write_itk, _ = optional_import("monailabel.transform.writer", name="write_itk")
+
+__all__ = ["BundleImageTask", "ReconstructionTask", "SyntheticCTTask", "check_mr_volume"]
+
+#: a volume with more than this fraction of its voxels below -200 is taken for a CT in HU (MR magnitudes are >= 0)
+CT_LIKE_FRACTION = 0.05
+
+
+def check_mr_volume(path: str) -> None:
+    """Refuse what the synthetic-CT task cannot turn into a CT: not one 3D volume (a 4D series), or a CT in HU."""
+    from monai.transforms import LoadImage
+
+    image = LoadImage(image_only=True)(path)
+    shape = tuple(image.shape)
+    if len([s for s in shape if s > 1]) > 3:
+        raise ValueError(f"{Path(path).name}: image of shape {shape} is not one 3D MR volume; send a single 3D "
+                         "volume (one echo, one time point), not a 4D series.")  # fmt: skip
+    values = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+    if np.mean(values < -200) > CT_LIKE_FRACTION:
+        raise ValueError(f"{Path(path).name}: {np.mean(values < -200):.0%} of the voxels are below -200, as in a CT "
+                         "in Hounsfield units; this task takes an MR volume (magnitudes >= 0) and makes the CT.")  # fmt: skip
+
+
+class BundleImageTask(BasicInferTask):
+    """Run a bundle's ``inference.json`` on the request's image and return its output image.
+
+    Args:
+        bundle_dir: the bundle folder (``bundles/<name>``).
+        config_files: names under ``configs/`` layered in order (``common.json`` first).
+        overrides: config values set on top (e.g. ``ckpt_path`` of a shipped model).
+        output_glob: the file the bundle writes into its ``output_dir`` (e.g. ``"*_synct.nii.gz"``).
+        result_dtype: the dtype written whatever the request asks (``"int16"``, ``"float32"``).
+        units: what the values are, for the response's JSON.
+        description: shown by MONAI Label's ``/info``.
+        input_checks: callables run on the input path before the bundle (raise ``ValueError`` naming the fix).
+    """
+
+    def __init__(self, bundle_dir: str | os.PathLike, config_files: Sequence[str], overrides: Mapping[str, Any],
+                 output_glob: str, result_dtype: str, units: str, description: str,
+                 input_checks: Sequence[Any] = ()) -> None:  # fmt: skip
+        self.bundle_dir = Path(bundle_dir).resolve()
+        self.config_files = [str(self.bundle_dir / "configs" / name) for name in config_files]
+        self.overrides = dict(overrides)
+        self.output_glob = output_glob
+        self.result_dtype = result_dtype
+        self.units = units
+        self.input_checks = list(input_checks)
+        weights = self.overrides.get("ckpt_path", str(self.bundle_dir / "models" / "model.pt"))
+        super().__init__(path=weights, network=None, type=InferType.OTHERS, labels=None, dimension=3,
+                         description=description, config={"result_dtype": result_dtype})  # fmt: skip
+
+    def is_valid(self) -> bool:
+        return all(os.path.isfile(p) for p in self.path)
+
+    def pre_transforms(self, data=None) -> Sequence[Any]:
+        """None here: the bundle's ``preprocessing`` runs inside :meth:`__call__`."""
+        return []
+
+    def post_transforms(self, data=None) -> Sequence[Any]:
+        """None here: the bundle's ``postprocessing`` (inverse spatial steps, units) runs inside :meth:`__call__`."""
+        return []
+
+    @staticmethod
+    def device_name(request: Mapping[str, Any]) -> str:
+        """CUDA when the request asks for it (MONAI Label's default) and a GPU is there, else CPU."""
+        wanted = str(request.get("device", "cuda"))
+        wanted = wanted[0] if isinstance(request.get("device"), (list, tuple)) else wanted
+        return "cuda" if wanted.startswith("cuda") and torch.cuda.is_available() else "cpu"
+
+    def configure(self, input_path: str) -> tuple[list[str], dict[str, Any]]:
+        """The config files and overrides that process ``input_path`` (one model for every input here)."""
+        return self.config_files, self.overrides
+
+    uncertainty_description = ""
+
+    def uncertainty(self, input_path: str, work: str, device_name: str, result: np.ndarray) -> np.ndarray:
+        """The uncertainty map returned instead of the result when the request has ``uncertainty: true``."""
+        raise ValueError(f"{type(self).__name__} offers no uncertainty map; leave out the request's 'uncertainty'.")
+
+    def run_bundle(self, input_path: str, output_dir: str, device_name: str, extra: Mapping[str, Any] | None = None) -> str:
+        """Parse the bundle's configs with ``input_path`` (and ``extra`` overrides), run its ``initialize`` and ``run``
+        and return the output file."""
+        from monai.bundle import ConfigParser
+
+        config_files, overrides = self.configure(input_path)
+        parser = ConfigParser()
+        parser.read_config(config_files)
+        parser.update({**overrides, "bundle_root": str(self.bundle_dir), "input_path": input_path,
+                       "output_dir": output_dir, "device_name": device_name, **(extra or {})})  # fmt: skip
+        for key in ("initialize", "run"):
+            if key in parser.config:
+                parser.get_parsed_content(key, lazy=False)
+        found = sorted(glob.glob(os.path.join(output_dir, self.output_glob)))
+        if not found:
+            raise RuntimeError(f"the bundle {self.bundle_dir.name} wrote no {self.output_glob} for {input_path}.")
+        return found[0]
+
+    def __call__(self, request: Mapping[str, Any], callbacks=None) -> tuple[str, dict[str, Any]]:
+        import nibabel as nib
+
+        begin = time.time()
+        input_path = str(request.get("image", ""))
+        if not input_path or not os.path.exists(input_path):
+            raise ValueError(f"image {input_path!r} does not exist; send a study id of the datastore or upload a file.")
+        if os.path.isdir(input_path) and not any(os.scandir(input_path)):
+            raise ValueError(f"{input_path!r} is an empty folder; send a folder that holds the series' .dcm files.")
+        from monai_genmed.data import check_input_file
+
+        check_input_file(input_path, "image", "an image (NIfTI, a DICOM series folder, MHA, NRRD) or k-space .npz/.npy")
+        for check in self.input_checks:
+            check(input_path)
+        device_name = self.device_name(request)
+        wants_uncertainty = str(request.get("uncertainty", "false")).lower() in ("1", "true", "yes")
+        with tempfile.TemporaryDirectory(prefix="genmed_infer_") as work:
+            start = time.time()
+            produced = self.run_bundle(input_path, work, device_name)
+            latency_bundle = time.time() - start
+            result = nib.load(produced)
+            values = np.asarray(result.dataobj).astype(np.float32)
+            affine = result.affine
+            if wants_uncertainty:
+                values = self.uncertainty(input_path, work, device_name, values)
+            values = values.astype(self.result_dtype)
+        if values.ndim == 2:  # one slice: a volume of one slice, so the 4x4 affine places it (ITK writes 3D)
+            values = values[..., None]
+        requested = request.get("result_dtype")
+        extension = request.get("result_extension") or ".nii.gz"
+        extension = extension if extension.startswith(".") else f".{extension}"
+        handle, output_file = tempfile.mkstemp(suffix=extension)  # MONAI Label removes it once sent
+        os.close(handle)
+        if extension in (".nii", ".nii.gz"):
+            nib.save(nib.Nifti1Image(values, affine), output_file)
+        else:  # ITK writes NRRD, MHA, ... in LPS from the RAS affine
+            write_itk(values, output_file, affine, self.result_dtype, bool(request.get("result_compress", False)))
+        why = (f"the values are {self.units}; the request's result_dtype={requested!r} would cast them to "
+               f"{requested} and lose them, so {self.result_dtype} was written") if requested and requested != self.result_dtype else ""  # fmt: skip
+        info = {
+            "image": self.uncertainty_description if wants_uncertainty else "the result",
+            "result_dtype": self.result_dtype,
+            "requested_result_dtype": requested,
+            "result_extension": extension,
+            "units": self.units,
+            "volume_type": "scalar",
+            "load_as": "a scalar volume (not a segmentation or label map)",
+            "why": why,
+            "shape": list(values.shape),
+            "value_range": [float(values.min()), float(values.max())],
+            "device": device_name,
+            "bundle": self.bundle_dir.name,
+            "weights": os.path.relpath(self.configure(input_path)[1].get("ckpt_path", self.path[-1]), self.bundle_dir),
+            "latencies": {"bundle": round(latency_bundle, 3), "total": round(time.time() - begin, 3)},
+        }
+        return output_file, info
+
+
+class SyntheticCTTask(BundleImageTask):
+    """MR volume in (NIfTI, DICOM series folder, MHA, NRRD), synthetic CT out: int16 HU on the MR's grid, from the
+    ``cyclegan_mr2ct`` bundle's shipped generator (``models/model.pt``) and its ``inference.json``."""
+
+    def __init__(self, bundle_dir: str | os.PathLike, ckpt_path: str | None = None, **overrides: Any) -> None:
+        bundle_dir = Path(bundle_dir)
+        overrides = {"ckpt_path": str(ckpt_path or bundle_dir / "models" / "model.pt"), "output_format": "nifti", **overrides}
+        super().__init__(bundle_dir, ["common.json", "inference.json"], overrides, "*_synct.nii.gz", "int16",
+                         "Hounsfield units", "MR -> synthetic CT (HU, int16) by the cyclegan_mr2ct generator",
+                         input_checks=[check_mr_volume])  # fmt: skip
+
+    uncertainty_description = ("uncertainty: |sCT(MR) - mirror(sCT(mirror(MR)))| / 2 in HU, the spread of the generator "
+                               "over a left-right mirror of the head (benchmarks/sct_uncertainty.py measures how it "
+                               "ranks the errors)")  # fmt: skip
+
+    def uncertainty(self, input_path: str, work: str, device_name: str, result: np.ndarray) -> np.ndarray:
+        """Run the bundle again on the MR mirrored left-right in the world (the array axis nearest to RAS x flipped,
+        the affine kept), mirror that synthetic CT back and return half the absolute difference to ``result``."""
+        import nibabel as nib
+        from monai.transforms import LoadImage
+
+        image = LoadImage(image_only=True)(input_path)
+        array = np.squeeze(image.detach().cpu().numpy())
+        affine = image.affine.detach().cpu().numpy()
+        axis = int(np.argmax(np.abs(affine[0, :3])))  # the array axis that runs left-right
+        mirrored = os.path.join(work, "mirrored", "mirrored_mr.nii.gz")
+        os.makedirs(os.path.dirname(mirrored))
+        nib.save(nib.Nifti1Image(np.ascontiguousarray(np.flip(array, axis)).astype(np.float32), affine), mirrored)
+        flipped = np.asarray(nib.load(self.run_bundle(mirrored, os.path.join(work, "mirrored"), device_name)).dataobj, np.float32)
+        return np.abs(result - np.flip(flipped, axis)) / 2
+
+
+class ReconstructionTask(BundleImageTask):
+    """CS-MRI reconstruction by a shipped ``dagan_csmri`` model: measured k-space (``.npz``/``.npy``) goes to the data-
+    consistent cascade, a zero-filled image to the DAGAN generator (the cascade needs the measured samples). The
+    output is float32 in the input's units (the bundle undoes its percentile scaling).
+
+    Args:
+        bundle_dir: ``bundles/dagan_csmri``.
+        mask_type, sampling_fraction: the setting of the shipped weights (``models/varied/<method>_<mask>_<percent>``).
+        cascade: the folder of the k-space model under ``models/varied`` (default the wide cascade).
+        image_model: the folder of the zero-filled-image model under ``models/varied``.
+    """
+
+    def __init__(self, bundle_dir: str | os.PathLike, mask_type: str = "poisson2d", sampling_fraction: float = 0.2,
+                 cascade: str | None = None, image_model: str | None = None) -> None:  # fmt: skip
+        bundle_dir = Path(bundle_dir)
+        setting = f"{mask_type}_{round(sampling_fraction * 100)}"
+        self.cascade_path = str(bundle_dir / "models" / "varied" / (cascade or f"cascade_wide_{setting}") / "model.pt")
+        self.image_model_path = str(bundle_dir / "models" / "varied" / (image_model or f"dagan_{setting}") / "model.pt")
+        overrides = {"mask_type": mask_type, "sampling_fraction": sampling_fraction}
+        super().__init__(bundle_dir, ["common.json", "inference.json"], overrides, "*_recon.nii.gz", "float32",
+                         "the input's units (the zero-filled image's, or those of the k-space's inverse FFT)",
+                         "CS-MRI reconstruction (float32) by the shipped dagan_csmri cascade (k-space) or DAGAN (image)")
+        self.path = [self.cascade_path, self.image_model_path]
+
+    def configure(self, input_path: str) -> tuple[list[str], dict[str, Any]]:
+        if str(input_path).lower().endswith((".npz", ".npy")):
+            layers = [str(self.bundle_dir / "configs" / n) for n in ("cascade.json", "cascade_wide.json")]
+            return self.config_files + layers, {**self.overrides, "ckpt_path": self.cascade_path}
+        return self.config_files, {**self.overrides, "ckpt_path": self.image_model_path}
+
+    uncertainty_description = ("uncertainty: |recon - mirrored recon| / 2 in the input's units, the spread of the network "
+                               "over a left-right flip of the slice (k-space and mask flipped with it, the bundle's "
+                               "FlipEnsemble with one member)")  # fmt: skip
+
+    def uncertainty(self, input_path: str, work: str, device_name: str, result: np.ndarray) -> np.ndarray:
+        """Run the bundle again through its ``FlipEnsemble`` holding only the left-right flip and return half the
+        absolute difference to ``result``."""
+        import nibabel as nib
+
+        folder = os.path.join(work, "mirrored")
+        os.makedirs(folder)
+        mirrored = self.run_bundle(input_path, folder, device_name, extra={
+            "ensemble_network": "$monai_genmed.networks.nets.FlipEnsemble(@network, flips=[[-1]])"})  # fmt: skip
+        return np.abs(result - np.asarray(nib.load(mirrored).dataobj, np.float32)) / 2
