@@ -166,7 +166,7 @@ def main() -> None:
             f"{r['ssim_head']:.4f} | {r['seconds']:.1f} ({r['cpu_seconds']:.1f}) | {tuned} |"
         )
     if args.json:
-        with open(args.json, "w") as f:
+        with open(args.json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
 
 

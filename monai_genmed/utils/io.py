@@ -222,7 +222,7 @@ else:
 
 def write_json_atomic(path: str | os.PathLike, data: Any, **dump_kwargs: Any) -> None:
     """``json.dump(data)`` into ``path`` atomically, ending with a newline; ``dump_kwargs`` go to :func:`json.dump`."""
-    with atomic_path(path) as tmp, open(tmp, "w") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, **dump_kwargs)
         f.write("\n")
 
@@ -231,7 +231,7 @@ def write_csv_atomic(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]],
     """``rows`` as a CSV with a header, atomically; the columns are every key in order of first appearance
     (a row without a column gets ``restval``)."""
     fields = list(dict.fromkeys(k for r in rows for k in r))
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=fields, restval=restval)
         writer.writeheader()
         writer.writerows(rows)

@@ -163,7 +163,7 @@ class GenerativeComparison:
             result["head_start_steps"] = int(parser.get_parsed_content("head_start_steps"))
             result["n_critic"] = int(parser.get_parsed_content("n_critic"))
         os.makedirs(folder, exist_ok=True)
-        with open(saved, "w") as f:
+        with open(saved, "w", encoding="utf-8") as f:
             json.dump(result, f, indent=1)
         return result
 
@@ -265,7 +265,7 @@ class GenerativeComparison:
                 f"{r['wall_seconds']:.0f} | {_fmt(r.get('load_average_15min'), '.1f')} |"
             )
         path = os.path.join(self.output_dir, "comparison.md")
-        with open(path, "w") as f:
+        with open(path, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
         return path
 

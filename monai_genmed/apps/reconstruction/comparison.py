@@ -643,7 +643,7 @@ class ReconstructionComparison:
 
     def _write(self, shape, n_test: int, n_val: int) -> None:
         self._write_tables(final=True)
-        with atomic_path(os.path.join(self.output_dir, "results.md")) as tmp, open(tmp, "w") as f:
+        with atomic_path(os.path.join(self.output_dir, "results.md")) as tmp, open(tmp, "w", encoding="utf-8") as f:
             f.write(self.markdown(shape, n_test, n_val))
         for (mask_type, fraction), examples in self.examples.items():
             self.figure(examples, os.path.join(self.output_dir, f"example_{mask_type}_{round(fraction * 100)}.png"),

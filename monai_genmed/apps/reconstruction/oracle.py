@@ -183,5 +183,5 @@ def _write_table(rows: list[dict[str, Any]], reference: str, methods: list[str],
         lines.append(f"| {setting[0]} {float(setting[1]):.0%} | {len(noisy)} | {mean('oracle_psnr'):.2f} / "
                      f"{mean('oracle_psnr_head'):.2f} | {cells} | {room:+.2f} / {room_head:+.2f} | {shares} | {tight} |")  # fmt: skip
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
+    with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")

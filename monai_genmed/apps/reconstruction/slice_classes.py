@@ -105,6 +105,6 @@ def slice_class_margins(
             cells = " | ".join(f"{r[f'{m}_margin']:+.2f} | {r[f'{m}_worst']:+.2f} ({r[f'{m}_worst_slice']})" for m in metrics)
             lines.append(f"| {r['mask_type']} | {r['sampling_fraction']:.0%} | {r['class']} | {r['value']} | {r['n']} | {cells} |")
         os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
-        with open(output_path, "w") as f:
+        with open(output_path, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
     return out

@@ -210,7 +210,7 @@ class SynthesisComparison:
         os.makedirs(self.output_dir, exist_ok=True)
         paths = {name: os.path.join(self.output_dir, name) for name in ("results.csv", "per_subject.csv", "t_tests.csv", "results.md")}
         for path, rows in ((paths["results.csv"], self.rows), (paths["per_subject.csv"], self.per_subject), (paths["t_tests.csv"], self.tests)):
-            with open(path, "w", newline="") as f:
+            with open(path, "w", newline="", encoding="utf-8") as f:
                 if rows:
                     writer = csv.DictWriter(f, fieldnames=list(rows[0]))
                     writer.writeheader()
@@ -230,7 +230,7 @@ class SynthesisComparison:
             lines += ["", "Paired t-tests on per-subject MAE (a - b):", "", "| a | b | subjects | mean difference (HU) | t | p |",
                       "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
             lines += [f"| {t['a']} | {t['b']} | {t['subjects']} | {t['mean_difference']:.1f} | {t['t']:.2f} | {t['p']:.3g} |" for t in self.tests]
-        with open(paths["results.md"], "w") as f:
+        with open(paths["results.md"], "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
         paths["mae_vs_misalignment.png"] = self._plot_misalignment()
         paths["examples.png"] = self._plot_examples(slices, predictions)

@@ -9,9 +9,11 @@ DICOM attribute meanings follow PS3.3 (C.7.6.2 Image Plane, C.8.2.1 CT Image).
 
 from __future__ import annotations
 
+import locale
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +51,23 @@ PATIENT_STUDY_TAGS = (
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
+@contextmanager
+def _locale_kept() -> Iterator[None]:
+    """ITK's GDCM IO sets the C library's locale to "C" in every category and leaves it so; the caller's process
+    would then decode text as ASCII (``subprocess.run(text=True)`` failed on the next UTF-8 progress bar)."""
+    saved = locale.setlocale(locale.LC_ALL)
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_ALL, saved)
+
+
 def new_uid() -> str:
     """A new DICOM UID under the UUID-derived root ``2.25`` (PS3.5 B.2): unique without a registered root."""
     return f"2.25.{uuid.uuid4().int}"
 
 
+@_locale_kept()
 def dicom_series_files(folder: str | os.PathLike) -> list[str]:
     """The files of the first DICOM series in ``folder``, in slice order (ITK's GDCM series reader's order).
 
@@ -69,6 +83,7 @@ def dicom_series_files(folder: str | os.PathLike) -> list[str]:
     return [str(f) for f in names.GetFileNames(series[0])]
 
 
+@_locale_kept()
 def read_dicom_header(path: str | os.PathLike) -> dict[str, str]:
     """The attributes of one DICOM file (or of the first file of a series folder) as ITK names them
     (``"gggg|eeee"`` in lower case -> value string), without reading the pixels."""
@@ -184,7 +199,7 @@ def write_dicom_series(
         io = itk.GDCMImageIO.New()
         io.KeepOriginalUIDOn()  # the UIDs above, not new ones per file (which would split the series)
         path = os.path.join(str(output_dir), f"IM{k + 1:04d}.dcm")
-        with atomic_path(path, ".dcm") as tmp:
+        with atomic_path(path, ".dcm") as tmp, _locale_kept():
             itk.ImageFileWriter.New(Input=image, FileName=tmp, ImageIO=io).Update()
         files.append(path)
     return files

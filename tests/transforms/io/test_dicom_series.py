@@ -98,3 +98,13 @@ def test_bad_requests_name_the_fix(tmp_path):
         SaveDicomSeries(tmp_path)(MetaTensor(torch.zeros(2, 4, 4, 3), affine=torch.eye(4)))
     with pytest.raises(ValueError, match="holds no DICOM series"):
         dicom_series_files(tmp_path)
+
+
+def test_writing_a_series_leaves_the_process_locale_as_it_was(hounsfield, tmp_path):
+    """GDCM sets the C locale and keeps it; the caller's text decoding (subprocess output, files) must not change."""
+    import locale
+
+    before = (locale.setlocale(locale.LC_ALL), locale.getpreferredencoding(False))
+    files = write_dicom_series(hounsfield, AFFINE, tmp_path / "ct")
+    read_dicom_header(files[0])
+    assert (locale.setlocale(locale.LC_ALL), locale.getpreferredencoding(False)) == before
