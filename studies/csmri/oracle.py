@@ -27,7 +27,7 @@ from monai.transforms import LoadImage
 from scipy.special import i0e, i1e
 
 from monai_genmed.apps.baselines import conjugate_symmetric_fill
-from monai_genmed.apps.reconstruction.slice_classes import _find
+from .slice_classes import _find
 from monai_genmed.data.masks import default_undersampling_mask
 from monai_genmed.transforms.kspace.functional import image_to_kspace, kspace_to_image
 
