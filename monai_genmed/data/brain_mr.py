@@ -153,7 +153,7 @@ def generate_brain_mr_dataset(
             the same band-limited, bias-weighted, zero-background image before the Rician noise; equal to
             ``"image"`` on noise-free subjects. Every other file is the same as without it (the noise has its own
             generator), so a dataset made again with it is the noise-free twin of one made without: what a
-            reconstruction could at best reach on noisy targets (``benchmarks/noise_free_oracle.py``). Varied
+            reconstruction could at best reach on noisy targets (``python -m studies.csmri.noise_free_oracle``). Varied
             options only.
 
     With the varied options, ``snr`` may also be a (low, high) range drawn per subject, e.g. ``(15, 80)``.

@@ -90,6 +90,74 @@ def _check_not_empty(data_loader: Any) -> None:
     )
 
 
+def default_step_groups(
+    generators: Mapping[str, torch.nn.Module],
+    discriminators: Mapping[str, torch.nn.Module],
+    g_optimizer: Optimizer | Mapping[str, Optimizer] | None,
+    d_optimizer: Optimizer | Mapping[str, Optimizer] | None,
+    n_critic: int,
+) -> list[StepGroup]:
+    """A GAN's two groups (or the generators' alone): see the module docstring."""
+    if n_critic < 1:
+        raise ValueError(f"n_critic must be a positive integer, got {n_critic}.")
+    if g_optimizer is None:
+        raise ValueError("g_optimizer is required (or give step_groups).")
+    if discriminators and d_optimizer is None:
+        raise ValueError("discriminators were given without d_optimizer.")
+    groups = [
+        StepGroup(
+            "g",
+            list(generators),
+            g_optimizer,
+            "generator_loss",
+            every=n_critic,
+            frozen=list(discriminators),
+            outputs=StepOutputs.GRAPH,
+            role=StepRole.GENERATOR,
+        )
+    ]
+    if discriminators:
+        groups.append(
+            StepGroup(
+                "d",
+                list(discriminators),
+                d_optimizer,
+                "discriminator_loss",
+                outputs=StepOutputs.DETACHED,
+                role=StepRole.DISCRIMINATOR,
+            )
+        )
+    elif d_optimizer is not None:
+        logger.warning("d_optimizer was given without discriminators; it is not used.")
+    return groups
+
+def check_step_groups(groups: Sequence[StepGroup], networks: Mapping[str, torch.nn.Module], objective: Any) -> None:
+    """Unique group names and optimizer names, known networks, and loss methods the objective has."""
+    if not groups:
+        raise ValueError("step_groups is empty: the trainer needs at least one step group.")
+    names = [g.name for g in groups]
+    if len(set(names)) != len(names):
+        raise ValueError(f"step group names must be unique, got {names}.")
+    seen: dict[str, str] = {}
+    for group in groups:
+        unknown = [n for n in (*group.networks, *(group.frozen or ())) if n not in networks]
+        if unknown:
+            raise KeyError(
+                f"step group {group.name!r} names networks {unknown}; the trainer has {sorted(networks)}."
+            )
+        for opt_name in group.optimizers:
+            if opt_name in seen:
+                raise ValueError(
+                    f"optimizer name {opt_name!r} is used by step groups {seen[opt_name]!r} and {group.name!r}."
+                )
+            seen[opt_name] = group.name
+        if isinstance(group.loss, str) and not callable(getattr(objective, group.loss, None)):
+            raise AttributeError(
+                f"step group {group.name!r} calls {type(objective).__name__}.{group.loss}, which does not exist; "
+                "name one of the objective's loss methods (generator_loss, discriminator_loss, ...)."
+            )
+
+
 class GenerativeAdversarialTrainer(Trainer):
     """Training of named generators and discriminators in named step groups, on MONAI's workflow.
 
@@ -182,7 +250,7 @@ class GenerativeAdversarialTrainer(Trainer):
                 f"network names must be unique across generators and discriminators, both have {sorted(clash)}."
             )
         if step_groups is None:
-            groups = self._default_groups(generators, discriminators, g_optimizer, d_optimizer, n_critic)
+            groups = default_step_groups(generators, discriminators, g_optimizer, d_optimizer, n_critic)
         else:
             if g_optimizer is not None or d_optimizer is not None or n_critic != 1:
                 raise ValueError(
@@ -223,7 +291,7 @@ class GenerativeAdversarialTrainer(Trainer):
         self.amp_dtype = amp_dtype
         use_scaler = bool(amp) and amp_dtype == torch.float16
         objective.check_networks(generators, discriminators)
-        self._check_groups(groups, {**generators, **discriminators}, objective)
+        check_step_groups(groups, {**generators, **discriminators}, objective)
         for group in groups:
             if group.scaler is None:
                 group.scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
@@ -241,74 +309,6 @@ class GenerativeAdversarialTrainer(Trainer):
             objective.attach(self)
         if train_handlers is not None:
             self._register_handlers(train_handlers)
-
-    @staticmethod
-    def _default_groups(
-        generators: Mapping[str, torch.nn.Module],
-        discriminators: Mapping[str, torch.nn.Module],
-        g_optimizer: Optimizer | Mapping[str, Optimizer] | None,
-        d_optimizer: Optimizer | Mapping[str, Optimizer] | None,
-        n_critic: int,
-    ) -> list[StepGroup]:
-        """A GAN's two groups (or the generators' alone): see the module docstring."""
-        if n_critic < 1:
-            raise ValueError(f"n_critic must be a positive integer, got {n_critic}.")
-        if g_optimizer is None:
-            raise ValueError("g_optimizer is required (or give step_groups).")
-        if discriminators and d_optimizer is None:
-            raise ValueError("discriminators were given without d_optimizer.")
-        groups = [
-            StepGroup(
-                "g",
-                list(generators),
-                g_optimizer,
-                "generator_loss",
-                every=n_critic,
-                frozen=list(discriminators),
-                outputs=StepOutputs.GRAPH,
-                role=StepRole.GENERATOR,
-            )
-        ]
-        if discriminators:
-            groups.append(
-                StepGroup(
-                    "d",
-                    list(discriminators),
-                    d_optimizer,
-                    "discriminator_loss",
-                    outputs=StepOutputs.DETACHED,
-                    role=StepRole.DISCRIMINATOR,
-                )
-            )
-        elif d_optimizer is not None:
-            logger.warning("d_optimizer was given without discriminators; it is not used.")
-        return groups
-
-    @staticmethod
-    def _check_groups(groups: Sequence[StepGroup], networks: Mapping[str, torch.nn.Module], objective: Any) -> None:
-        if not groups:
-            raise ValueError("step_groups is empty: the trainer needs at least one step group.")
-        names = [g.name for g in groups]
-        if len(set(names)) != len(names):
-            raise ValueError(f"step group names must be unique, got {names}.")
-        seen: dict[str, str] = {}
-        for group in groups:
-            unknown = [n for n in (*group.networks, *(group.frozen or ())) if n not in networks]
-            if unknown:
-                raise KeyError(
-                    f"step group {group.name!r} names networks {unknown}; the trainer has {sorted(networks)}."
-                )
-            for opt_name in group.optimizers:
-                if opt_name in seen:
-                    raise ValueError(
-                        f"optimizer name {opt_name!r} is used by step groups {seen[opt_name]!r} and {group.name!r}."
-                    )
-                seen[opt_name] = group.name
-            if isinstance(group.loss, str) and not callable(getattr(objective, group.loss, None)):
-                raise AttributeError(
-                    f"step group {group.name!r} calls {type(objective).__name__}.{group.loss}, which does not exist; "
-                    "name one of the objective's loss methods (generator_loss, discriminator_loss, ...)."
-                )
 
     @property
     def networks(self) -> dict[str, torch.nn.Module]:

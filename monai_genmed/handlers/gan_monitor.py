@@ -110,14 +110,7 @@ class GANMonitor:
     ``output_transform``); every ``log_every`` iterations and at each epoch's end it writes the means over that
     span to ``engine.state.metrics`` (:class:`GANMonitorKeys`), the log and TensorBoard.
 
-    Accuracy. A real sample counts as recognised when its logit is above the decision threshold, a generated one
-    when below: threshold 0 for the BCE modes (``minimax``, ``non_saturating``: sigmoid 0.5) and for the
-    score-based ``wasserstein`` and ``hinge`` critics (their sign), and ``real_label / 2`` for ``least_squares``
-    (midway between its targets). D(x) and D(G(z)) are sigmoid probabilities for the BCE modes and the raw
-    outputs otherwise (a Wasserstein critic's offset is arbitrary: read its scores' gap, D(x) - D(G(z)), which
-    estimates the Wasserstein distance). With per-sample (or per-patch) logits the accuracy is the fraction of
-    correct ones in the batch; with the mean logits only, it is whether the batch's mean is on the right side,
-    so only its average over many iterations is meaningful, and D(x) is the sigmoid of the mean logit.
+    Accuracy and D's outputs: :func:`discriminator_scores`.
 
     Stop criteria (either may be off):
 
@@ -238,45 +231,14 @@ class GANMonitor:
         engine.add_event_handler(Events.ITERATION_COMPLETED, self._iteration_completed)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self._epoch_completed)
         engine.add_event_handler(Events.COMPLETED, self._completed)
-        self._grad_event = self._generator_backward_event(engine)
+        self._grad_event = generator_backward_event(engine)
         if self._grad_event is not None:
             engine.add_event_handler(self._grad_event, self._generator_backward)
 
-    @staticmethod
-    def _generator_backward_event(engine: Engine) -> Any:
-        try:  # the engine layer sits above handlers only for this optional event
-            from monai_genmed.engines.utils import GenerativeIterationEvents
-        except ImportError:
-            return None
-        event = getattr(GenerativeIterationEvents, "GENERATOR_BACKWARD_COMPLETED", None)
-        if event is None or event not in getattr(engine, "_allowed_events", ()):
-            return None
-        return event
-
     def _parameters(self, engine: Engine) -> list[torch.nn.Parameter]:
         if self._params is None:
-            source = self.generator_parameters
-            if source is None:
-                generators = getattr(engine.state, "generators", None) or {}
-                source = [p for net in generators.values() for p in net.parameters()]
-            elif isinstance(source, torch.nn.Module):
-                source = source.parameters()
-            elif callable(source):
-                source = source(engine)
-            self._params = list(source)
+            self._params = generator_parameters_of(self.generator_parameters, engine)
         return self._params
-
-    def _grad_norm(self, engine: Engine) -> float | None:
-        grads = [p.grad.detach() for p in self._parameters(engine) if p.grad is not None]
-        if not grads:
-            return None
-        norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.double()) for g in grads])))
-        # with AMP float16 the gradients are still scaled when backward completes
-        group = getattr(engine.state, "step_group", None)
-        scaler = getattr(group, "scaler", None)
-        if scaler is not None and scaler.is_enabled():
-            norm /= float(scaler.get_scale())
-        return norm
 
     # ----------------------------------------------------------------------------------------------- events
     def _started(self, engine: Engine) -> None:
@@ -287,12 +249,7 @@ class GANMonitor:
                     "frechet_distance.set_reference(real_slices) first."
                 )
             self.frechet_distance.set_reference(self.real_images)
-        if (
-            self.sample_fn is not None
-            and self.real_images is not None
-            and self.diversity_real is None
-            and self.diversity_pairs > 0
-        ):
+        if self.sample_fn is not None and self.real_images is not None and self.diversity_real is None and self.diversity_pairs > 0:
             self.diversity_real = ms_ssim_diversity(self.real_images, num_pairs=self.diversity_pairs)
 
     def _epoch_started(self, engine: Engine) -> None:
@@ -305,31 +262,15 @@ class GANMonitor:
             engine.terminate()
 
     def _generator_backward(self, engine: Engine) -> None:
-        norm = self._grad_norm(engine)
+        norm = gradient_norm(self._parameters(engine), engine)
         if norm is not None:
             self._grad_norm_pending = norm if self._grad_norm_pending is None else max(self._grad_norm_pending, norm)
-
-    def _accuracy(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
-        real, fake = _flat_logits(real), _flat_logits(fake)
-        acc_real = float((real > self.threshold).double().mean())
-        acc_fake = float((fake < self.threshold).double().mean())
-        if self.mode in _SCORE_MODES or self.mode == GANLossMode.LEAST_SQUARES:
-            d_real, d_fake = float(real.mean()), float(fake.mean())
-        else:
-            d_real, d_fake = float(torch.sigmoid(real).mean()), float(torch.sigmoid(fake).mean())
-        return {
-            GANMonitorKeys.D_ACCURACY: 0.5 * (acc_real + acc_fake),
-            GANMonitorKeys.D_ACCURACY_REAL: acc_real,
-            GANMonitorKeys.D_ACCURACY_FAKE: acc_fake,
-            GANMonitorKeys.D_REAL: d_real,
-            GANMonitorKeys.D_FAKE: d_fake,
-        }
 
     def _iteration_completed(self, engine: Engine) -> None:
         values: dict[str, float] = {}
         logits = self.output_transform(engine.state.output)
         if logits is not None:
-            values.update(self._accuracy(*logits))
+            values.update(discriminator_scores(*logits, mode=self.mode, threshold=self.threshold))
         elif not self._warned_no_logits and engine.state.iteration >= self.log_every:
             self._warned_no_logits = True
             logger.warning(
@@ -339,7 +280,7 @@ class GANMonitor:
         norm = self._grad_norm_pending
         self._grad_norm_pending = None
         if norm is None and self._grad_event is None:
-            norm = self._grad_norm(engine)  # fallback: the gradients the generator step left behind
+            norm = gradient_norm(self._parameters(engine), engine)  # fallback: the gradients the generator step left behind
         if norm is not None:
             values[GANMonitorKeys.G_GRAD_NORM] = norm
         for key, value in values.items():
@@ -372,54 +313,36 @@ class GANMonitor:
         self._span = {k: [] for k in _ITERATION_KEYS}
         if not means:
             return
-        engine.state.metrics.update(means)
-        curves = self.history["iteration"]
-        curves.setdefault("iteration", []).append(float(engine.state.iteration))
-        for key in _ITERATION_KEYS:
+        self._publish(engine, "iteration", _ITERATION_KEYS, means, "", f"iteration {engine.state.iteration}")
+
+    def _publish(self, engine: Engine, part: str, keys: Sequence[str], means: dict[str, float], tag: str, label: str) -> None:
+        """``means`` into the engine's metrics, :attr:`history` (``part``), TensorBoard and the log."""
+        step = engine.state.iteration if part == "iteration" else engine.state.epoch
+        curves = self.history[part]
+        curves.setdefault(part, []).append(float(step))
+        for key in keys:
             curves.setdefault(str(key), []).append(means.get(key))
+        engine.state.metrics.update(means)
         if self.summary_writer is not None:
             for key, value in means.items():
-                self.summary_writer.add_scalar(f"{self.tag_prefix}{key}", value, engine.state.iteration)
-        logger.info(f"GANMonitor iteration {engine.state.iteration}: " + _format(means))
-
-    @torch.no_grad()
-    def _samples(self, engine: Engine) -> torch.Tensor:
-        device = getattr(engine.state, "device", None) or "cpu"
-        module = self.sample_fn if isinstance(self.sample_fn, torch.nn.Module) else None
-        was_training = module.training if module is not None else False
-        if module is not None:
-            module.eval()
-        try:
-            chunks = [
-                torch.as_tensor(self.sample_fn(z.to(device))).detach().float().cpu()
-                for z in self.latents.split(self.sample_batch_size)
-            ]
-        finally:
-            if module is not None:
-                module.train(was_training)
-        return torch.cat(chunks)
+                self.summary_writer.add_scalar(f"{self.tag_prefix}{tag}{key}", value, step)
+        logger.info(f"GANMonitor {label}: " + _format(means))
 
     def _epoch_completed(self, engine: Engine) -> None:
         means = {k: sum(v) / len(v) for k, v in self._epoch.items() if v}
         self._epoch = {k: [] for k in _ITERATION_KEYS}
         if self.sample_fn is not None:
-            images = self._samples(engine)
+            device = getattr(engine.state, "device", None) or "cpu"
+            images = sample_images(self.sample_fn, self.latents, self.sample_batch_size, device)
             if self.frechet_distance is not None:
                 means[GANMonitorKeys.FD] = float(self.frechet_distance(images))
             if self.diversity_pairs > 0:
                 means[GANMonitorKeys.DIVERSITY] = ms_ssim_diversity(images, num_pairs=self.diversity_pairs)
             if self.diversity_real is not None:
                 means[GANMonitorKeys.DIVERSITY_REAL] = self.diversity_real
-        curves = self.history["epoch"]
-        curves.setdefault("epoch", []).append(float(engine.state.epoch))
-        for key in (*_ITERATION_KEYS, GANMonitorKeys.FD, GANMonitorKeys.DIVERSITY, GANMonitorKeys.DIVERSITY_REAL):
-            curves.setdefault(str(key), []).append(means.get(key))
-        engine.state.metrics.update(means)
-        if self.summary_writer is not None:
-            for key, value in means.items():
-                self.summary_writer.add_scalar(f"{self.tag_prefix}epoch/{key}", value, engine.state.epoch)
+        keys = (*_ITERATION_KEYS, GANMonitorKeys.FD, GANMonitorKeys.DIVERSITY, GANMonitorKeys.DIVERSITY_REAL)
         name = f" ({self.frechet_distance.name})" if self.frechet_distance is not None else ""
-        logger.info(f"GANMonitor epoch {engine.state.epoch}{name}: " + _format(means))
+        self._publish(engine, "epoch", keys, means, "epoch/", f"epoch {engine.state.epoch}{name}")
         if GANMonitorKeys.FD in means:
             self._check_fd(engine, means[GANMonitorKeys.FD])
 
@@ -479,3 +402,84 @@ class GANMonitor:
 
 def _format(values: Mapping[str, float]) -> str:
     return ", ".join(f"{str(k).removeprefix('gan_')} {v:.4g}" for k, v in values.items())
+
+
+def generator_backward_event(engine: Engine) -> Any:
+    """The engine's ``GENERATOR_BACKWARD_COMPLETED`` event, or None where it has none."""
+    try:  # the engine layer sits above handlers only for this optional event
+        from monai_genmed.engines.utils import GenerativeIterationEvents
+    except ImportError:
+        return None
+    event = getattr(GenerativeIterationEvents, "GENERATOR_BACKWARD_COMPLETED", None)
+    if event is None or event not in getattr(engine, "_allowed_events", ()):
+        return None
+    return event
+
+
+def generator_parameters_of(source: GeneratorParameters | None, engine: Engine) -> list[torch.nn.Parameter]:
+    """The parameters ``source`` names (see :class:`GANMonitor`'s ``generator_parameters``) on ``engine``."""
+    if source is None:
+        generators = getattr(engine.state, "generators", None) or {}
+        source = [p for net in generators.values() for p in net.parameters()]
+    elif isinstance(source, torch.nn.Module):
+        source = source.parameters()
+    elif callable(source):
+        source = source(engine)
+    return list(source)
+
+
+def gradient_norm(parameters: Sequence[torch.nn.Parameter], engine: Engine) -> float | None:
+    """The L2 norm of the gradients of ``parameters`` (unscaled by the running step group's AMP scaler), or None."""
+    grads = [p.grad.detach() for p in parameters if p.grad is not None]
+    if not grads:
+        return None
+    norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.double()) for g in grads])))
+    # with AMP float16 the gradients are still scaled when backward completes
+    group = getattr(engine.state, "step_group", None)
+    scaler = getattr(group, "scaler", None)
+    if scaler is not None and scaler.is_enabled():
+        norm /= float(scaler.get_scale())
+    return norm
+
+
+def discriminator_scores(real: torch.Tensor, fake: torch.Tensor, mode: str, threshold: float) -> dict[str, float]:
+    """D's accuracy on real and generated samples and its mean outputs, as :class:`GANMonitor` reads them.
+
+    A real sample counts as recognised when its logit is above the decision threshold, a generated one
+    when below: threshold 0 for the BCE modes (``minimax``, ``non_saturating``: sigmoid 0.5) and for the
+    score-based ``wasserstein`` and ``hinge`` critics (their sign), and ``real_label / 2`` for ``least_squares``
+    (midway between its targets). D(x) and D(G(z)) are sigmoid probabilities for the BCE modes and the raw
+    outputs otherwise (a Wasserstein critic's offset is arbitrary: read its scores' gap, D(x) - D(G(z)), which
+    estimates the Wasserstein distance). With per-sample (or per-patch) logits the accuracy is the fraction of
+    correct ones in the batch; with the mean logits only, it is whether the batch's mean is on the right side,
+    so only its average over many iterations is meaningful, and D(x) is the sigmoid of the mean logit.
+    """
+    real, fake = _flat_logits(real), _flat_logits(fake)
+    acc_real = float((real > threshold).double().mean())
+    acc_fake = float((fake < threshold).double().mean())
+    if mode in _SCORE_MODES or mode == GANLossMode.LEAST_SQUARES:
+        d_real, d_fake = float(real.mean()), float(fake.mean())
+    else:
+        d_real, d_fake = float(torch.sigmoid(real).mean()), float(torch.sigmoid(fake).mean())
+    return {
+        GANMonitorKeys.D_ACCURACY: 0.5 * (acc_real + acc_fake),
+        GANMonitorKeys.D_ACCURACY_REAL: acc_real,
+        GANMonitorKeys.D_ACCURACY_FAKE: acc_fake,
+        GANMonitorKeys.D_REAL: d_real,
+        GANMonitorKeys.D_FAKE: d_fake,
+    }
+
+
+@torch.no_grad()
+def sample_images(sample_fn: Callable[[torch.Tensor], torch.Tensor], latents: torch.Tensor, batch_size: int, device: Any) -> torch.Tensor:
+    """``sample_fn`` of every latent, in batches, on CPU; a module is switched to eval mode while sampling."""
+    module = sample_fn if isinstance(sample_fn, torch.nn.Module) else None
+    was_training = module.training if module is not None else False
+    if module is not None:
+        module.eval()
+    try:
+        chunks = [torch.as_tensor(sample_fn(z.to(device))).detach().float().cpu() for z in latents.split(batch_size)]
+    finally:
+        if module is not None:
+            module.train(was_training)
+    return torch.cat(chunks)

@@ -105,7 +105,7 @@ def test_slow_method_scored_on_a_subset_gets_a_like_for_like_table(tiny_dataset,
                   for v in values]  # fmt: skip
         for name, s in zip(["a", "b", "c"], scores):
             comparison.per_slice.append({"mask_type": "gaussian1d", "sampling_fraction": 0.3, "method": method, "slice": name, **s})
-        comparison._add_row({"mask_type": "gaussian1d", "sampling_fraction": 0.3}, method, "-", "-", scores, 0.0)
+        comparison.results.add_row({"mask_type": "gaussian1d", "sampling_fraction": 0.3}, method, "-", "-", scores, 0.0)
     md = comparison.markdown((32, 32), 3, 2)
     subset = md.split("On the same test slices as BM3D-MRI (n = 2)")[1]
     # zero-filled's whole-test mean is 24.00 dB, on BM3D's two slices 21.00 dB
@@ -270,7 +270,7 @@ def test_zero_background_test_scores_the_same_slices_with_a_zero_background(tiny
     zeroed = ReconstructionComparison(output_dir=str(tmp_path / "zero"), zero_background_test=True, **common)
     plain_rows, zero_rows = plain.run(), zeroed.run()
     example = zeroed.examples[("gaussian1d", 0.3)]["target"]
-    region = [r for _, r, name in zeroed._load_split("test", None) if name == zeroed._example_slice][0]
+    region = [r for _, r, name in zeroed.slices.load("test", None) if name == zeroed.example_slice][0]
     assert np.all(example[~region] == 0) and np.any(plain.examples[("gaussian1d", 0.3)]["target"][~region] != 0)
     assert np.array_equal(example[region], plain.examples[("gaussian1d", 0.3)]["target"][region])
     assert zero_rows[0]["psnr"] != pytest.approx(plain_rows[0]["psnr"])
@@ -375,10 +375,11 @@ def test_runs_one_mask_each_are_joined_by_reuse_from_and_other_data_is_refused(t
 
 
 def _store_entries(cache: str, first: int, count: int) -> None:
-    comparison = ReconstructionComparison.__new__(ReconstructionComparison)
-    comparison.tuning_cache = cache
+    from monai_genmed.apps.reconstruction.tuning import TuningCache
+
+    tuning_cache = TuningCache(cache)
     for i in range(first, first + count):
-        comparison._store_tuning({"method": "tv", "run": i}, {"lamda": float(i)})
+        tuning_cache.store({"method": "tv", "run": i}, {"lamda": float(i)})
 
 
 def test_runs_in_parallel_keep_every_tuning_cache_entry(tmp_path):

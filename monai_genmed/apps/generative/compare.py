@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from monai.bundle import ConfigParser
 
+from monai_genmed.apps.report import ReportWriter, format_cell, markdown_table
 from monai_genmed.data import LatentDataset
 from monai_genmed.handlers.latent_figures import encode_images, fit_gaussian, image_grid
 from monai_genmed.handlers.model_loader import load_model_weights
@@ -250,28 +251,20 @@ class GenerativeComparison:
             f"Real validation slices ({ref['validation_slices']}, unseen subjects) score FD "
             f"{ref['fd_validation_slices']:.1f}: the floor."
         )
-        lines += ["", "| run | FD of z ~ N(0, I) samples | FD, Gaussian fitted to codes | diversity | "
-                  "best epoch (monitor FD) | final D accuracy | final G grad norm | iterations (G steps) | "
-                  "CPU s | wall s | load |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        header = ("run", "FD of z ~ N(0, I) samples", "FD, Gaussian fitted to codes", "diversity", "best epoch (monitor FD)",
+                  "final D accuracy", "final G grad norm", "iterations (G steps)", "CPU s", "wall s", "load")  # fmt: skip
+        cells = []
         for run in self.runs:
             r = self.results[run.name]
             best = "-" if "best_epoch" not in r else f"{r['best_epoch']} ({r['best_fd_monitor']:.1f})"
-            lines.append(
-                f"| {run.label} | {r['fd_prior']:.1f} | {_fmt(r.get('fd_fitted'), '.1f')} | {r['diversity']:.3f} | "
-                f"{best} | "
-                f"{_fmt(r.get('final_d_accuracy'), '.2f')} | {_fmt(r.get('final_g_grad_norm'), '.3g')} | "
-                f"{r['iterations']} ({r.get('generator_steps', r['iterations'])}) | {r['cpu_seconds']:.0f} | "
-                f"{r['wall_seconds']:.0f} | {_fmt(r.get('load_average_15min'), '.1f')} |"
-            )
-        path = os.path.join(self.output_dir, "comparison.md")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
-        return path
+            cells.append((run.label, f"{r['fd_prior']:.1f}", format_cell(r.get("fd_fitted"), ".1f"), f"{r['diversity']:.3f}", best,
+                          format_cell(r.get("final_d_accuracy"), ".2f"), format_cell(r.get("final_g_grad_norm"), ".3g"),
+                          f"{r['iterations']} ({r.get('generator_steps', r['iterations'])})", f"{r['cpu_seconds']:.0f}",
+                          f"{r['wall_seconds']:.0f}", format_cell(r.get("load_average_15min"), ".1f")))  # fmt: skip
+        return ReportWriter(self.output_dir).write_markdown("comparison.md", lines + [""] + markdown_table(header, cells))
 
     def _figures(self) -> None:
-        from matplotlib.figure import Figure
-
+        writer = ReportWriter(self.output_dir)
         autoencoders = [r for r in self.runs if r.kind == "autoencoder"]
         if autoencoders:
             panels = [(r.label + ": decoded z ~ N(0, I)", self._samples[r.name]) for r in autoencoders]
@@ -283,7 +276,7 @@ class GenerativeComparison:
         panels = [(r.label, self._samples[r.name]) for r in gans] + [("real slices", self._samples["real slices"])]
         self._grids(panels, "gan_samples.png")
         groups = list(dict.fromkeys(r.group for r in gans))
-        fig = Figure(figsize=(5.5 * len(groups), 9))
+        fig = writer.new_figure((5.5 * len(groups), 9))
         axes = fig.subplots(3, len(groups), squeeze=False)
         for column, group in enumerate(groups):
             for run in (r for r in gans if r.group == group):
@@ -302,8 +295,8 @@ class GenerativeComparison:
             for ax in axes[:, column]:
                 ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(os.path.join(self.output_dir, "gan_curves.png"), dpi=90)
-        fig = Figure(figsize=(1.2 * len(gans) + 3, 3.2))
+        writer.save_figure(fig, "gan_curves.png", dpi=90)
+        fig = writer.new_figure((1.2 * len(gans) + 3, 3.2))
         ax = fig.add_subplot(1, 1, 1)
         ax.bar([r.label for r in gans], [self.results[r.name]["diversity"] for r in gans], color="tab:blue")
         ax.axhline(self.reference["real_diversity"], color="k", ls="--", label="real slices")
@@ -311,14 +304,12 @@ class GenerativeComparison:
         ax.tick_params(axis="x", labelrotation=30, labelsize=7)
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(os.path.join(self.output_dir, "diversity.png"), dpi=90)
+        writer.save_figure(fig, "diversity.png", dpi=90)
 
     def _grids(self, panels: Sequence[tuple[str, torch.Tensor]], name: str) -> None:
-        from matplotlib.figure import Figure
-
         ncols = min(4, len(panels))
         nrows = math.ceil(len(panels) / ncols)
-        fig = Figure(figsize=(3.2 * ncols, 3.4 * nrows))
+        fig = ReportWriter.new_figure((3.2 * ncols, 3.4 * nrows))
         for i, (title, images) in enumerate(panels):
             ax = fig.add_subplot(nrows, ncols, i + 1)
             ax.imshow(image_grid(images, ncols=4), cmap="gray", vmin=0, vmax=1)
@@ -326,7 +317,7 @@ class GenerativeComparison:
             ax.set_xticks([])
             ax.set_yticks([])
         fig.tight_layout()
-        fig.savefig(os.path.join(self.output_dir, name), dpi=90)
+        ReportWriter(self.output_dir).save_figure(fig, name, dpi=90)
 
 
 def _last_finite(values: Sequence[float]) -> float | None:
@@ -336,7 +327,3 @@ def _last_finite(values: Sequence[float]) -> float | None:
 
 def _positive(values: Sequence[float]) -> list[float]:
     return [v if v is not None and math.isfinite(v) and v > 0 else math.nan for v in values]
-
-
-def _fmt(value: Any, spec: str) -> str:
-    return "-" if value is None else format(value, spec)

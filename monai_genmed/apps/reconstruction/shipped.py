@@ -21,7 +21,8 @@ from monai_genmed.handlers.model_loader import load_model_weights
 from monai_genmed.metrics import compute_psnr
 from monai_genmed.utils import write_json_atomic
 
-from .comparison import LearnedMethod, ReconstructionComparison
+from .methods import LearnedMethod, predict
+from .slices import ComparisonSlices, undersample
 
 __all__ = ["one_method_per_file", "record_shipped", "sha256_of", "score_checkpoint", "verify_manifest", "verify_shipped", "write_manifest_entry"]
 
@@ -55,26 +56,30 @@ def score_checkpoint(
     Returns:
         ``{file name: psnr}`` per slice and ``"mean"``.
     """
+    from monai_genmed.data.masks import default_undersampling_mask
+
     method = method if isinstance(method, LearnedMethod) else LearnedMethod(**method)
-    comparison = ReconstructionComparison(datalist, output_dir="", settings=[dict(setting)], classical=[],
-                                          device=device, learned=[method])  # fmt: skip
+    if not os.path.isfile(datalist):
+        raise FileNotFoundError(f"datalist {datalist!r} does not exist; generate the data or pass your own datalist.")
+    device = torch.device(device)
+    data = ComparisonSlices(datalist)
     if isinstance(slices, (int, type(None))):
-        items = comparison._load_split(split, slices)
+        items = data.load(split, slices)
     else:
         wanted = list(slices)
-        found = {os.path.basename(item[2]): item for item in comparison._load_split(split, None)}
+        found = {os.path.basename(item[2]): item for item in data.load(split, None)}
         missing = [name for name in wanted if name not in found]
         if missing:
             raise ValueError(f"slices {missing} are not in the {split!r} list of {datalist!r}; generate the subjects they belong to.")
         items = [found[name] for name in wanted]
-    mask = np.asarray(comparison.mask_fn(setting["mask_type"], setting["sampling_fraction"], items[0][0].shape), np.float32)
-    stored = load_model_weights(method.network, method.checkpoint, map_location=comparison.device, name="checkpoint") or {}
+    mask = np.asarray(default_undersampling_mask(setting["mask_type"], setting["sampling_fraction"], items[0][0].shape), np.float32)
+    stored = load_model_weights(method.network, method.checkpoint, map_location=device, name="checkpoint") or {}
     for key in ("mask_type", "sampling_fraction"):
         if key in stored and stored[key] != setting[key]:
             raise ValueError(f"{method.checkpoint!r} was trained for {key}={stored[key]!r}, the setting asks {setting[key]!r}.")
-    method.network.to(comparison.device).eval()
-    inputs = [comparison._undersample(image, mask) for image, _, _ in items]
-    preds = comparison._predict(method, inputs, mask)
+    method.network.to(device).eval()
+    inputs = [undersample(image, mask) for image, _, _ in items]
+    preds = predict(method, inputs, mask, device)
     scores = {}
     for (image, _, fname), pred in zip(items, preds):
         value = compute_psnr(pred[None, None].astype(np.float64), image[None, None].astype(np.float64), data_range=1.0)

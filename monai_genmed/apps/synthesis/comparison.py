@@ -26,17 +26,15 @@ from monai.transforms import LoadImage
 from tqdm import tqdm
 
 from monai_genmed.apps.baselines.intensity_to_hu import IntensityToHounsfieldMap
+from monai_genmed.apps.report import ReportWriter, markdown_table
 from monai_genmed.handlers.model_loader import load_model_weights
 from monai_genmed.metrics import compute_hounsfield_mae, compute_synthrad_psnr, compute_synthrad_ssim
+
+from .figures import BONE_HU, LOOKUP_NAME, curves_figure, examples_figure, misalignment_figure
 
 __all__ = ["SynthesisComparison", "BONE_HU"]
 
 logger = logging.getLogger(__name__)
-
-#: CT voxels above this are counted as bone for the bone-only MAE
-BONE_HU = 300.0
-LOOKUP_NAME = "intensity-to-HU lookup"
-
 
 class SynthesisComparison:
     """Score synthetic-CT methods per test subject and write the table, t-tests and figures.
@@ -207,128 +205,35 @@ class SynthesisComparison:
 
     # ---- output ----------------------------------------------------------------------------------------------
     def _write(self, slices: list[dict[str, Any]], predictions: dict[str, list[np.ndarray]]) -> dict[str, str]:
-        os.makedirs(self.output_dir, exist_ok=True)
-        paths = {name: os.path.join(self.output_dir, name) for name in ("results.csv", "per_subject.csv", "t_tests.csv", "results.md")}
-        for path, rows in ((paths["results.csv"], self.rows), (paths["per_subject.csv"], self.per_subject), (paths["t_tests.csv"], self.tests)):
-            with open(path, "w", newline="", encoding="utf-8") as f:
-                if rows:
-                    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-                    writer.writeheader()
-                    writer.writerows(rows)
+        writer = ReportWriter(self.output_dir)
+        paths = {name: writer.write_csv(name, rows)
+                 for name, rows in (("results.csv", self.rows), ("per_subject.csv", self.per_subject), ("t_tests.csv", self.tests))}  # fmt: skip
+        paths["results.md"] = writer.write_markdown("results.md", self._markdown(slices))
+        paths["mae_vs_misalignment.png"] = writer.save_figure(misalignment_figure(self.rows), "mae_vs_misalignment.png", dpi=110)
+        paths["examples.png"] = writer.save_figure(examples_figure(slices, predictions), "examples.png", dpi=100)
+        logs = {m["name"]: m["metrics_csv"] for m in self.methods if m.get("metrics_csv") and os.path.isfile(m["metrics_csv"])}
+        if logs:
+            paths["validation_curves.png"] = writer.save_figure(curves_figure(logs, self.curve_metric), "validation_curves.png", dpi=110)
+        return paths
+
+    def _markdown(self, slices: list[dict[str, Any]]) -> list[str]:
         n = self.rows[0]["subjects"] if self.rows else 0
         lines = [f"Test split `{self.split}` of `{os.path.relpath(self.datalist)}`: {n} subjects, {len(slices)} slices, "
                  "scored against the aligned CT inside the body mask (MAE unclipped; PSNR/SSIM clipped to [-1024, 3000] HU, "
-                 "data range 4024, SynthRAD2023). Mean +- SD over subjects.", "",
-                 "| method | kind | training misalignment | MAE (HU) | MAE bone > 300 HU | PSNR (dB) | SSIM | s/slice | scores |",
-                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-        for r in self.rows:
-            mis = "-" if r["misalignment"] is None else f"{r['misalignment']:g}"
-            lines.append(f"| {r['method']} | {r['kind']} | {mis} | {r['mae']:.1f} +- {r['mae_sd']:.1f} | {r['mae_bone']:.1f} +- "
-                         f"{r['mae_bone_sd']:.1f} | {r['psnr']:.2f} +- {r['psnr_sd']:.2f} | {r['ssim']:.3f} +- {r['ssim_sd']:.3f} | "
-                         f"{r['s_per_slice']:.3f} | {r['source']} |")  # fmt: skip
+                 "data range 4024, SynthRAD2023). Mean +- SD over subjects.", ""]  # fmt: skip
+        lines += markdown_table(
+            ("method", "kind", "training misalignment", "MAE (HU)", "MAE bone > 300 HU", "PSNR (dB)", "SSIM", "s/slice", "scores"),
+            [(r["method"], r["kind"], "-" if r["misalignment"] is None else f"{r['misalignment']:g}",
+              f"{r['mae']:.1f} +- {r['mae_sd']:.1f}", f"{r['mae_bone']:.1f} +- {r['mae_bone_sd']:.1f}",
+              f"{r['psnr']:.2f} +- {r['psnr_sd']:.2f}", f"{r['ssim']:.3f} +- {r['ssim_sd']:.3f}", f"{r['s_per_slice']:.3f}", r["source"])
+             for r in self.rows],
+        )  # fmt: skip
         if self.tests:
-            lines += ["", "Paired t-tests on per-subject MAE (a - b):", "", "| a | b | subjects | mean difference (HU) | t | p |",
-                      "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-            lines += [f"| {t['a']} | {t['b']} | {t['subjects']} | {t['mean_difference']:.1f} | {t['t']:.2f} | {t['p']:.3g} |" for t in self.tests]
-        with open(paths["results.md"], "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
-        paths["mae_vs_misalignment.png"] = self._plot_misalignment()
-        paths["examples.png"] = self._plot_examples(slices, predictions)
-        curves = self._plot_curves()
-        if curves:
-            paths["validation_curves.png"] = curves
-        return paths
-
-    def _plot_curves(self) -> str | None:
-        logs = {m["name"]: m["metrics_csv"] for m in self.methods if m.get("metrics_csv") and os.path.isfile(m["metrics_csv"])}
-        if not logs:
-            return None
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
-        lookup = None
-        for name, path in logs.items():
-            with open(path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if r.get(self.curve_metric) not in (None, "")]
-            if rows:
-                ax.plot([int(r["epoch"]) for r in rows], [float(r[self.curve_metric]) for r in rows], marker=".", label=name)
-                lookup = lookup or rows[0].get("baseline_lookup_val_mae")
-        if lookup:  # the training runs log the lookup's validation MAE beside their own
-            ax.axhline(float(lookup), color="gray", linestyle=":", label=LOOKUP_NAME)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(f"{self.curve_metric} (validation)")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        path = os.path.join(self.output_dir, "validation_curves.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        return path
-
-    def _plot_misalignment(self) -> str:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        path = os.path.join(self.output_dir, "mae_vs_misalignment.png")
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
-        paired = sorted((r for r in self.rows if r["kind"] == "paired"), key=lambda r: r["misalignment"])
-        if paired:
-            ax.errorbar([r["misalignment"] for r in paired], [r["mae"] for r in paired], [r["mae_sd"] for r in paired],
-                        marker="o", capsize=3, label="paired L1 (trained at that misalignment)")  # fmt: skip
-        for r in self.rows:
-            if r["kind"] in ("unpaired", "lookup"):
-                style = "--" if r["kind"] == "unpaired" else ":"
-                ax.axhline(r["mae"], linestyle=style, color="C1" if r["kind"] == "unpaired" else "gray", label=r["method"])
-                ax.axhspan(r["mae"] - r["mae_sd"], r["mae"] + r["mae_sd"], alpha=0.12, color="C1" if r["kind"] == "unpaired" else "gray")
-        ax.set_xlabel("misalignment of the training pairs (generator's knob)")
-        ax.set_ylabel("test MAE in the body (HU)")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        return path
-
-    def _plot_examples(self, slices: list[dict[str, Any]], predictions: dict[str, list[np.ndarray]]) -> str:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        path = os.path.join(self.output_dir, "examples.png")
-        index = int(np.argmax([s["mask"].sum() + (s["ct"] > BONE_HU).sum() for s in slices]))  # a slice with much bone
-        s = slices[index]
-        names = list(predictions)
-        fig, axes = plt.subplots(2, len(names) + 2, figsize=(2.6 * (len(names) + 2), 5.6), squeeze=False)
-        axes[0, 0].imshow(s["mr"], cmap="gray", vmin=0, vmax=1)
-        axes[0, 0].set_title("MR", fontsize=8)
-        axes[0, -1].imshow(s["ct"], cmap="gray", vmin=-1000, vmax=1600)
-        axes[0, -1].set_title("CT (aligned)", fontsize=8)
-        error_image = None
-        for j, name in enumerate(names, start=1):
-            pred = predictions[name][index]
-            axes[0, j].imshow(pred, cmap="gray", vmin=-1000, vmax=1600)
-            axes[0, j].set_title(name, fontsize=7)
-            error = np.where(s["mask"], np.abs(pred - s["ct"]), 0)
-            error_image = axes[1, j].imshow(error, cmap="inferno", vmin=0, vmax=500)
-            axes[1, j].set_title(f"|error| MAE {np.abs(pred - s['ct'])[s['mask']].mean():.0f} HU", fontsize=7)
-        for ax in axes.ravel():
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[1, 0].axis("off")
-        axes[1, -1].axis("off")
-        if error_image is not None:
-            fig.colorbar(error_image, ax=axes[1, -1], fraction=0.9, label="|synthetic CT - CT| (HU)")
-        fig.suptitle(f"{s['subject']} {s['file']}: MR | synthetic CT | CT, window -1000..1600 HU", fontsize=9)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return path
+            lines += ["", "Paired t-tests on per-subject MAE (a - b):", ""]
+            lines += markdown_table(("a", "b", "subjects", "mean difference (HU)", "t", "p"),
+                                    [(t["a"], t["b"], t["subjects"], f"{t['mean_difference']:.1f}", f"{t['t']:.2f}", f"{t['p']:.3g}")
+                                     for t in self.tests])  # fmt: skip
+        return lines
 
     def run(self) -> dict[str, str]:
         """Score every method and the lookup; write the outputs; returns their paths."""

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from monai_genmed.apps.reconstruction import noise_free_oracle, oracle_headroom, rician_mean
+from studies.csmri import noise_free_oracle, oracle_headroom, rician_mean
 from monai_genmed.data import generate_brain_mr_dataset
 from monai_genmed.transforms.kspace.functional import image_to_kspace, kspace_to_image
 

@@ -27,7 +27,8 @@ from monai.transforms import LoadImage
 from scipy.special import i0e, i1e
 
 from monai_genmed.apps.baselines import conjugate_symmetric_fill
-from monai_genmed.apps.reconstruction.slice_classes import _find
+from monai_genmed.apps.report import ReportWriter, markdown_table
+from .slice_classes import _find
 from monai_genmed.data.masks import default_undersampling_mask
 from monai_genmed.transforms.kspace.functional import image_to_kspace, kspace_to_image
 
@@ -155,18 +156,15 @@ def _write_table(rows: list[dict[str, Any]], reference: str, methods: list[str],
     labels = [reference, *methods]
     lines = [f"Noise-free oracle against `{reference}` and the learned methods, split `{split}`: PSNR whole / head (dB). "
              f"Headroom: oracle - {reference}; share: (method - {reference}) / headroom, whole slice, over the noisy "
-             "slices (a noise-free slice's oracle is exact, infinite PSNR).", "",
-             "| mask | slice | noise sigma | oracle | " + " | ".join(labels) + f" | headroom over {reference} |",
-             "|" + " --- |" * (5 + len(labels))]  # fmt: skip
-    for r in rows:
-        cells = " | ".join(f"{r.get(f'{m}_psnr', math.nan):.2f} / {r.get(f'{m}_psnr_head', math.nan):.2f}" for m in labels)
-        head_room = r["oracle_psnr"] - r[f"{reference}_psnr"]
-        lines.append(f"| {r['mask_type']} {r['sampling_fraction']:.0%} | {r['slice']} | {r['noise_sigma']:.4f} | "
-                     f"{r['oracle_psnr']:.2f} / {r['oracle_psnr_head']:.2f} | {cells} | {head_room:+.2f} |")  # fmt: skip
-    lines += ["", "Means over the noisy slices (whole / head):", "",
-              "| mask | n | oracle | " + " | ".join(labels) + f" | headroom over {reference} | "
-              + " | ".join(f"share of {m}" for m in methods) + f" | slices with headroom < 1 dB |",
-              "|" + " --- |" * (5 + len(labels) + len(methods))]  # fmt: skip
+             "slices (a noise-free slice's oracle is exact, infinite PSNR).", ""]  # fmt: skip
+    lines += markdown_table(["mask", "slice", "noise sigma", "oracle", *labels, f"headroom over {reference}"], [
+        (f"{r['mask_type']} {r['sampling_fraction']:.0%}", r["slice"], f"{r['noise_sigma']:.4f}",
+         f"{r['oracle_psnr']:.2f} / {r['oracle_psnr_head']:.2f}",
+         *(f"{r.get(f'{m}_psnr', math.nan):.2f} / {r.get(f'{m}_psnr_head', math.nan):.2f}" for m in labels),
+         f"{r['oracle_psnr'] - r[f'{reference}_psnr']:+.2f}")
+        for r in rows
+    ])  # fmt: skip
+    means = []
     for setting in dict.fromkeys((r["mask_type"], r["sampling_fraction"]) for r in rows):
         noisy = [r for r in rows if (r["mask_type"], r["sampling_fraction"]) == setting and r["noise_sigma"] > 0]
         if not noisy:
@@ -176,12 +174,13 @@ def _write_table(rows: list[dict[str, Any]], reference: str, methods: list[str],
             return float(np.mean([r.get(key, math.nan) for r in subset]))
 
         room, room_head = mean("oracle_psnr") - mean(f"{reference}_psnr"), mean("oracle_psnr_head") - mean(f"{reference}_psnr_head")
-        cells = " | ".join(f"{mean(f'{m}_psnr'):.2f} / {mean(f'{m}_psnr_head'):.2f}" for m in labels)
-        shares = " | ".join(f"{(mean(f'{m}_psnr') - mean(f'{reference}_psnr')) / room:.2f} / "
-                            f"{(mean(f'{m}_psnr_head') - mean(f'{reference}_psnr_head')) / room_head:.2f}" for m in methods)  # fmt: skip
+        shares = [f"{(mean(f'{m}_psnr') - mean(f'{reference}_psnr')) / room:.2f} / "
+                  f"{(mean(f'{m}_psnr_head') - mean(f'{reference}_psnr_head')) / room_head:.2f}" for m in methods]  # fmt: skip
         tight = sum(r["oracle_psnr"] - r[f"{reference}_psnr"] < 1.0 for r in noisy)
-        lines.append(f"| {setting[0]} {float(setting[1]):.0%} | {len(noisy)} | {mean('oracle_psnr'):.2f} / "
-                     f"{mean('oracle_psnr_head'):.2f} | {cells} | {room:+.2f} / {room_head:+.2f} | {shares} | {tight} |")  # fmt: skip
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+        means.append((f"{setting[0]} {float(setting[1]):.0%}", len(noisy), f"{mean('oracle_psnr'):.2f} / {mean('oracle_psnr_head'):.2f}",
+                      *(f"{mean(f'{m}_psnr'):.2f} / {mean(f'{m}_psnr_head'):.2f}" for m in labels),
+                      f"{room:+.2f} / {room_head:+.2f}", *shares, tight))  # fmt: skip
+    lines += ["", "Means over the noisy slices (whole / head):", ""]
+    lines += markdown_table(["mask", "n", "oracle", *labels, f"headroom over {reference}", *(f"share of {m}" for m in methods),
+                             "slices with headroom < 1 dB"], means)  # fmt: skip
+    ReportWriter(os.path.dirname(os.path.abspath(path))).write_markdown(os.path.basename(path), lines)

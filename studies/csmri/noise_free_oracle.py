@@ -4,13 +4,13 @@ The dagan_csmri comparison scores reconstructions against noisy test images. On 
 predict the noise in the unmeasured k-space, so the lead any method can have over a baseline is limited. This
 script makes the noise-free twin of the scored test subjects (``generate_brain_mr_dataset(..., write_clean=True)``
 with the scored data's recorded arguments; the scored images are checked to be identical), reconstructs each slice
-with :func:`monai_genmed.apps.reconstruction.noise_free_oracle` (the measurements, and elsewhere the expected noisy
+with :func:`studies.csmri.noise_free_oracle` (the measurements, and elsewhere the expected noisy
 image of the noise-free one) and writes, per split, a table of the oracle beside the reference and the learned
 methods: ``headroom_<split>.md`` and ``headroom_<split>.csv``.
 
 Usage (after the evaluate_varied tables exist, ``eval/varied_test*/per_slice.csv``)::
 
-    python benchmarks/noise_free_oracle.py --output_dir bundles/dagan_csmri/docs/results/noise_free_oracle
+    python -m studies.csmri.noise_free_oracle --output_dir bundles/dagan_csmri/docs/results/noise_free_oracle
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import csv
 import json
 import os
 
-from monai_genmed.apps.reconstruction import oracle_headroom
 from monai_genmed.data import generate_brain_mr_dataset
 from monai_genmed.utils.io import write_csv_atomic
+from studies.csmri.oracle import oracle_headroom
 
-BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bundles", "dagan_csmri")
+BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bundles", "dagan_csmri")
 
 
 def twin_dataset(datalist: str, output_dir: str, splits: list[str]) -> str:

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from monai_genmed.apps.report import ReportWriter, markdown_table
+
 __all__ = ["compare_seed_curves", "read_curve"]
 
 
@@ -100,14 +102,9 @@ def compare_seed_curves(
         raise ValueError(f"every arm needs at least one metrics.csv, got {dict(arms)}.")
     curves = {arm: [read_curve(p, metric, x) for p in runs] for arm, runs in arms.items()}
     summaries = {arm: _summary(c, mode, threshold, drop) for arm, c in curves.items()}
-    os.makedirs(output_dir, exist_ok=True)
-
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    report = ReportWriter(output_dir)
+    fig = report.new_figure((6.0, 4.0))
+    ax = fig.subplots()
     for i, (arm, runs) in enumerate(curves.items()):
         color = f"C{i}"
         n = min(len(y) for _, y in runs)
@@ -126,8 +123,7 @@ def compare_seed_curves(
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(os.path.join(output_dir, f"{name}.png"), dpi=110)
-    plt.close(fig)
+    report.save_figure(fig, f"{name}.png", dpi=110)
 
     header = ["arm", "runs", "final", "best", "updates to threshold", "drops > %g" % drop, "mean SD between seeds"]
     rows = []
@@ -135,13 +131,7 @@ def compare_seed_curves(
         reach = ", ".join("never" if np.isnan(r) else str(int(r)) for r in s["updates_to_threshold"])
         rows.append([arm, s["runs"], f"{s['final_mean']:.2f} +- {s['final_sd']:.2f}", f"{s['best_mean']:.2f} +- {s['best_sd']:.2f}",
                      reach if threshold is not None else "-", f"{s['drops']} of {s['validations']}", f"{s['mean_seed_sd']:.2f}"])  # fmt: skip
-    with open(os.path.join(output_dir, f"{name}.csv"), "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    lines = [f"{metric} on the validation split; threshold {threshold}." if threshold is not None else f"{metric}.", "",
-             "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]  # fmt: skip
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    with open(os.path.join(output_dir, f"{name}.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    report.write_csv(f"{name}.csv", [dict(zip(header, r)) for r in rows])
+    lines = [f"{metric} on the validation split; threshold {threshold}." if threshold is not None else f"{metric}.", ""]
+    report.write_markdown(f"{name}.md", lines + markdown_table(header, rows))
     return summaries

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from monai.data import load_decathlon_datalist
 
+from monai_genmed.apps.report import ReportWriter, markdown_table
+
 __all__ = ["slice_class_margins"]
 
 
@@ -98,13 +100,12 @@ def slice_class_margins(
             out.append(row)
     if output_path is not None:
         lines = [f"Margin of `{method}` over `{reference}` (dB, positive: {method} better), split `{split}`, per class of "
-                 "slices: mean over the class and the worst single slice.", "",
-                 "| mask | fraction | class | value | n | " + " | ".join(f"{m} mean | {m} worst (slice)" for m in metrics) + " |",
-                 "|" + " --- |" * (5 + 2 * len(metrics))]  # fmt: skip
-        for r in out:
-            cells = " | ".join(f"{r[f'{m}_margin']:+.2f} | {r[f'{m}_worst']:+.2f} ({r[f'{m}_worst_slice']})" for m in metrics)
-            lines.append(f"| {r['mask_type']} | {r['sampling_fraction']:.0%} | {r['class']} | {r['value']} | {r['n']} | {cells} |")
-        os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
-        with open(output_path, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
+                 "slices: mean over the class and the worst single slice.", ""]  # fmt: skip
+        header = ["mask", "fraction", "class", "value", "n", *(f"{m} {what}" for m in metrics for what in ("mean", "worst (slice)"))]
+        lines += markdown_table(header, [
+            (r["mask_type"], f"{r['sampling_fraction']:.0%}", r["class"], r["value"], r["n"],
+             *(cell for m in metrics for cell in (f"{r[f'{m}_margin']:+.2f}", f"{r[f'{m}_worst']:+.2f} ({r[f'{m}_worst_slice']})")))
+            for r in out
+        ])  # fmt: skip
+        ReportWriter(os.path.dirname(os.path.abspath(output_path))).write_markdown(os.path.basename(output_path), lines)
     return out

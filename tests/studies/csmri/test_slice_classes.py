@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from monai_genmed.apps.reconstruction import slice_class_margins
+from studies.csmri import slice_class_margins
 
 
 def test_margins_per_class_and_worst_slice(tmp_path):

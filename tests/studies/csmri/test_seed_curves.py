@@ -7,7 +7,7 @@ import csv
 import numpy as np
 import pytest
 
-from monai_genmed.apps.reconstruction import compare_seed_curves
+from studies.csmri import compare_seed_curves
 
 
 def write_run(path, values, updates_per_epoch=10):
