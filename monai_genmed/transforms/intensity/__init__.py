@@ -1,22 +1,37 @@
 from __future__ import annotations
 
-from .array import ScaleByPercentile, ScaleHounsfield, UnscaleHounsfield, percentile_scale_factor
+from .array import (
+    FillOutsideHead,
+    ScaleByPercentile,
+    ScaleHounsfield,
+    UnscaleHounsfield,
+    percentile_scale_factor,
+)
 from .dictionary import (
-    ScaleByPercentiled,
+    FillOutsideHeadD,
+    FillOutsideHeadd,
+    FillOutsideHeadDict,
     ScaleByPercentileD,
+    ScaleByPercentiled,
     ScaleByPercentileDict,
-    ScaleHounsfieldd,
     ScaleHounsfieldD,
+    ScaleHounsfieldd,
     ScaleHounsfieldDict,
-    UndoScaleByPercentiled,
     UndoScaleByPercentileD,
+    UndoScaleByPercentiled,
     UndoScaleByPercentileDict,
-    UnscaleHounsfieldd,
     UnscaleHounsfieldD,
+    UnscaleHounsfieldd,
     UnscaleHounsfieldDict,
 )
+from .functional import outside_head_mask
 
 __all__ = [
+    "FillOutsideHead",
+    "FillOutsideHeadd",
+    "FillOutsideHeadD",
+    "FillOutsideHeadDict",
+    "outside_head_mask",
     "ScaleByPercentile",
     "ScaleHounsfield",
     "UnscaleHounsfield",
