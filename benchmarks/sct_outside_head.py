@@ -49,9 +49,10 @@ def test_split(bundle: str, inference: ConfigParser) -> list[str]:
     ct = np.stack([s["ct"] for s in slices])
     body = np.stack([s["mask"] for s in slices])
     air = ~body & (ct < -500)
-    rows = [f"test split: {len(slices)} slices, {body.size} pixels, {body.sum()} in the body, {air.sum()} air pixels outside "
-            f"it; set to air: {outside.sum()} pixels, {(outside & air).sum()} of them air outside the body, "
-            f"{(outside & body).sum()} in the body ({(outside & body & (ct < -500)).sum()} of those air in the CT)", "",
+    summary = (f"test split: {len(slices)} slices, {body.size} pixels, {body.sum()} in the body, {air.sum()} air pixels "
+               f"outside it; set to air: {outside.sum()} pixels, {(outside & air).sum()} of them air outside the body, "
+               f"{(outside & body).sum()} in the body ({(outside & body & (ct < -500)).sum()} of those air in the CT)")  # fmt: skip
+    rows = [summary, "",
             "| model | mask_outside_head | sCT in the air outside the body, mean (HU) | MAE whole slice (HU) | MAE in the body (HU) |",
             "| --- | --- | --- | --- | --- |"]  # fmt: skip
     for name, file in MODELS.items():
@@ -71,8 +72,9 @@ def whole_head(bundle: str) -> list[str]:
     ct = colin27_hounsfield()[:, :, WHOLE_HEAD_SLICES].astype(np.float32)
     head = colin27_head_mask()[:, :, WHOLE_HEAD_SLICES]
     air = ~head & (ct < -500)
-    rows = [f"whole head: Colin27 axial slices {WHOLE_HEAD_SLICES.start}-{WHOLE_HEAD_SLICES.stop - 1}, {ct.shape}, "
-            f"{head.sum()} head voxels, {air.sum()} air voxels outside it", "",
+    summary = (f"whole head: Colin27 axial slices {WHOLE_HEAD_SLICES.start}-{WHOLE_HEAD_SLICES.stop - 1}, {ct.shape}, "
+               f"{head.sum()} head voxels, {air.sum()} air voxels outside it")
+    rows = [summary, "",
             "| model | mask_outside_head | sCT in the air outside the head, mean / median (HU) | MAE all voxels (HU) | MAE in the head (HU) |",
             "| --- | --- | --- | --- | --- |"]  # fmt: skip
     configs = [os.path.join(bundle, "configs", n) for n in ("common.json", "inference.json")]
