@@ -27,11 +27,7 @@ import pytest
 from monai.transforms import LoadImage
 
 from monai_genmed.data import default_undersampling_mask
-from monai_genmed.data.colin27 import (
-    colin27_brain_mask,
-    colin27_head_mask,
-    load_colin27_t1,
-)
+from monai_genmed.data.colin27 import colin27_brain_mask, colin27_head_mask, load_colin27_t1
 from monai_genmed.data.head_mr_ct import colin27_hounsfield
 from monai_genmed.transforms.kspace import image_to_kspace, save_kspace, zero_filled
 

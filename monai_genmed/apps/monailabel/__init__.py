@@ -9,12 +9,6 @@ its own environment: ``bash .ci/install_monailabel`` makes ``.venv-label``. The 
 
 from __future__ import annotations
 
-from .tasks import (
-    BundleImageTask,
-    GenerativeSampleTask,
-    ReconstructionTask,
-    SyntheticCTTask,
-    check_mr_volume,
-)
+from .tasks import BundleImageTask, GenerativeSampleTask, ReconstructionTask, SyntheticCTTask, check_mr_volume
 
 __all__ = ["BundleImageTask", "GenerativeSampleTask", "ReconstructionTask", "SyntheticCTTask", "check_mr_volume"]

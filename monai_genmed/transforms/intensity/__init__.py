@@ -1,27 +1,21 @@
 from __future__ import annotations
 
-from .array import (
-    FillOutsideHead,
-    ScaleByPercentile,
-    ScaleHounsfield,
-    UnscaleHounsfield,
-    percentile_scale_factor,
-)
+from .array import FillOutsideHead, ScaleByPercentile, ScaleHounsfield, UnscaleHounsfield, percentile_scale_factor
 from .dictionary import (
-    FillOutsideHeadD,
     FillOutsideHeadd,
+    FillOutsideHeadD,
     FillOutsideHeadDict,
-    ScaleByPercentileD,
     ScaleByPercentiled,
+    ScaleByPercentileD,
     ScaleByPercentileDict,
-    ScaleHounsfieldD,
     ScaleHounsfieldd,
+    ScaleHounsfieldD,
     ScaleHounsfieldDict,
-    UndoScaleByPercentileD,
     UndoScaleByPercentiled,
+    UndoScaleByPercentileD,
     UndoScaleByPercentileDict,
-    UnscaleHounsfieldD,
     UnscaleHounsfieldd,
+    UnscaleHounsfieldD,
     UnscaleHounsfieldDict,
 )
 from .functional import outside_head_mask

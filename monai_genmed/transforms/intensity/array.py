@@ -12,12 +12,7 @@ import numpy as np
 import torch
 from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms import Transform
-from monai.utils import (
-    TransformBackends,
-    convert_to_dst_type,
-    convert_to_numpy,
-    convert_to_tensor,
-)
+from monai.utils import TransformBackends, convert_to_dst_type, convert_to_numpy, convert_to_tensor
 
 from .functional import outside_head_mask
 

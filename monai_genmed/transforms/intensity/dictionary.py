@@ -10,13 +10,7 @@ from monai.transforms import MapTransform
 
 from monai_genmed.utils.flags import ensure_bool
 
-from .array import (
-    FillOutsideHead,
-    ScaleByPercentile,
-    ScaleHounsfield,
-    UnscaleHounsfield,
-    percentile_scale_factor,
-)
+from .array import FillOutsideHead, ScaleByPercentile, ScaleHounsfield, UnscaleHounsfield, percentile_scale_factor
 
 __all__ = [
     "FillOutsideHeadd",
