@@ -1,4 +1,5 @@
-"""MONAI Label sample app of monai_genmed: synthetic CT from MR and CS-MRI reconstruction, served as images.
+"""MONAI Label sample app of monai_genmed: synthetic CT from MR, CS-MRI reconstruction and samples of the VAE/GAN,
+served as images.
 
     monailabel start_server --app apps/monailabel_genmed --studies /path/to/studies --host 127.0.0.1 --port 8000
 
@@ -17,7 +18,7 @@ from fastapi import HTTPException
 from monailabel.interfaces.app import MONAILabelApp
 from monailabel.interfaces.exception import MONAILabelException
 
-from monai_genmed.apps.monailabel import ReconstructionTask, SyntheticCTTask
+from monai_genmed.apps.monailabel import GenerativeSampleTask, ReconstructionTask, SyntheticCTTask
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class GenMedApp(MONAILabelApp):
     def __init__(self, app_dir, studies, conf):
         self.repo = Path(conf.get("genmed_repo") or os.environ.get("MONAI_GENMED_REPO") or Path(__file__).resolve().parents[2])
         super().__init__(app_dir=app_dir, studies=studies, conf=conf, name="monai_genmed",
-                         description="Synthetic CT from MR and CS-MRI reconstruction (images, not label maps)",
+                         description="Synthetic CT from MR, CS-MRI reconstruction, VAE/GAN samples (images, not label maps)",
                          version="0.1.0")  # fmt: skip
 
     def init_infers(self):
@@ -34,6 +35,9 @@ class GenMedApp(MONAILabelApp):
         tasks = {
             "synthetic_ct": SyntheticCTTask(bundles / "cyclegan_mr2ct"),
             "reconstruction": ReconstructionTask(bundles / "dagan_csmri"),
+            # listed in /info once the bundle's models/model.pt exists; until then a call says what is missing
+            "sample_vae": GenerativeSampleTask(self.repo, "vae_mri"),
+            "sample_gan": GenerativeSampleTask(self.repo, "gan_mri"),
         }
         for name, task in tasks.items():
             if not task.is_valid():

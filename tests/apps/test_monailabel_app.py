@@ -7,6 +7,7 @@ MONAI Label needs numpy<2 and pydicom 2.4.4, so it runs from its own venv (``bas
 
 from __future__ import annotations
 
+import base64
 import email
 import json
 import os
@@ -55,6 +56,11 @@ def studies(tmp_path_factory):
     affine = affine.copy()
     affine[:3, 3] += affine[:3, :3] @ [s.start for s in SLAB]
     nib.save(nib.Nifti1Image(_slab(t1) / t1.max(), affine), studies / "mr_head.nii.gz")
+    # the same six slices over the whole head, air around it: the field of view of a clinical MR
+    whole = t1[:, :, SLAB[2]] / t1.max()
+    whole_affine = load_colin27_t1()[1].copy()
+    whole_affine[:3, 3] += whole_affine[:3, :3] @ [0, 0, SLAB[2].start]
+    nib.save(nib.Nifti1Image(whole.astype(np.float32), whole_affine), studies / "mr_whole_head.nii.gz")
     # a CT of the whole head, air around it, as a scanner writes it
     nib.save(nib.Nifti1Image(colin27_hounsfield()[:, :, SLAB[2]].astype(np.int16), load_colin27_t1()[1]), studies / "ct_head.nii.gz")
     uploads = root / "uploads"
@@ -78,14 +84,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _serving_repo(root: Path) -> Path:
+    """The repository as the server sees it: every bundle of this one (linked), except the generative ones, which get
+    their configs linked and, for vae_mri, weights of its own architecture made here (untrained: the shipped ones may
+    not exist yet); gan_mri has none, so its sampling task must say so."""
+    import torch
+    from monai.bundle import ConfigParser
+
+    repo = root / "repo"
+    (repo / "bundles").mkdir(parents=True)
+    (repo / "configs").symlink_to(REPO / "configs")
+    for bundle in (REPO / "bundles").iterdir():
+        if bundle.name in ("vae_mri", "gan_mri"):
+            (repo / "bundles" / bundle.name).mkdir()
+            (repo / "bundles" / bundle.name / "configs").symlink_to(bundle / "configs")
+        elif bundle.is_dir():
+            (repo / "bundles" / bundle.name).symlink_to(bundle)
+    parser = ConfigParser()
+    parser.read_config([str(REPO / "configs" / "brain_mr_64.json"), str(REPO / "bundles" / "vae_mri" / "configs" / "common.json")])
+    torch.manual_seed(0)
+    (repo / "bundles" / "vae_mri" / "models").mkdir()
+    torch.save({"model": parser.get_parsed_content("network_def").state_dict()}, repo / "bundles" / "vae_mri" / "models" / "model.pt")
+    return repo
+
+
 @pytest.fixture(scope="module")
 def server(studies):
     port = _free_port()
     root = studies["root"]
+    repo = _serving_repo(root)
     app = root / "app"
     shutil.copytree(REPO / "apps" / "monailabel_genmed", app, ignore=shutil.ignore_patterns("__pycache__", "model", "logs"))
     env = {**os.environ, "MONAILABEL_PYEXE": str(LABEL_PYTHON), "PATH": f"{LABEL_PYTHON.parent}:{os.environ['PATH']}",
-           "MONAI_GENMED_REPO": str(REPO), "MONAI_LABEL_SESSION_PATH": str(root / "sessions"), "TMPDIR": str(root),
+           "MONAI_GENMED_REPO": str(repo), "MONAI_LABEL_SESSION_PATH": str(root / "sessions"), "TMPDIR": str(root),
            "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}  # fmt: skip
     log = open(root / "server.log", "w")
     process = subprocess.Popen([str(LABEL_PYTHON.parent / "monailabel"), "start_server", "--app", str(app), "--studies",
@@ -177,14 +208,33 @@ def test_synthetic_ct_as_slicer_asks_returns_int16_hu_on_the_mr_grid(server, stu
 
 
 @needs_sct_weights
-def test_synthetic_ct_uncertainty_is_a_second_image_on_the_same_grid(server, studies, tmp_path):
-    status, result, payload = infer(server, "synthetic_ct", image="mr_head", params={"uncertainty": True, "result_dtype": "uint8"})
+def test_synthetic_ct_of_a_whole_head_has_air_around_it_and_its_uncertainty_as_a_second_image(server, studies, tmp_path):
+    status, result, payload = infer(server, "synthetic_ct", image="mr_whole_head", params={"uncertainty": True, "result_dtype": "uint8"})
     assert status == 200, result
-    assert result["image"].startswith("uncertainty") and result["result_dtype"] == "int16"
-    spread, affine, _ = _read(payload, ".nii.gz", tmp_path)
-    source = nib.load(studies["studies"] / "mr_head.nii.gz")
-    assert spread.shape == source.shape and spread.min() >= 0 and spread.max() > 0
+    assert result["image"] == "the result" and result["result_dtype"] == "int16"
+    hu, affine, dtype = _read(payload, ".nii.gz", tmp_path)
+    source = nib.load(studies["studies"] / "mr_whole_head.nii.gz")
+    assert hu.shape == source.shape and dtype == np.int16
     np.testing.assert_allclose(affine, source.affine, atol=1e-4)
+    # the air around the head is air (the generator alone gives +709 HU there: docs/clinical_files.md)
+    head, reference = colin27_head_mask()[:, :, SLAB[2]], colin27_hounsfield()[:, :, SLAB[2]]
+    air = ~head & (reference < -500)
+    assert np.median(hu[air]) == -1000 and np.mean(hu[air] == -1000) > 0.9
+    # the flip spread travels in the JSON as a second image on the same grid, 0 where the air was set
+    second = result["second_image"]
+    assert second["name"] == "uncertainty" and second["dtype"] == "float32" and second["encoding"] == "base64"
+    (tmp_path / "spread").mkdir()
+    spread, spread_affine, spread_dtype = _read(base64.b64decode(second["data"]), ".nii.gz", tmp_path / "spread")
+    assert spread.shape == source.shape and spread_dtype == np.float32
+    np.testing.assert_allclose(spread_affine, source.affine, atol=1e-4)
+    assert spread.min() >= 0 and spread[head].max() > 0 and np.all(spread[air & (hu == -1000)] == 0)
+    # "only": the map is the image (for a viewer that loads the returned file), the same values
+    status, result, payload = infer(server, "synthetic_ct", image="mr_whole_head", params={"uncertainty": "only"})
+    assert status == 200 and result["image"].startswith("uncertainty") and result["result_dtype"] == "float32", result
+    np.testing.assert_array_equal(_read(payload, ".nii.gz", tmp_path)[0], spread)
+    # mask_outside_head false: the generator's own values in the air
+    status, result, payload = infer(server, "synthetic_ct", image="mr_whole_head", params={"mask_outside_head": False})
+    assert status == 200 and np.median(_read(payload, ".nii.gz", tmp_path)[0][air]) > 0, result
 
 
 def test_reconstruction_of_uploaded_kspace_is_float_in_the_input_units_and_beats_zero_filled(server, studies, tmp_path):
@@ -199,13 +249,30 @@ def test_reconstruction_of_uploaded_kspace_is_float_in_the_input_units_and_beats
     assert error < zf_error / 2  # the cascade removes most of the undersampling error, on the input's scale
     assert abs(np.percentile(recon, 99) - np.percentile(target, 99)) < 0.1
     # the flip-spread map: on the same grid, larger where the reconstruction is wrong
-    status, result, payload = infer(server, "reconstruction", params={"uncertainty": "true"}, upload=studies["uploads"] / "slice.npz")
+    status, result, payload = infer(server, "reconstruction", params={"uncertainty": "only"}, upload=studies["uploads"] / "slice.npz")
     assert status == 200 and result["image"].startswith("uncertainty"), result
     spread = _read(payload, ".nii.gz", tmp_path)[0].reshape(target.shape)
     order = np.argsort(spread.ravel())
     tenth = order.size // 10
     error = np.abs(recon - target).ravel()
     assert spread.min() >= 0 and error[order[-tenth:]].mean() > 2 * error[order[:tenth]].mean()
+
+
+def test_sampling_task_returns_a_stack_of_vae_samples_and_names_missing_gan_weights(server, tmp_path):
+    assert "sample_vae" in server["info"]["models"] and "sample_gan" not in server["info"]["models"]  # no GAN weights
+    status, result, payload = infer(server, "sample_vae", image="mr_head", params={"num_samples": 3, "seed": 7, "result_dtype": "uint8"})
+    assert status == 200, result
+    assert result["result_dtype"] == "float32" and result["num_samples"] == 3 and result["bundle"] == "vae_mri"
+    stack, _, dtype = _read(payload, ".nii.gz", tmp_path)
+    assert stack.shape == (64, 64, 3) and dtype == np.float32 and np.isfinite(stack).all()
+    assert not np.array_equal(stack[..., 0], stack[..., 1])  # three draws, not one
+    status, _, payload = infer(server, "sample_vae", image="mr_head", params={"num_samples": 3, "seed": 7})
+    assert status == 200
+    np.testing.assert_array_equal(_read(payload, ".nii.gz", tmp_path)[0], stack)  # the seed fixes the draws
+    status, result, _ = infer(server, "sample_gan", image="mr_head")
+    assert status == 422 and "gan_mri bundle has no weights" in result["detail"], result
+    status, result, _ = infer(server, "sample_vae", image="mr_head", params={"num_samples": 0})
+    assert status == 422 and "num_samples must be an integer in [1, 256]" in result["detail"], result
 
 
 @pytest.mark.parametrize(

@@ -144,7 +144,7 @@ def test_inference_writes_int16_hu_with_the_input_affine_matching_the_slice_netw
     datalist = json.loads((trained / "data" / "head_mr_ct" / "datalist.json").read_text())
     mr = _volume_from_slice(trained / "data" / "head_mr_ct" / datalist["test"][0]["mr"], tmp_path / "mr.nii.gz")
     run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(tmp_path / "mr.nii.gz"),
-        output_dir=str(tmp_path / "out"), **NET)  # fmt: skip
+        output_dir=str(tmp_path / "out"), mask_outside_head=False, **NET)  # fmt: skip
     result = nib.load(tmp_path / "out" / "mr_synct.nii.gz")
     source = nib.load(tmp_path / "mr.nii.gz")
     assert result.shape == source.shape and result.get_data_dtype() == np.int16
@@ -154,12 +154,53 @@ def test_inference_writes_int16_hu_with_the_input_affine_matching_the_slice_netw
     net.load_state_dict(torch.load(trained / "models" / "model.pt", weights_only=True)["model"])
     net.eval()
     scale = np.percentile(mr * 5 / 5, 99.5)  # inference scales the volume by its 99.5th percentile
+    x = torch.from_numpy(mr / scale * 2 - 1)[None, None]
     with torch.no_grad():
-        y = net(torch.from_numpy(mr / scale * 2 - 1)[None, None]).numpy()[0, 0]
-    expected = -1024 + (y + 1) / 2 * 4024
-    in_ras = nib.as_closest_canonical(nib.Nifti1Image(np.stack([expected] * 5, -1), nib.load(
-        trained / "data" / "head_mr_ct" / datalist["test"][0]["mr"]).affine)).get_fdata()  # fmt: skip
-    assert np.abs(result.get_fdata() - in_ras).max() <= 1.0  # int16 rounding
+        y = net(x).numpy()[0, 0]
+        y_mirrored = torch.flip(net(torch.flip(x, (3,))), (3,)).numpy()[0, 0]  # upright slices: axis 1 is left-right
+    slice_affine = nib.load(trained / "data" / "head_mr_ct" / datalist["test"][0]["mr"]).affine
+
+    def in_ras(array):
+        return nib.as_closest_canonical(nib.Nifti1Image(np.stack([array] * 5, -1), slice_affine)).get_fdata()
+
+    assert np.abs(result.get_fdata() - in_ras(-1024 + (y + 1) / 2 * 4024)).max() <= 1.0  # int16 rounding
+    # the flip-spread uncertainty beside it (on by default): float32 HU on the same grid, the network's own spread
+    spread = nib.load(tmp_path / "out" / "mr_synct_uncertainty.nii.gz")
+    assert spread.get_data_dtype() == np.float32 and spread.shape == source.shape
+    np.testing.assert_allclose(spread.affine, source.affine, atol=1e-5)
+    np.testing.assert_allclose(spread.get_fdata(), in_ras(np.abs(y - y_mirrored) / 2 * 2012), atol=0.05)
+    assert spread.get_fdata().max() > 0
+    # --uncertainty False: one pass, no second file, the same synthetic CT
+    run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(tmp_path / "mr.nii.gz"),
+        output_dir=str(tmp_path / "one_pass"), mask_outside_head=False, uncertainty=False, **NET)  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "one_pass").iterdir()) == ["mr_synct.nii.gz"]
+    np.testing.assert_array_equal(nib.load(tmp_path / "one_pass" / "mr_synct.nii.gz").get_fdata(), result.get_fdata())
+
+
+def test_inference_sets_the_air_around_the_head_to_air(bundle, trained, tmp_path):
+    """The generator never saw air around a head (training slices lie inside it); the post-processing sets the
+    wide dark regions that reach the MR's edge to -1000 HU and their uncertainty to 0, and leaves the head alone."""
+    datalist = json.loads((trained / "data" / "head_mr_ct" / "datalist.json").read_text())
+    _volume_from_slice(trained / "data" / "head_mr_ct" / datalist["test"][0]["mr"], tmp_path / "slab.nii.gz")
+    slab = nib.load(tmp_path / "slab.nii.gz")
+    pad = 12  # 12 voxels of air (MR 0) around the slab in-plane: a field of view larger than the head
+    padded = np.pad(slab.get_fdata().astype(np.float32), ((pad, pad), (pad, pad), (0, 0)))
+    affine = slab.affine.copy()
+    affine[:3, 3] -= affine[:3, :2] @ [pad, pad]
+    nib.save(nib.Nifti1Image(padded, affine), tmp_path / "mr.nii.gz")
+    outputs = {}
+    for masked in (True, False):
+        run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(tmp_path / "mr.nii.gz"),
+            output_dir=str(tmp_path / str(masked)), mask_outside_head=masked, **NET)  # fmt: skip
+        outputs[masked] = [nib.load(tmp_path / str(masked) / f"mr_synct{p}.nii.gz").get_fdata() for p in ("", "_uncertainty")]
+    (sct, spread), (plain, plain_spread) = outputs[True], outputs[False]
+    air = np.ones(padded.shape, bool)
+    air[pad:-pad, pad:-pad] = False
+    assert np.all(sct[air] == -1000) and np.all(spread[air] == 0)
+    assert np.abs(plain[air] + 1000).mean() > 10  # what the tiny generator makes of air it never saw
+    changed = sct != plain
+    assert not changed[~air].mean() > 0.05  # the slab (a crop inside the head) is left (nearly) alone
+    np.testing.assert_array_equal(spread[~changed], plain_spread[~changed])
 
 
 def test_inference_reads_a_dicom_mr_series_and_writes_a_ct_series_of_its_study(bundle, trained, tmp_path):

@@ -10,6 +10,7 @@ reconstruction, in the input's units) and say in the response's JSON what was re
 
 from __future__ import annotations
 
+import base64
 import glob
 import os
 import tempfile
@@ -26,7 +27,7 @@ BasicInferTask, _ = optional_import("monailabel.tasks.infer.basic_infer", name="
 InferType, _ = optional_import("monailabel.interfaces.tasks.infer_v2", name="InferType")
 write_itk, _ = optional_import("monailabel.transform.writer", name="write_itk")
 
-__all__ = ["BundleImageTask", "ReconstructionTask", "SyntheticCTTask", "check_mr_volume"]
+__all__ = ["BundleImageTask", "GenerativeSampleTask", "ReconstructionTask", "SyntheticCTTask", "check_mr_volume"]
 
 #: a volume with more than this fraction of its voxels below -200 is taken for a CT in HU (MR magnitudes are >= 0)
 CT_LIKE_FRACTION = 0.05
@@ -98,9 +99,11 @@ class BundleImageTask(BasicInferTask):
         return self.config_files, self.overrides
 
     uncertainty_description = ""
+    #: the dtype of the uncertainty map (float32: a spread of a few HU or less is not rounded away)
+    uncertainty_dtype = "float32"
 
     def uncertainty(self, input_path: str, work: str, device_name: str, result: np.ndarray) -> np.ndarray:
-        """The uncertainty map returned instead of the result when the request has ``uncertainty: true``."""
+        """The uncertainty map of ``result``: a second image (``uncertainty: true``) or the image (``"only"``)."""
         raise ValueError(f"{type(self).__name__} offers no uncertainty map; leave out the request's 'uncertainty'.")
 
     def run_bundle(self, input_path: str, output_dir: str, device_name: str, extra: Mapping[str, Any] | None = None) -> str:
@@ -121,6 +124,36 @@ class BundleImageTask(BasicInferTask):
             raise RuntimeError(f"the bundle {self.bundle_dir.name} wrote no {self.output_glob} for {input_path}.")
         return found[0]
 
+    def bundle_overrides(self, request: Mapping[str, Any], wants_uncertainty: bool) -> dict[str, Any]:
+        """Config overrides of one request (none here; the synthetic CT passes its switches)."""
+        return {}
+
+    @staticmethod
+    def uncertainty_mode(request: Mapping[str, Any]) -> str:
+        """``"second"`` (the result as the image, the map as a second image in the JSON), ``"only"`` (the map as the
+        image) or ``""`` (no map), from the request's ``uncertainty``: true / "only" / false."""
+        value = str(request.get("uncertainty", "false")).lower()
+        if value == "only":
+            return "only"
+        return "second" if value in ("1", "true", "yes") else ""
+
+    def write_result(self, values: np.ndarray, affine: np.ndarray, dtype: str, request: Mapping[str, Any]) -> str:
+        """``values`` as ``dtype`` in the request's ``result_extension`` (NIfTI by default) in a new temporary file."""
+        import nibabel as nib
+
+        values = values.astype(dtype)
+        if values.ndim == 2:  # one slice: a volume of one slice, so the 4x4 affine places it (ITK writes 3D)
+            values = values[..., None]
+        extension = request.get("result_extension") or ".nii.gz"
+        extension = extension if extension.startswith(".") else f".{extension}"
+        handle, output_file = tempfile.mkstemp(suffix=extension)  # MONAI Label removes it once sent
+        os.close(handle)
+        if extension in (".nii", ".nii.gz"):
+            nib.save(nib.Nifti1Image(values, affine), output_file)
+        else:  # ITK writes NRRD, MHA, ... in LPS from the RAS affine
+            write_itk(values, output_file, affine, dtype, bool(request.get("result_compress", False)))
+        return output_file
+
     def __call__(self, request: Mapping[str, Any], callbacks=None) -> tuple[str, dict[str, Any]]:
         import nibabel as nib
 
@@ -136,46 +169,51 @@ class BundleImageTask(BasicInferTask):
         for check in self.input_checks:
             check(input_path)
         device_name = self.device_name(request)
-        wants_uncertainty = str(request.get("uncertainty", "false")).lower() in ("1", "true", "yes")
+        mode = self.uncertainty_mode(request)
+        spread = None
         with tempfile.TemporaryDirectory(prefix="genmed_infer_") as work:
             start = time.time()
-            produced = self.run_bundle(input_path, work, device_name)
+            produced = self.run_bundle(input_path, work, device_name, extra=self.bundle_overrides(request, bool(mode)))
             latency_bundle = time.time() - start
             result = nib.load(produced)
             values = np.asarray(result.dataobj).astype(np.float32)
             affine = result.affine
-            if wants_uncertainty:
-                values = self.uncertainty(input_path, work, device_name, values)
-            values = values.astype(self.result_dtype)
-        if values.ndim == 2:  # one slice: a volume of one slice, so the 4x4 affine places it (ITK writes 3D)
-            values = values[..., None]
+            if mode:
+                spread = self.uncertainty(input_path, work, device_name, values)
         requested = request.get("result_dtype")
-        extension = request.get("result_extension") or ".nii.gz"
-        extension = extension if extension.startswith(".") else f".{extension}"
-        handle, output_file = tempfile.mkstemp(suffix=extension)  # MONAI Label removes it once sent
-        os.close(handle)
-        if extension in (".nii", ".nii.gz"):
-            nib.save(nib.Nifti1Image(values, affine), output_file)
-        else:  # ITK writes NRRD, MHA, ... in LPS from the RAS affine
-            write_itk(values, output_file, affine, self.result_dtype, bool(request.get("result_compress", False)))
+        dtype = self.uncertainty_dtype if mode == "only" else self.result_dtype
+        output_file = self.write_result(spread if mode == "only" else values, affine, dtype, request)
         why = (f"the values are {self.units}; the request's result_dtype={requested!r} would cast them to "
-               f"{requested} and lose them, so {self.result_dtype} was written") if requested and requested != self.result_dtype else ""  # fmt: skip
+               f"{requested} and lose them, so {dtype} was written") if requested and requested != dtype else ""  # fmt: skip
+        shown = spread if mode == "only" else values
         info = {
-            "image": self.uncertainty_description if wants_uncertainty else "the result",
-            "result_dtype": self.result_dtype,
+            "image": self.uncertainty_description if mode == "only" else "the result",
+            "result_dtype": dtype,
             "requested_result_dtype": requested,
-            "result_extension": extension,
+            "result_extension": os.path.splitext(output_file)[1] if not output_file.endswith(".nii.gz") else ".nii.gz",
             "units": self.units,
             "volume_type": "scalar",
             "load_as": "a scalar volume (not a segmentation or label map)",
             "why": why,
-            "shape": list(values.shape),
-            "value_range": [float(values.min()), float(values.max())],
+            "shape": list(shown.shape if shown.ndim > 2 else (*shown.shape, 1)),
+            "value_range": [float(shown.min()), float(shown.max())],
             "device": device_name,
             "bundle": self.bundle_dir.name,
-            "weights": os.path.relpath(self.configure(input_path)[1].get("ckpt_path", self.path[-1]), self.bundle_dir),
-            "latencies": {"bundle": round(latency_bundle, 3), "total": round(time.time() - begin, 3)},
+            "weights": os.path.relpath(os.path.realpath(self.configure(input_path)[1].get("ckpt_path", self.path[-1])), self.bundle_dir),
         }
+        if mode == "second":  # MONAI Label sends one file and the JSON: the map travels in the JSON
+            second = self.write_result(spread, affine, self.uncertainty_dtype, {**request, "result_extension": ".nii.gz"})
+            try:
+                data = base64.b64encode(Path(second).read_bytes()).decode("ascii")
+            finally:
+                os.remove(second)
+            info["second_image"] = {
+                "name": "uncertainty", "description": self.uncertainty_description, "format": "NIfTI, gzip",
+                "encoding": "base64", "dtype": self.uncertainty_dtype, "units": self.units,
+                "value_range": [float(spread.min()), float(spread.max())], "data": data,
+                "how_to_read": "base64-decode 'data' into a .nii.gz file; it has the result's grid (affine, shape)",
+            }  # fmt: skip
+        info["latencies"] = {"bundle": round(latency_bundle, 3), "total": round(time.time() - begin, 3)}
         return output_file, info
 
 
@@ -191,24 +229,33 @@ class SyntheticCTTask(BundleImageTask):
                          input_checks=[check_mr_volume])  # fmt: skip
 
     uncertainty_description = ("uncertainty: |sCT(MR) - mirror(sCT(mirror(MR)))| / 2 in HU, the spread of the generator "
-                               "over a left-right mirror of the head (benchmarks/sct_uncertainty.py measures how it "
-                               "ranks the errors)")  # fmt: skip
+                               "over a left-right mirror of the head, written by the bundle's inference beside the sCT "
+                               "(0 where the air around the head is set to -1000 HU; benchmarks/sct_uncertainty.py "
+                               "measures how it ranks the errors)")  # fmt: skip
+
+    @staticmethod
+    def _switch(request: Mapping[str, Any], key: str, default: bool) -> bool:
+        value = request.get(key, default)
+        if isinstance(value, str):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(f"{key} must be true or false, got {value!r}.")
+            return value.lower() in ("true", "1", "yes")
+        return bool(value)
+
+    def bundle_overrides(self, request: Mapping[str, Any], wants_uncertainty: bool) -> dict[str, Any]:
+        """The bundle computes the flip spread in the same run (a second network pass) only when it is asked for;
+        ``mask_outside_head: false`` in the request keeps the generator's values in the air around the head."""
+        return {"uncertainty": wants_uncertainty, "mask_outside_head": self._switch(request, "mask_outside_head", True)}
 
     def uncertainty(self, input_path: str, work: str, device_name: str, result: np.ndarray) -> np.ndarray:
-        """Run the bundle again on the MR mirrored left-right in the world (the array axis nearest to RAS x flipped,
-        the affine kept), mirror that synthetic CT back and return half the absolute difference to ``result``."""
+        """The ``*_synct_uncertainty.nii.gz`` that the bundle's inference wrote beside the synthetic CT."""
         import nibabel as nib
-        from monai.transforms import LoadImage
 
-        image = LoadImage(image_only=True)(input_path)
-        array = np.squeeze(image.detach().cpu().numpy())
-        affine = image.affine.detach().cpu().numpy()
-        axis = int(np.argmax(np.abs(affine[0, :3])))  # the array axis that runs left-right
-        mirrored = os.path.join(work, "mirrored", "mirrored_mr.nii.gz")
-        os.makedirs(os.path.dirname(mirrored))
-        nib.save(nib.Nifti1Image(np.ascontiguousarray(np.flip(array, axis)).astype(np.float32), affine), mirrored)
-        flipped = np.asarray(nib.load(self.run_bundle(mirrored, os.path.join(work, "mirrored"), device_name)).dataobj, np.float32)
-        return np.abs(result - np.flip(flipped, axis)) / 2
+        found = sorted(glob.glob(os.path.join(work, "*_synct_uncertainty.nii.gz")))
+        if not found:
+            raise RuntimeError(f"the bundle {self.bundle_dir.name} wrote no *_synct_uncertainty.nii.gz for {input_path}.")
+        spread = np.asarray(nib.load(found[0]).dataobj, np.float32)
+        return spread.reshape(result.shape)
 
 
 class ReconstructionTask(BundleImageTask):
@@ -255,3 +302,78 @@ class ReconstructionTask(BundleImageTask):
         mirrored = self.run_bundle(input_path, folder, device_name, extra={
             "ensemble_network": "$monai_genmed.networks.nets.FlipEnsemble(@network, flips=[[-1]])"})  # fmt: skip
         return np.abs(result - np.asarray(nib.load(mirrored).dataobj, np.float32)) / 2
+
+
+class GenerativeSampleTask(BundleImageTask):
+    """Draw ``num_samples`` images from a generative bundle (``vae_mri``, ``gan_mri``) and return them as one stack.
+
+    The bundle is picked by name among ``repo/bundles``; its own sampling configs run (``configs/brain_mr_64.json``,
+    ``configs/sampling.json``, the bundle's ``common.json`` and its ``sample.json``, or ``inference.json`` where it
+    has no ``sample.json``) with the request's ``num_samples`` and ``seed``. The result is float32, the generator's
+    intensities (about [0, 1]), ``(H, W, num_samples)`` with 1 mm pixels: sample ``k`` is slice ``k``. MONAI Label's
+    infer endpoint wants an image with every call; this task ignores it (send any study id).
+
+    Args:
+        repo: the repository root (holds ``configs/`` and ``bundles/``).
+        bundle: the bundle's folder name under ``bundles/``.
+        max_samples: the most samples one request may ask for.
+    """
+
+    def __init__(self, repo: str | os.PathLike, bundle: str = "vae_mri", max_samples: int = 256) -> None:
+        repo = Path(repo).resolve()
+        bundle_dir = repo / "bundles" / bundle
+        if not (bundle_dir / "configs" / "common.json").is_file():
+            raise ValueError(f"no bundle {bundle!r} under {repo / 'bundles'}; name a generative bundle: vae_mri or gan_mri.")
+        own = "sample.json" if (bundle_dir / "configs" / "sample.json").is_file() else "inference.json"
+        super().__init__(bundle_dir, ["common.json", own], {}, "sample_*.nii.gz", "float32",
+                         "the generator's intensities (about [0, 1], as its training images)",
+                         f"samples of the shipped {bundle} generator (a float32 stack of 2D images)")  # fmt: skip
+        self.config_files = [str(repo / "configs" / "brain_mr_64.json"), str(repo / "configs" / "sampling.json"),
+                             *self.config_files]  # fmt: skip
+        self.max_samples = max_samples
+
+    def sample_settings(self, request: Mapping[str, Any]) -> tuple[int, int]:
+        """``(num_samples, seed)`` of the request (defaults 8 and 0), checked."""
+        settings = []
+        for key, default, low, high in (("num_samples", 8, 1, self.max_samples), ("seed", 0, 0, 2**31 - 1)):
+            value = request.get(key, default)
+            try:
+                number = int(value)
+            except (TypeError, ValueError):
+                number = None
+            if number is None or isinstance(value, bool) or number != float(value) or not low <= number <= high:
+                raise ValueError(f"{key} must be an integer in [{low}, {high}], got {value!r}.")
+            settings.append(number)
+        return settings[0], settings[1]
+
+    def __call__(self, request: Mapping[str, Any], callbacks=None) -> tuple[str, dict[str, Any]]:
+        import nibabel as nib
+
+        begin = time.time()
+        num_samples, seed = self.sample_settings(request)
+        weights = self.path[-1]
+        if not os.path.isfile(weights):
+            raise FileNotFoundError(f"the {self.bundle_dir.name} bundle has no weights at {weights}: train it (its "
+                                    f"docs/README.md) or ship them, then restart the server.")  # fmt: skip
+        device_name = self.device_name(request)
+        with tempfile.TemporaryDirectory(prefix="genmed_sample_") as work:
+            start = time.time()
+            self.run_bundle("", work, device_name, extra={
+                "num_samples": num_samples, "sample_seed": seed, "output_ext": ".nii.gz"})  # fmt: skip
+            latency_bundle = time.time() - start
+            files = sorted(glob.glob(os.path.join(work, "sample_*.nii.gz")))
+            stack = np.stack([np.squeeze(np.asarray(nib.load(f).dataobj, np.float32)) for f in files], -1)
+        output_file = self.write_result(stack, np.eye(4), self.result_dtype, request)
+        requested = request.get("result_dtype")
+        info = {
+            "image": f"{len(files)} samples of {self.bundle_dir.name}, seed {seed}: sample k is slice k",
+            "result_dtype": self.result_dtype, "requested_result_dtype": requested, "units": self.units,
+            "why": (f"the request's result_dtype={requested!r} would cast the intensities to {requested}, so "
+                    f"{self.result_dtype} was written") if requested and requested != self.result_dtype else "",
+            "volume_type": "scalar", "load_as": "a scalar volume (not a segmentation or label map)",
+            "shape": list(stack.shape), "value_range": [float(stack.min()), float(stack.max())],
+            "device": device_name, "bundle": self.bundle_dir.name, "weights": os.path.relpath(weights, self.bundle_dir),
+            "num_samples": len(files), "seed": seed,
+            "latencies": {"bundle": round(latency_bundle, 3), "total": round(time.time() - begin, 3)},
+        }  # fmt: skip
+        return output_file, info

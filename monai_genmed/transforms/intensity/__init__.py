@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-from .array import ScaleByPercentile, ScaleHounsfield, UnscaleHounsfield, percentile_scale_factor
+from .array import FillOutsideHead, ScaleByPercentile, ScaleHounsfield, UnscaleHounsfield, percentile_scale_factor
 from .dictionary import (
+    FillOutsideHeadd,
+    FillOutsideHeadD,
+    FillOutsideHeadDict,
     ScaleByPercentiled,
     ScaleByPercentileD,
     ScaleByPercentileDict,
@@ -15,8 +18,14 @@ from .dictionary import (
     UnscaleHounsfieldD,
     UnscaleHounsfieldDict,
 )
+from .functional import outside_head_mask
 
 __all__ = [
+    "FillOutsideHead",
+    "FillOutsideHeadd",
+    "FillOutsideHeadD",
+    "FillOutsideHeadDict",
+    "outside_head_mask",
     "ScaleByPercentile",
     "ScaleHounsfield",
     "UnscaleHounsfield",

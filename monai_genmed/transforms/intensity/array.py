@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from monai.config.type_definitions import NdarrayOrTensor
 from monai.transforms import Transform
-from monai.utils import TransformBackends, convert_to_dst_type, convert_to_tensor
+from monai.utils import TransformBackends, convert_to_dst_type, convert_to_numpy, convert_to_tensor
 
-__all__ = ["percentile_scale_factor", "ScaleByPercentile", "ScaleHounsfield", "UnscaleHounsfield"]
+from .functional import outside_head_mask
+
+__all__ = ["percentile_scale_factor", "ScaleByPercentile", "ScaleHounsfield", "UnscaleHounsfield", "FillOutsideHead"]
 
 
 def percentile_scale_factor(img: NdarrayOrTensor, percentile: float = 99.5) -> float:
@@ -134,3 +137,47 @@ class UnscaleHounsfield(_HounsfieldMap):
     def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
         """Map ``img`` from ``output_range`` to HU."""
         return self._map(img, self.output_range, self.hu_window)
+
+
+class FillOutsideHead(Transform):
+    """Set an image to ``value`` outside the head that an MR shows (:func:`outside_head_mask`), e.g. a synthetic CT
+    to air (-1000 HU) where a generator trained on slices inside the head has never seen air around it.
+
+    Args:
+        value: what the image becomes outside the head (-1000 for a CT in HU, 0 for its uncertainty).
+        threshold, radius, slice_axis: as :func:`outside_head_mask` (``slice_axis`` counts spatial axes, after the
+            channel).
+        reference_range: the values of the MR that mean 0 and 1 of the scale ``threshold`` is given in (e.g. the
+            network range (-1, 1) when the MR was mapped there).
+
+    ``__call__(img, reference)``: ``img`` and the MR ``reference`` channel-first with the same spatial shape (the
+    first channel of ``reference`` is used). Returns ``img``'s type (a MetaTensor keeps its meta).
+    """
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __init__(self, value: float = -1000.0, threshold: float = 0.08, radius: int = 4, slice_axis: int | None = -1,
+                 reference_range: Sequence[float] = (0.0, 1.0)) -> None:  # fmt: skip
+        self.value = float(value)
+        self.threshold, self.radius, self.slice_axis = float(threshold), radius, slice_axis
+        self.reference_range = _interval(reference_range, "reference_range")
+
+    def mask(self, reference: NdarrayOrTensor) -> np.ndarray:
+        """The outside of the head in ``reference`` (channel-first), without the channel axis."""
+        low, high = self.reference_range
+        mr = (convert_to_numpy(reference, dtype=np.float32)[0] - low) / (high - low)
+        return outside_head_mask(mr, self.threshold, self.radius, self.slice_axis)
+
+    def __call__(self, img: NdarrayOrTensor, reference: NdarrayOrTensor) -> NdarrayOrTensor:
+        if tuple(img.shape[1:]) != tuple(reference.shape[1:]):
+            raise ValueError(f"the image {tuple(img.shape)} and the MR {tuple(reference.shape)} it is masked by differ in "
+                             "spatial shape; mask before undoing the resampling, where both share the network's grid.")  # fmt: skip
+        return self.fill(img, self.mask(reference))
+
+    def fill(self, img: NdarrayOrTensor, outside: np.ndarray) -> NdarrayOrTensor:
+        """``img`` (channel-first) with every channel set to ``value`` where ``outside`` (spatial) is True."""
+        x = convert_to_tensor(img, track_meta=False)
+        outside_t = torch.as_tensor(outside, device=x.device)[None]
+        out = torch.where(outside_t, torch.as_tensor(self.value, dtype=x.dtype, device=x.device), x)
+        result, *_ = convert_to_dst_type(out, img, dtype=out.dtype)
+        return result

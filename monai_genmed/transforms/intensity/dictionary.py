@@ -8,9 +8,14 @@ from typing import Any
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
-from .array import ScaleByPercentile, ScaleHounsfield, UnscaleHounsfield, percentile_scale_factor
+from monai_genmed.utils.flags import ensure_bool
+
+from .array import FillOutsideHead, ScaleByPercentile, ScaleHounsfield, UnscaleHounsfield, percentile_scale_factor
 
 __all__ = [
+    "FillOutsideHeadd",
+    "FillOutsideHeadD",
+    "FillOutsideHeadDict",
     "ScaleByPercentiled",
     "ScaleByPercentileD",
     "ScaleByPercentileDict",
@@ -144,3 +149,44 @@ class UnscaleHounsfieldd(_HounsfieldMapd):
 
 ScaleHounsfieldD = ScaleHounsfieldDict = ScaleHounsfieldd
 UnscaleHounsfieldD = UnscaleHounsfieldDict = UnscaleHounsfieldd
+
+
+class FillOutsideHeadd(MapTransform):
+    """Dictionary wrapper of :class:`~monai_genmed.transforms.intensity.FillOutsideHead`: ``keys`` become ``values``
+    outside the head that the MR under ``reference_key`` shows.
+
+    Args:
+        keys: the images to fill (a synthetic CT, its uncertainty).
+        reference_key: the MR, on the images' grid.
+        values: one value for every key, or one per key (e.g. ``[-1000, 0]``).
+        threshold, radius, slice_axis, reference_range: as :class:`~monai_genmed.transforms.intensity.FillOutsideHead`.
+        enabled: False makes it the identity (the bundle's ``--mask_outside_head False``).
+        allow_missing_keys: do not raise for a missing key.
+    """
+
+    backend = FillOutsideHead.backend
+
+    def __init__(self, keys: KeysCollection, reference_key: str, values: float | Sequence[float] = -1000.0,
+                 threshold: float = 0.08, radius: int = 4, slice_axis: int | None = -1,
+                 reference_range: Sequence[float] = (0.0, 1.0), enabled: bool = True,
+                 allow_missing_keys: bool = False) -> None:  # fmt: skip
+        super().__init__(keys, allow_missing_keys)
+        values = [values] * len(self.keys) if isinstance(values, (int, float)) else list(values)
+        if len(values) != len(self.keys):
+            raise ValueError(f"values has {len(values)} entries for {len(self.keys)} keys; give one value or one per key.")
+        self.reference_key = reference_key
+        self.fillers = [FillOutsideHead(v, threshold, radius, slice_axis, reference_range) for v in values]
+        self.enabled = ensure_bool(enabled, "mask_outside_head")
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        if not self.enabled:
+            return d
+        outside = None
+        for key, filler in self.key_iterator(d, self.fillers):
+            outside = filler.mask(d[self.reference_key]) if outside is None else outside  # one mask for every key
+            d[key] = filler.fill(d[key], outside)
+        return d
+
+
+FillOutsideHeadD = FillOutsideHeadDict = FillOutsideHeadd
