@@ -1,6 +1,14 @@
 from __future__ import annotations
 
 from .accelerated import AcceleratedInferer
+from .inputs import check_reconstruction_inputs, input_kind, reconstruction_inputs
 from .kspace_slice import KspaceSliceInferer, check_kspace_input
 
-__all__ = ["AcceleratedInferer", "KspaceSliceInferer", "check_kspace_input"]
+__all__ = [
+    "AcceleratedInferer",
+    "KspaceSliceInferer",
+    "check_kspace_input",
+    "check_reconstruction_inputs",
+    "input_kind",
+    "reconstruction_inputs",
+]

@@ -60,3 +60,17 @@ def assert_export_matches_eager():
         return exported
 
     return check
+
+
+def csmri_configs(bundle: Path, *names: str) -> list[str]:
+    """A CS-MRI bundle's layered config files, as its README lists them: the shared ``configs/csmri.json`` and the
+    bundle's ``common.json``, then for each name the shared ``configs/csmri_<name>`` (where there is one) and the
+    bundle's own ``<name>`` (where there is one)."""
+    files = [REPO / "configs" / "csmri.json", bundle / "configs" / "common.json"]
+    for name in names:
+        candidates = [REPO / "configs" / f"csmri_{name}", bundle / "configs" / name]
+        found = [c for c in candidates if c.is_file()]
+        if not found:
+            raise FileNotFoundError(f"no config {name!r} in configs/csmri_* or {bundle / 'configs'}")
+        files += found
+    return [str(f) for f in files]
