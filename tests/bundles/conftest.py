@@ -63,14 +63,13 @@ def assert_export_matches_eager():
 
 
 def csmri_configs(bundle: Path, *names: str) -> list[str]:
-    """A CS-MRI bundle's layered config files, as its README lists them: the shared ``configs/csmri.json`` and the
-    bundle's ``common.json``, then for each name the shared ``configs/csmri_<name>`` (where there is one) and the
-    bundle's own ``<name>`` (where there is one)."""
-    files = [REPO / "configs" / "csmri.json", bundle / "configs" / "common.json"]
-    for name in names:
-        candidates = [REPO / "configs" / f"csmri_{name}", bundle / "configs" / name]
-        found = [c for c in candidates if c.is_file()]
-        if not found:
+    """A CS-MRI bundle's layered config files, as its README lists them: the shared layer (``configs/csmri.json``,
+    then ``configs/csmri_<name>`` for each name that has one), then the bundle's layer (its ``common.json``, then its
+    own ``<name>`` for each name that has one)."""
+    shared = [REPO / "configs" / f"csmri_{name}" for name in names]
+    own = [bundle / "configs" / name for name in names]
+    for name, pair in zip(names, zip(shared, own)):
+        if not any(p.is_file() for p in pair):
             raise FileNotFoundError(f"no config {name!r} in configs/csmri_* or {bundle / 'configs'}")
-        files += found
-    return [str(f) for f in files]
+    files = [REPO / "configs" / "csmri.json", *(p for p in shared if p.is_file()), bundle / "configs" / "common.json"]
+    return [str(f) for f in files + [p for p in own if p.is_file()]]
