@@ -12,9 +12,9 @@ import pytest
 import torch
 from monai.bundle import run, verify_metadata
 
-from monai_genmed.transforms.kspace import image_to_kspace, save_kspace, zero_filled
+from monai_genmed.transforms.kspace import image_to_kspace, save_kspace
 
-from .conftest import REPO, csmri_configs
+from .conftest import REPO, csmri_configs, undersampled_slice
 
 TINY = {
     "spatial_size": [32, 32],
@@ -60,19 +60,7 @@ def trained(bundle, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def undersampled_inputs(trained, tmp_path_factory):
-    """A test slice of the tiny dataset as measured k-space (.npz) and as a zero-filled NIfTI."""
-    out = tmp_path_factory.mktemp("inputs")
-    path = sorted(glob.glob(str(trained / "data" / "brain_mr" / "test" / "**" / "*_t1.nii.gz"), recursive=True))[0]
-    image = nib.load(path)
-    target = image.get_fdata().astype(np.float32)
-    from monai_genmed.data import default_undersampling_mask
-
-    mask = default_undersampling_mask("gaussian1d", 0.3, target.shape)
-    kspace = image_to_kspace(target[None])[0] * mask
-    save_kspace(out / "slice.npz", kspace, mask, image.affine)
-    zf = np.asarray(zero_filled(kspace[None]))[0].astype(np.float32)
-    nib.save(nib.Nifti1Image(zf, image.affine), out / "slice.nii.gz")
-    return {"dir": out, "affine": image.affine, "kspace": kspace, "mask": mask}
+    return undersampled_slice(trained, tmp_path_factory.mktemp("inputs"))
 
 
 def test_train_keeps_the_best_cascade_and_logs_the_pixel_loss(trained):

@@ -16,9 +16,9 @@ import pytest
 import torch
 from monai.bundle import ckpt_export, run, verify_metadata, verify_net_in_out
 
-from monai_genmed.transforms.kspace import image_to_kspace, save_kspace, zero_filled
+from monai_genmed.transforms.kspace import image_to_kspace
 
-from .conftest import csmri_configs
+from .conftest import csmri_configs, undersampled_slice
 
 TINY = {
     "spatial_size": [32, 32],
@@ -98,20 +98,7 @@ def test_train_resumes_where_it_stopped(bundle, trained):
 
 @pytest.fixture(scope="module")
 def undersampled_inputs(trained, tmp_path_factory):
-    """A test slice of the tiny dataset as a zero-filled NIfTI (2D and a 3-slice volume) and as measured k-space."""
-    out = tmp_path_factory.mktemp("inputs")
-    path = sorted(glob.glob(str(trained / "data" / "brain_mr" / "test" / "**" / "*_t1.nii.gz"), recursive=True))[0]
-    image = nib.load(path)
-    target = image.get_fdata().astype(np.float32)
-    from monai_genmed.data import default_undersampling_mask
-
-    mask = default_undersampling_mask("gaussian1d", 0.3, target.shape)
-    kspace = image_to_kspace(target[None])[0] * mask
-    save_kspace(out / "slice.npz", kspace, mask, image.affine)
-    zf = np.asarray(zero_filled(kspace[None]))[0].astype(np.float32)
-    nib.save(nib.Nifti1Image(zf, image.affine), out / "slice.nii.gz")
-    nib.save(nib.Nifti1Image(np.stack([zf] * 3, -1), image.affine), out / "volume.nii.gz")
-    return {"dir": out, "affine": image.affine, "kspace": kspace, "mask": mask}
+    return undersampled_slice(trained, tmp_path_factory.mktemp("inputs"), volume=True)
 
 
 @pytest.mark.parametrize("name, shape", [("slice.nii.gz", (32, 32)), ("volume.nii.gz", (32, 32, 3)), ("slice.npz", (32, 32))])
@@ -226,3 +213,17 @@ def test_evaluate_compares_a_list_of_learned_methods(bundle, trained):
                                            "Cascade + DC (model.pt)"]  # fmt: skip
     assert [r["real_valued_prior"] for r in rows] == ["-", "yes", "yes", "yes"]
     assert all(float(r["psnr"]) > 0 for r in rows)
+
+
+def test_inference_keeps_voxels_brighter_than_the_scaling_percentile(bundle, trained, undersampled_inputs, tmp_path):
+    """inference.json scales the zero-filled image by its 99.5th percentile; DAGAN's output is clipped below at 0
+    only, so voxels brighter than that percentile come out bright instead of cut at it."""
+    zf = nib.load(undersampled_inputs["dir"] / "slice.nii.gz")
+    image = zf.get_fdata().astype(np.float32)
+    image[10, 10:12] = 3 * np.percentile(image, 99.5)  # 2 of 1024 voxels: the percentile stays below them
+    nib.save(nib.Nifti1Image(image, zf.affine), tmp_path / "bright.nii.gz")
+    run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(tmp_path / "bright.nii.gz"),
+        output_dir=str(tmp_path / "out"), **TINY_NET)  # fmt: skip
+    recon = nib.load(tmp_path / "out" / "bright_recon.nii.gz").get_fdata()
+    assert recon[10, 10:12].min() > 1.5 * np.percentile(image, 99.5)
+    assert recon.min() >= 0
