@@ -33,7 +33,7 @@ class GenMedApp(MONAILabelApp):
         bundles = self.repo / "bundles"
         tasks = {
             "synthetic_ct": SyntheticCTTask(bundles / "cyclegan_mr2ct"),
-            "reconstruction": ReconstructionTask(bundles / "dagan_csmri"),
+            "reconstruction": ReconstructionTask(bundles / "cascade_csmri"),
         }
         for name, task in tasks.items():
             if not task.is_valid():
