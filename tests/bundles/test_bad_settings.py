@@ -17,7 +17,7 @@ import torch
 
 from monai_genmed.transforms.kspace import save_kspace
 
-from .conftest import REPO
+from .conftest import REPO, csmri_configs
 from .test_bad_inputs import BUNDLES, BundleSpec, _chain, _copy_dataset, _infer, _train, bundle, expect  # noqa: F401 (bundle: the fixture)
 
 BY_NAME = {spec.name: spec for spec in BUNDLES}
@@ -282,7 +282,9 @@ def test_a_useless_evaluation_setting_is_refused_first(tmp_path, name, case):
 
     spec = BY_NAME[name]
     overrides, *phrases = EVALUATE_SETTINGS[name][case]
-    expect(lambda: run(config_file=spec.config("evaluate.json"), bundle_root=str(tmp_path), device_name="cpu", **overrides),
+    # the CS-MRI comparison is the shared configs/csmri_evaluate.json under the bundle's common.json
+    files = csmri_configs(REPO / "bundles" / name, "evaluate.json") if name == "dagan_csmri" else spec.config("evaluate.json")
+    expect(lambda: run(config_file=files, bundle_root=str(tmp_path), device_name="cpu", **overrides),
            (ValueError,), "useless or failing evaluation", *phrases)  # fmt: skip
     assert not list(tmp_path.rglob("*.nii.gz")) and not list(tmp_path.rglob("*.csv"))  # refused before data or scores
 
