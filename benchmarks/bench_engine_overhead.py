@@ -48,7 +48,7 @@ from monai_genmed.engines import GenerativeAdversarialTrainer, PairedAdversarial
 from monai_genmed.losses import DAGANGeneratorLoss, GANLoss
 from monai_genmed.networks.nets import DAGANDiscriminator, DAGANGenerator
 
-# the dagan_csmri bundle's quarter-width networks (bundles/dagan_csmri/configs/train.json)
+# the dagan_csmri bundle's quarter-width networks (configs/csmri.json, configs/csmri_train.json)
 GENERATOR_CHANNELS = (16, 32, 64, 128, 128, 128, 128, 128)
 GENERATOR_UP_CHANNELS = (128, 256, 256, 256, 64, 32, 16, 16)
 DISCRIMINATOR = {"channels": (16, 32, 64, 128, 256, 512), "head_channels": (256, 128), "residual_channels": 32}

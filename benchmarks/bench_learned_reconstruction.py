@@ -1,6 +1,6 @@
 """Milliseconds per 256x256 slice of each learned method of the dagan_csmri comparison, on this CPU, per path.
 
-Networks: built from ``bundles/dagan_csmri/configs/common.json`` (its one shared definition, so the widths are
+Networks: built from ``configs/csmri.json`` (the CS-MRI bundles' one shared definition, so the widths are
 the bundle's defaults): DAGAN's U-Net (DAGAN and the pixel-loss U-Net share it), the data-consistency cascade
 (Schlemper et al. 2018, https://arxiv.org/abs/1703.00555) and DAGAN-DC. Untrained weights unless ``--weights``
 gives a trained ``model.pt``: time does not depend on them, the bf16 PSNR change does. A cascade costs its
@@ -53,7 +53,7 @@ from monai_genmed.utils import cpu_summary, native_bf16
 
 __all__ = ["METHODS", "ms_per_slice", "main"]
 
-COMMON = os.path.join(os.path.dirname(__file__), "..", "bundles", "dagan_csmri", "configs", "common.json")
+COMMON = os.path.join(os.path.dirname(__file__), "..", "configs", "csmri.json")
 #: table name -> (network id in common.json, whether the network takes k-space and mask)
 METHODS = {
     "DAGAN / U-Net (pixel loss)": ("dagan_generator_def", False),

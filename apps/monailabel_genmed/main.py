@@ -34,7 +34,7 @@ class GenMedApp(MONAILabelApp):
         bundles = self.repo / "bundles"
         tasks = {
             "synthetic_ct": SyntheticCTTask(bundles / "cyclegan_mr2ct"),
-            "reconstruction": ReconstructionTask(bundles / "dagan_csmri"),
+            "reconstruction": ReconstructionTask(bundles / "cascade_csmri"),
             # listed in /info once the bundle's models/model.pt exists; until then a call says what is missing
             "sample_vae": GenerativeSampleTask(self.repo, "vae_mri"),
             "sample_gan": GenerativeSampleTask(self.repo, "gan_mri"),

@@ -241,7 +241,7 @@ def test_reconstruction_of_uploaded_kspace_is_float_in_the_input_units_and_beats
     status, result, payload = infer(server, "reconstruction", params={"result_extension": ".nrrd", "result_dtype": "uint8"},
                                     upload=studies["uploads"] / "slice.npz")  # fmt: skip
     assert status == 200, result
-    assert result["result_dtype"] == "float32" and result["weights"].startswith("models/varied/cascade_wide_")
+    assert result["result_dtype"] == "float32" and result["weights"].startswith("models/cascade_wide_")
     recon = _read(payload, ".nrrd", tmp_path)[0]
     recon = recon.reshape(studies["target"].shape)
     target, zf = studies["target"], np.abs(studies["zero_filled"])

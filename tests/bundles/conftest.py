@@ -60,3 +60,40 @@ def assert_export_matches_eager():
         return exported
 
     return check
+
+
+def csmri_configs(bundle: Path, *names: str) -> list[str]:
+    """A CS-MRI bundle's layered config files, as its README lists them: the shared layer (``configs/csmri.json``,
+    then ``configs/csmri_<name>`` for each name that has one), then the bundle's layer (its ``common.json``, then its
+    own ``<name>`` for each name that has one)."""
+    shared = [REPO / "configs" / f"csmri_{name}" for name in names]
+    own = [bundle / "configs" / name for name in names]
+    for name, pair in zip(names, zip(shared, own)):
+        if not any(p.is_file() for p in pair):
+            raise FileNotFoundError(f"no config {name!r} in configs/csmri_* or {bundle / 'configs'}")
+    files = [REPO / "configs" / "csmri.json", *(p for p in shared if p.is_file()), bundle / "configs" / "common.json"]
+    return [str(f) for f in files + [p for p in own if p.is_file()]]
+
+
+def undersampled_slice(root: Path, out: Path, volume: bool = False) -> dict:
+    """The first test slice of a tiny CS-MRI dataset under ``root`` as measured k-space (``slice.npz``, 1D Gaussian
+    30 %), its zero-filled NIfTI (``slice.nii.gz``) and, with ``volume``, a 3-slice zero-filled volume."""
+    import glob
+
+    import nibabel as nib
+    import numpy as np
+
+    from monai_genmed.data import default_undersampling_mask
+    from monai_genmed.transforms.kspace import image_to_kspace, save_kspace, zero_filled
+
+    path = sorted(glob.glob(str(root / "data" / "brain_mr" / "test" / "**" / "*_t1.nii.gz"), recursive=True))[0]
+    image = nib.load(path)
+    target = image.get_fdata().astype(np.float32)
+    mask = default_undersampling_mask("gaussian1d", 0.3, target.shape)
+    kspace = image_to_kspace(target[None])[0] * mask
+    save_kspace(out / "slice.npz", kspace, mask, image.affine)
+    zf = np.asarray(zero_filled(kspace[None]))[0].astype(np.float32)
+    nib.save(nib.Nifti1Image(zf, image.affine), out / "slice.nii.gz")
+    if volume:
+        nib.save(nib.Nifti1Image(np.stack([zf] * 3, -1), image.affine), out / "volume.nii.gz")
+    return {"dir": out, "affine": image.affine, "kspace": kspace, "mask": mask}

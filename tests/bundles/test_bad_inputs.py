@@ -104,7 +104,8 @@ BUNDLES = [
         changed_setting={"mask_type": "poisson2d", "sampling_fraction": 0.1},
         other_widths={"generator_channels": [4, 8, 16], "generator_up_channels": [16, 8, 4]},
         make_input=_dagan_input,
-        configs_first=("common.json",),
+        configs_first=("configs/csmri.json", "common.json", "configs/csmri_train.json"),
+        infer_configs_first=("configs/csmri.json", "common.json", "configs/csmri_inference.json"),
     ),
     BundleSpec(
         name="cyclegan_mr2ct",

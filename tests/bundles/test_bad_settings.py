@@ -17,6 +17,7 @@ import torch
 
 from monai_genmed.transforms.kspace import save_kspace
 
+from .conftest import REPO, csmri_configs
 from .test_bad_inputs import BUNDLES, BundleSpec, _chain, _copy_dataset, _infer, _train, bundle, expect  # noqa: F401 (bundle: the fixture)
 
 BY_NAME = {spec.name: spec for spec in BUNDLES}
@@ -281,7 +282,9 @@ def test_a_useless_evaluation_setting_is_refused_first(tmp_path, name, case):
 
     spec = BY_NAME[name]
     overrides, *phrases = EVALUATE_SETTINGS[name][case]
-    expect(lambda: run(config_file=spec.config("evaluate.json"), bundle_root=str(tmp_path), device_name="cpu", **overrides),
+    # the CS-MRI comparison is the shared configs/csmri_evaluate.json under the bundle's common.json
+    files = csmri_configs(REPO / "bundles" / name, "evaluate.json") if name == "dagan_csmri" else spec.config("evaluate.json")
+    expect(lambda: run(config_file=files, bundle_root=str(tmp_path), device_name="cpu", **overrides),
            (ValueError,), "useless or failing evaluation", *phrases)  # fmt: skip
     assert not list(tmp_path.rglob("*.nii.gz")) and not list(tmp_path.rglob("*.csv"))  # refused before data or scores
 
@@ -307,7 +310,7 @@ def _slice_size_cases(dataset: Path, tmp: Path) -> dict[str, tuple[str, tuple[st
                            ("small_volume.nii.gz", "(16, 16)", "spatial_size [32, 32]", "Resample, crop or pad")),
         "kspace-larger-dagan": (save_kspace(tmp / "large.npz", _kspace_of(large), np.ones(large.shape, np.float32)), (),
                                 ("large.npz", "k-space", "(48, 48)", "spatial_size [32, 32]", "crop the k-space centre")),
-        "kspace-smaller-cascade": (str(tmp / "small_cascade.npz"), ("cascade.json",),
+        "kspace-smaller-cascade": (str(tmp / "small_cascade.npz"), ("bundles/cascade_csmri/configs/common.json",),
                                    ("small_cascade.npz", "(16, 16)", "spatial_size [32, 32]", "train with --spatial_size")),
         "kspace-mask-other-size": (str(tmp / "mask_other_size.npz"), (),
                                    ("mask_other_size.npz", "mask of shape (16, 16) does not match k-space", "leave it out")),
@@ -325,7 +328,7 @@ def test_dagan_refuses_slices_of_another_size_than_the_model(bundle, tmp_path, c
     nothing shows that a size it was not trained at gives the right image. The check runs before the weights load."""
     spec, root, dataset = bundle
     path, extra, phrases = _slice_size_cases(dataset, tmp_path)[case]
-    configs = [*spec.config("inference.json"), *(str(Path(spec.config("inference.json")[-1]).parent / f) for f in extra)]
+    configs = [*spec.config("inference.json"), *(str(REPO / f) for f in extra)]
     expect(lambda: run_config(configs, root, input_path=path, output_dir=str(tmp_path / "out")), (ValueError,), *phrases)
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 

@@ -16,7 +16,9 @@ import pytest
 import torch
 from monai.bundle import ckpt_export, run, verify_metadata, verify_net_in_out
 
-from monai_genmed.transforms.kspace import image_to_kspace, save_kspace, zero_filled
+from monai_genmed.transforms.kspace import image_to_kspace
+
+from .conftest import csmri_configs, undersampled_slice
 
 TINY = {
     "spatial_size": [32, 32],
@@ -37,8 +39,8 @@ TINY_NET = {k: TINY[k] for k in ("spatial_size", "generator_channels", "generato
 
 
 def configs(bundle, *names):
-    """The bundle's shared definitions (common.json) first, then ``names`` layered on them."""
-    return [str(bundle / "configs" / n) for n in ("common.json", *names)]
+    """The bundle's layered configs: ``configs/csmri.json`` and its ``common.json``, then ``names`` (shared part first)."""
+    return csmri_configs(bundle, *names)
 
 
 @pytest.fixture(scope="module")
@@ -96,20 +98,7 @@ def test_train_resumes_where_it_stopped(bundle, trained):
 
 @pytest.fixture(scope="module")
 def undersampled_inputs(trained, tmp_path_factory):
-    """A test slice of the tiny dataset as a zero-filled NIfTI (2D and a 3-slice volume) and as measured k-space."""
-    out = tmp_path_factory.mktemp("inputs")
-    path = sorted(glob.glob(str(trained / "data" / "brain_mr" / "test" / "**" / "*_t1.nii.gz"), recursive=True))[0]
-    image = nib.load(path)
-    target = image.get_fdata().astype(np.float32)
-    from monai_genmed.data import default_undersampling_mask
-
-    mask = default_undersampling_mask("gaussian1d", 0.3, target.shape)
-    kspace = image_to_kspace(target[None])[0] * mask
-    save_kspace(out / "slice.npz", kspace, mask, image.affine)
-    zf = np.asarray(zero_filled(kspace[None]))[0].astype(np.float32)
-    nib.save(nib.Nifti1Image(zf, image.affine), out / "slice.nii.gz")
-    nib.save(nib.Nifti1Image(np.stack([zf] * 3, -1), image.affine), out / "volume.nii.gz")
-    return {"dir": out, "affine": image.affine, "kspace": kspace, "mask": mask}
+    return undersampled_slice(trained, tmp_path_factory.mktemp("inputs"), volume=True)
 
 
 @pytest.mark.parametrize("name, shape", [("slice.nii.gz", (32, 32)), ("volume.nii.gz", (32, 32, 3)), ("slice.npz", (32, 32))])
@@ -169,8 +158,10 @@ def test_configs_share_one_network_definition(bundle):
     import json
 
     widths = ("generator_channels", "generator_up_channels", "refinement", "network_def", "generator_def")
-    for name in ("train", "inference", "evaluate", "pixel_loss", "cascade", "dagan_dc", "no_adversarial"):
-        config = json.loads((bundle / "configs" / f"{name}.json").read_text())
+    shared = [bundle.parents[1] / "configs" / f"csmri_{n}.json" for n in ("train", "inference", "evaluate", "pixel_loss")]
+    own = [bundle / "configs" / f"{n}.json" for n in ("train", "inference", "pixel_loss", "dagan_dc", "no_adversarial")]
+    for name in shared + own:
+        config = json.loads(name.read_text())
         assert not set(widths[:3] + widths[4:]) & set(config), name
     common = json.loads((bundle / "configs" / "common.json").read_text())
     assert common["network_def"] == "@dagan_generator_def"
@@ -181,18 +172,18 @@ def test_configs_share_one_network_definition(bundle):
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
-    parser.read_config([str(bundle / "configs" / n) for n in ("common.json", "inference.json", "train_long.json")])
+    parser.read_config(configs(bundle, "inference.json", "train_long.json"))
     assert parser.get_parsed_content("fingerprint")["generator_channels"] == long["generator_channels"]
 
 
 @pytest.mark.parametrize(
     "overlays, method",
-    [(["pixel_loss.json"], "unet_pixel"), (["pixel_loss.json", "cascade.json"], "cascade"), (["dagan_dc.json"], "dagan_dc"),
+    [(["pixel_loss.json"], "unet_pixel"), (["dagan_dc.json"], "dagan_dc"),
      (["dagan_dc.json", "no_adversarial.json"], "no_adversarial")],  # fmt: skip
 )
 def test_learned_method_overlays_train_one_epoch(bundle, tmp_path, overlays, method):
-    """The U-Net with pixel loss, the cascade, DAGAN-DC and its twin without the adversarial term each run one
-    short epoch on the engine."""
+    """The U-Net with pixel loss, DAGAN-DC and its twin without the adversarial term each run one short epoch on the
+    engine (the cascade: tests/bundles/test_cascade_csmri.py)."""
     tiny = {**TINY, "cascades": 2, "cascade_channels": 4, "cascade_depth": 3, "dagan_dc_cascades": 2}
     run(config_file=configs(bundle, "train.json", *overlays), bundle_root=str(tmp_path), epochs=1, **tiny)
     saved = torch.load(tmp_path / "models" / method / "model.pt", weights_only=True)
@@ -205,40 +196,16 @@ def test_learned_method_overlays_train_one_epoch(bundle, tmp_path, overlays, met
         assert float(rows[0]["train_g_adversarial"]) == 0 and float(rows[0]["train_g_pixel"]) > 0
         assert not any(k.startswith("train_d_") for k in rows[0]) and "lr_d_optimizer" not in rows[0]
         assert "consistency.1.log_lambda" in saved["model"]
-    else:  # a cascade of two blocks, each with its data-consistency layer
-        assert "consistency.1.log_lambda" in saved["model"] and any(k.startswith("blocks.1.") for k in saved["model"])
-
-
-def test_fine_tuning_starts_from_init_weights_with_another_pixel_loss(bundle, tmp_path):
-    """--init_weights loads a trained network before the first step (here with a learning rate that underflows to
-    0 in float32, so the kept model must equal it: 0 itself is refused as a useless setting), --pixel_loss mse
-    switches the pixel-only loss; a missing file is named."""
-    tiny_cascade = {"cascades": 2, "cascade_channels": 4, "cascade_depth": 3}
-    files = configs(bundle, "train.json", "pixel_loss.json", "cascade.json")
-    run(config_file=files, bundle_root=str(tmp_path), epochs=1, **TINY, **tiny_cascade)
-    start = tmp_path / "models" / "cascade" / "model.pt"
-    run(config_file=files, bundle_root=str(tmp_path), epochs=1, init_weights=str(start), pixel_loss="mse",
-        learning_rate=1e-50, ckpt_dir=str(tmp_path / "ft"), output_dir=str(tmp_path / "ft_logs"), **TINY, **tiny_cascade)  # fmt: skip
-    before, after = (torch.load(p, weights_only=True)["model"] for p in (start, tmp_path / "ft" / "model.pt"))
-    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
-    assert read_csv(tmp_path / "ft_logs" / "metrics.csv")[0]["loss"].startswith("MSE")
-    for bad, words in ((dict(init_weights=str(tmp_path / "nope.pt")), ("init_weights", "nope.pt")),
-                       (dict(init_weights=str(start), cascades=3), ("init_weights", "cascades"))):  # other widths
-        with pytest.raises(RuntimeError) as info:
-            run(config_file=files, bundle_root=str(tmp_path), epochs=1, ckpt_dir=str(tmp_path / "ft2"),
-                **TINY, **{**tiny_cascade, **bad})  # fmt: skip
-        chain, error = [], info.value
-        while error is not None:
-            chain.append(str(error))
-            error = error.__cause__
-        assert any(all(w in c for w in words) for c in chain), chain
+    else:  # DAGAN's U-Net in a cascade of two blocks, each with its data-consistency layer
+        assert "consistency.1.log_lambda" in saved["model"]
 
 
 def test_evaluate_compares_a_list_of_learned_methods(bundle, trained):
     """evaluate.json scores the learned methods its list names, each with its own network_def and weights."""
     tiny_cascade = {"cascades": 2, "cascade_channels": 4, "cascade_depth": 3}
-    run(config_file=configs(bundle, "train.json", "pixel_loss.json", "cascade.json"), bundle_root=str(trained),
-        epochs=1, **TINY, **tiny_cascade)  # fmt: skip
+    run(config_file=csmri_configs(bundle.parent / "cascade_csmri", "train.json", "pixel_loss.json"), bundle_root=str(trained),
+        epochs=1, ckpt_dir=str(trained / "models" / "cascade"), output_dir=str(trained / "logs" / "cascade"), **TINY,
+        **tiny_cascade)  # fmt: skip
     run(config_file=configs(bundle, "evaluate.json"), bundle_root=str(trained), classical=[], tune_slices=1,
         learned_methods="$[@dagan_method, @cascade_method]", **TINY, **tiny_cascade)  # fmt: skip
     rows = read_csv(trained / "eval" / "results.csv")
@@ -248,46 +215,15 @@ def test_evaluate_compares_a_list_of_learned_methods(bundle, trained):
     assert all(float(r["psnr"]) > 0 for r in rows)
 
 
-def test_cascade_inference_reconstructs_kspace_slice_by_slice_and_refuses_an_image(bundle, tmp_path, undersampled_inputs):
-    """inference.json with the cascade overlay: a 3-slice k-space volume in, each slice through the network with
-    its own k-space, the measured samples kept exactly (DC inside); an image input is refused with the fix."""
-    tiny_cascade = {"cascades": 2, "cascade_channels": 4, "cascade_depth": 3}
-    run(config_file=configs(bundle, "train.json", "pixel_loss.json", "cascade.json"), bundle_root=str(tmp_path),
-        epochs=1, **TINY, **tiny_cascade)  # fmt: skip
-    k2d, mask = undersampled_inputs["kspace"], undersampled_inputs["mask"]
-    other = sorted(glob.glob(str(tmp_path / "data" / "brain_mr" / "test" / "**" / "*_t1.nii.gz"), recursive=True))[-1]
-    k_other = np.asarray(image_to_kspace(nib.load(other).get_fdata().astype(np.float32)[None]))[0] * mask
-    volume = np.stack([k2d, 0.5 * k2d, k_other], -1)  # three different slices, each real-valued as the prior assumes
-    save_kspace(tmp_path / "volume.npz", volume, mask, undersampled_inputs["affine"])
-    common = dict(bundle_root=str(tmp_path), ckpt_path=str(tmp_path / "models" / "cascade" / "model.pt"),
-                  output_dir=str(tmp_path / "out"), **TINY_NET, **tiny_cascade)  # fmt: skip
-    run(config_file=configs(bundle, "inference.json", "cascade.json"), input_path=str(tmp_path / "volume.npz"), **common)
-    result = nib.load(tmp_path / "out" / "volume_recon.nii.gz")
-    assert result.shape == (32, 32, 3)
-    np.testing.assert_allclose(result.affine, undersampled_inputs["affine"], atol=1e-5)
-    recon = result.get_fdata().astype(np.float32)
-    m = mask > 0
-    for i in range(3):  # hard DC with the slice's own measurements (the cascade's last layer), up to intensity scaling
-        k = np.asarray(image_to_kspace(recon[..., i][None]))[0]
-        measured = volume[..., i][m]
-        assert np.abs(k[m] - measured).max() < 0.05 * np.abs(measured).max(), f"slice {i} lost its measurements"
-    # the flip self-ensemble: each slice averaged over four flips, its measurements still kept
-    run(config_file=configs(bundle, "inference.json", "cascade.json"), input_path=str(tmp_path / "volume.npz"),
-        **dict(common, output_dir=str(tmp_path / "out_flip")), flip_ensemble=True)  # fmt: skip
-    flipped = nib.load(tmp_path / "out_flip" / "volume_recon.nii.gz").get_fdata().astype(np.float32)
-    assert flipped.shape == recon.shape and not np.allclose(flipped, recon, atol=1e-4)
-    for i in range(3):
-        k = np.asarray(image_to_kspace(flipped[..., i][None]))[0]
-        assert np.abs(k[m] - volume[..., i][m]).max() < 0.05 * np.abs(volume[..., i][m]).max()
-    with pytest.raises(RuntimeError) as info:  # the lower-case word reaches the config as a string
-        run(config_file=configs(bundle, "inference.json", "cascade.json"), input_path=str(tmp_path / "volume.npz"),
-            **dict(common, output_dir=str(tmp_path / "out_bad")), flip_ensemble="true")  # fmt: skip
-    assert "flip_ensemble must be True or False" in repr(info.value) + repr(info.value.__cause__)
-    with pytest.raises(RuntimeError) as info:
-        run(config_file=configs(bundle, "inference.json", "cascade.json"),
-            input_path=str(undersampled_inputs["dir"] / "slice.nii.gz"), **common)  # fmt: skip
-    chain, error = [], info.value
-    while error is not None:
-        chain.append(str(error))
-        error = error.__cause__
-    assert any("takes the measured k-space" in c and ".npz" in c for c in chain)
+def test_inference_keeps_voxels_brighter_than_the_scaling_percentile(bundle, trained, undersampled_inputs, tmp_path):
+    """inference.json scales the zero-filled image by its 99.5th percentile; DAGAN's output is clipped below at 0
+    only, so voxels brighter than that percentile come out bright instead of cut at it."""
+    zf = nib.load(undersampled_inputs["dir"] / "slice.nii.gz")
+    image = zf.get_fdata().astype(np.float32)
+    image[10, 10:12] = 3 * np.percentile(image, 99.5)  # 2 of 1024 voxels: the percentile stays below them
+    nib.save(nib.Nifti1Image(image, zf.affine), tmp_path / "bright.nii.gz")
+    run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(tmp_path / "bright.nii.gz"),
+        output_dir=str(tmp_path / "out"), **TINY_NET)  # fmt: skip
+    recon = nib.load(tmp_path / "out" / "bright_recon.nii.gz").get_fdata()
+    assert recon[10, 10:12].min() > 1.5 * np.percentile(image, 99.5)
+    assert recon.min() >= 0

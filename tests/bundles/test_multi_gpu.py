@@ -24,7 +24,7 @@ GEN = "configs/generative_multi_gpu_train.json"
 #: bundle -> (config files relative to the repository, tiny overrides, a file rank 0 must have drawn)
 BUNDLES = {
     "dagan_csmri": (
-        [D + "common.json", D + "train.json", D + "multi_gpu_train.json"],
+        ["configs/csmri.json", "configs/csmri_train.json", D + "common.json", D + "train.json", D + "multi_gpu_train.json"],
         {"spatial_size": [32, 32], "num_workers": 0, "generator_channels": [8, 16, 32], "generator_up_channels": [32, 16, 8],
          "discriminator_channels": [8, 16], "discriminator_head_channels": [16, 8], "discriminator_residual_channels": 4,
          "divergence_patience": 100},

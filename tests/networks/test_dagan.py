@@ -227,3 +227,22 @@ def test_both_networks_script_for_bundle_export():
         torch.testing.assert_close(scripted(x), net(x))
     with pytest.raises(Exception, match="not divisible by 8"):
         torch.jit.script(gen)(torch.rand(1, 1, 36, 32))
+
+
+def test_clip_high_false_lets_voxels_brighter_than_the_range_through():
+    """At inference the input is scaled by a percentile of the zero-filled image, so some voxels lie above 1: with
+    clip_high=False the refinement output keeps them (clipped below at 0 only); the default still clips at 1."""
+    from monai_genmed.networks.nets import DAGANGenerator
+
+    torch.manual_seed(0)
+    kwargs = dict(spatial_dims=2, channels=(4, 8), up_channels=(8, 4))
+    clipped, open_top = DAGANGenerator(**kwargs), DAGANGenerator(**kwargs, clip_high=False)
+    open_top.load_state_dict(clipped.state_dict())
+    x = torch.rand(1, 1, 16, 16) * 0.5
+    x[..., 4:6, 4:6] = 3.0  # brighter than the 99.5th percentile that scaled the image to about [0, 1]
+    with torch.no_grad():
+        a, b = clipped.eval()(x), open_top.eval()(x)
+    assert float(a.max()) <= 1.0 and float(b[..., 4:6, 4:6].min()) > 2.0
+    assert float(b.min()) >= 0.0
+    inside = (a > 0) & (a < 1)
+    torch.testing.assert_close(a[inside], b[inside])

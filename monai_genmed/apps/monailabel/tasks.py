@@ -106,9 +106,10 @@ class BundleImageTask(BasicInferTask):
         """The uncertainty map of ``result``: a second image (``uncertainty: true``) or the image (``"only"``)."""
         raise ValueError(f"{type(self).__name__} offers no uncertainty map; leave out the request's 'uncertainty'.")
 
-    def run_bundle(self, input_path: str, output_dir: str, device_name: str, extra: Mapping[str, Any] | None = None) -> str:
+    def run_bundle(self, input_path: str, output_dir: str, device_name: str, extra: Mapping[str, Any] | None = None,
+                   output_glob: str | None = None) -> str:  # fmt: skip
         """Parse the bundle's configs with ``input_path`` (and ``extra`` overrides), run its ``initialize`` and ``run``
-        and return the output file."""
+        and return the output file (``output_glob``, default the task's)."""
         from monai.bundle import ConfigParser
 
         config_files, overrides = self.configure(input_path)
@@ -119,9 +120,10 @@ class BundleImageTask(BasicInferTask):
         for key in ("initialize", "run"):
             if key in parser.config:
                 parser.get_parsed_content(key, lazy=False)
-        found = sorted(glob.glob(os.path.join(output_dir, self.output_glob)))
+        output_glob = output_glob or self.output_glob
+        found = sorted(glob.glob(os.path.join(output_dir, output_glob)))
         if not found:
-            raise RuntimeError(f"the bundle {self.bundle_dir.name} wrote no {self.output_glob} for {input_path}.")
+            raise RuntimeError(f"the bundle {self.bundle_dir.name} wrote no {output_glob} for {input_path}.")
         return found[0]
 
     def bundle_overrides(self, request: Mapping[str, Any], wants_uncertainty: bool) -> dict[str, Any]:
@@ -259,49 +261,54 @@ class SyntheticCTTask(BundleImageTask):
 
 
 class ReconstructionTask(BundleImageTask):
-    """CS-MRI reconstruction by a shipped ``dagan_csmri`` model: measured k-space (``.npz``/``.npy``) goes to the data-
-    consistent cascade, a zero-filled image to the DAGAN generator (the cascade needs the measured samples). The
-    output is float32 in the input's units (the bundle undoes its percentile scaling).
+    """CS-MRI reconstruction by a shipped model: measured k-space (``.npz``/``.npy``) goes to the ``cascade_csmri``
+    data-consistent cascade, a zero-filled image to the ``dagan_csmri`` DAGAN generator (the cascade needs the
+    measured samples). The output is float32 in the input's units (the bundle undoes its percentile scaling).
 
     Args:
-        bundle_dir: ``bundles/dagan_csmri``.
-        mask_type, sampling_fraction: the setting of the shipped weights (``models/varied/<method>_<mask>_<percent>``).
-        cascade: the folder of the k-space model under ``models/varied`` (default the wide cascade).
-        image_model: the folder of the zero-filled-image model under ``models/varied``.
+        bundle_dir: ``bundles/cascade_csmri``.
+        mask_type, sampling_fraction: the setting of the shipped weights (``<method>_<mask>_<percent>``).
+        cascade: the folder of the k-space model under the cascade bundle's ``models`` (default the wide cascade).
+        image_model: the folder of the zero-filled-image model under ``image_bundle_dir``'s ``models/varied``.
+        image_bundle_dir: ``bundles/dagan_csmri`` (default: beside ``bundle_dir``).
     """
 
     def __init__(self, bundle_dir: str | os.PathLike, mask_type: str = "poisson2d", sampling_fraction: float = 0.2,
-                 cascade: str | None = None, image_model: str | None = None) -> None:  # fmt: skip
+                 cascade: str | None = None, image_model: str | None = None,
+                 image_bundle_dir: str | os.PathLike | None = None) -> None:  # fmt: skip
         bundle_dir = Path(bundle_dir)
+        self.image_bundle_dir = Path(image_bundle_dir) if image_bundle_dir else bundle_dir.parent / "dagan_csmri"
         setting = f"{mask_type}_{round(sampling_fraction * 100)}"
-        self.cascade_path = str(bundle_dir / "models" / "varied" / (cascade or f"cascade_wide_{setting}") / "model.pt")
-        self.image_model_path = str(bundle_dir / "models" / "varied" / (image_model or f"dagan_{setting}") / "model.pt")
+        self.cascade_path = str(bundle_dir / "models" / (cascade or f"cascade_wide_{setting}") / "model.pt")
+        self.image_model_path = str(self.image_bundle_dir / "models" / "varied" / (image_model or f"dagan_{setting}") / "model.pt")
         overrides = {"mask_type": mask_type, "sampling_fraction": sampling_fraction}
         super().__init__(bundle_dir, ["common.json", "inference.json"], overrides, "*_recon.nii.gz", "float32",
                          "the input's units (the zero-filled image's, or those of the k-space's inverse FFT)",
-                         "CS-MRI reconstruction (float32) by the shipped dagan_csmri cascade (k-space) or DAGAN (image)")
+                         "CS-MRI reconstruction (float32) by the shipped cascade_csmri cascade (k-space) or dagan_csmri "
+                         "DAGAN (image)")  # fmt: skip
         self.path = [self.cascade_path, self.image_model_path]
 
     def configure(self, input_path: str) -> tuple[list[str], dict[str, Any]]:
+        shared = [str(self.bundle_dir.parents[1] / "configs" / n) for n in ("csmri.json", "csmri_inference.json")]
         if str(input_path).lower().endswith((".npz", ".npy")):
-            layers = [str(self.bundle_dir / "configs" / n) for n in ("cascade.json", "cascade_wide.json")]
-            return self.config_files + layers, {**self.overrides, "ckpt_path": self.cascade_path}
-        return self.config_files, {**self.overrides, "ckpt_path": self.image_model_path}
+            own = [str(self.bundle_dir / "configs" / n) for n in self.config_files]
+            return shared + own, {**self.overrides, "ckpt_path": self.cascade_path}
+        own = [str(self.image_bundle_dir / "configs" / n) for n in self.config_files]
+        return shared + own, {**self.overrides, "ckpt_path": self.image_model_path}
 
     uncertainty_description = ("uncertainty: |recon - mirrored recon| / 2 in the input's units, the spread of the network "
-                               "over a left-right flip of the slice (k-space and mask flipped with it, the bundle's "
-                               "FlipEnsemble with one member)")  # fmt: skip
+                               "over a left-right flip of the slice (k-space and mask flipped with it; the bundle's "
+                               "--uncertainty output, FlipSpread)")  # fmt: skip
 
     def uncertainty(self, input_path: str, work: str, device_name: str, result: np.ndarray) -> np.ndarray:
-        """Run the bundle again through its ``FlipEnsemble`` holding only the left-right flip and return half the
-        absolute difference to ``result``."""
+        """The bundle's own uncertainty map (``inference.json`` with ``uncertainty: true``, only that pass run)."""
         import nibabel as nib
 
-        folder = os.path.join(work, "mirrored")
+        folder = os.path.join(work, "uncertainty")
         os.makedirs(folder)
-        mirrored = self.run_bundle(input_path, folder, device_name, extra={
-            "ensemble_network": "$monai_genmed.networks.nets.FlipEnsemble(@network, flips=[[-1]])"})  # fmt: skip
-        return np.abs(result - np.asarray(nib.load(mirrored).dataobj, np.float32)) / 2
+        produced = self.run_bundle(input_path, folder, device_name, extra={"run": ["$@uncertainty_evaluator.run()"]},
+                                   output_glob="*_uncertainty.nii.gz")  # fmt: skip
+        return np.asarray(nib.load(produced).dataobj, np.float32)
 
 
 class GenerativeSampleTask(BundleImageTask):

@@ -24,7 +24,17 @@ from monai_genmed.utils import write_json_atomic
 from .methods import LearnedMethod, predict
 from .slices import ComparisonSlices, undersample
 
-__all__ = ["one_method_per_file", "record_shipped", "sha256_of", "score_checkpoint", "verify_manifest", "verify_shipped", "write_manifest_entry"]
+__all__ = [
+    "methods_per_setting",
+    "one_method_per_file",
+    "record_shipped",
+    "score_checkpoint",
+    "sha256_of",
+    "shipped_checkpoint",
+    "verify_manifest",
+    "verify_shipped",
+    "write_manifest_entry",
+]
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -34,6 +44,38 @@ def sha256_of(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def shipped_checkpoint(models_dir: str | os.PathLike, prefix: str, mask_type: str, sampling_fraction: float) -> str:
+    """The path of a shipped file, ``<models_dir>/<prefix>_<mask_type>_<percent>/model.pt`` (e.g.
+    ``cascade_wide_poisson2d_20``): the folder names that ``models/manifest.json`` records."""
+    return os.path.join(str(models_dir), f"{prefix}_{mask_type}_{round(100 * float(sampling_fraction))}", "model.pt")
+
+
+def methods_per_setting(
+    settings: Sequence[Mapping[str, Any]], models: Sequence[Sequence[Any]]
+) -> list[dict[str, Any]]:
+    """One learned method per undersampling setting and shipped model, each pointed at its shipped file.
+
+    Args:
+        settings: ``[{"mask_type": ..., "sampling_fraction": ...}, ...]``.
+        models: ``[[prefix, models_dir, method], ...]``: the file's folder prefix (``"cascade_wide"``), the folder
+            holding the shipped files, and the method's fields (``name``, ``network``, ...).
+
+    Returns:
+        ``method`` dicts with ``checkpoint``, ``mask_type`` and ``sampling_fraction`` set, setting by setting in
+        the order of ``models``.
+    """
+    out = []
+    for setting in settings:
+        for entry in models:
+            if len(entry) != 3 or not isinstance(entry[2], Mapping):
+                raise ValueError(f"each shipped model is [prefix, models_dir, method], got {entry!r}.")
+            prefix, models_dir, method = entry
+            mask_type, fraction = setting["mask_type"], setting["sampling_fraction"]
+            checkpoint = shipped_checkpoint(models_dir, prefix, mask_type, fraction)
+            out.append(dict(method, checkpoint=checkpoint, mask_type=mask_type, sampling_fraction=fraction))
+    return out
 
 
 def score_checkpoint(

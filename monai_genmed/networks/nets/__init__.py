@@ -28,9 +28,9 @@ from .cascade import CascadeCNNBlock, DAGANCascade, DataConsistentCascade, Unrol
 
 __all__ += ["CascadeCNNBlock", "DAGANCascade", "DataConsistentCascade", "UnrolledDataConsistencyNet"]
 
-from .flip_ensemble import FlipEnsemble, flip_kspace
+from .flip_ensemble import FlipEnsemble, FlipSpread, flip_kspace
 
-__all__ += ["FlipEnsemble", "flip_kspace"]
+__all__ += ["FlipEnsemble", "FlipSpread", "flip_kspace"]
 
 from .diffusion import DiffusionSampler
 

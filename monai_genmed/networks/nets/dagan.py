@@ -77,6 +77,9 @@ class DAGANGenerator(nn.Module):
         norm: normalisation after the middle encoder and all decoder convolutions (DAGAN: batch norm).
         refinement: add the input to the output ("refinement learning", DAGAN's ``is_refine``).
         output_range: ``(low, high)`` range of the data and of the output.
+        clip_high: with ``refinement``, clip the output at ``high`` too (training: the targets lie in the range).
+            ``False`` clips only at ``low``: at inference, after scaling by a percentile of the zero-filled image,
+            voxels brighter than that percentile keep their value instead of being cut to ``high``.
 
     Example::
 
@@ -96,6 +99,7 @@ class DAGANGenerator(nn.Module):
         norm: str | tuple | None = Norm.BATCH,
         refinement: bool = True,
         output_range: Sequence[float] = (0.0, 1.0),
+        clip_high: bool = True,
     ) -> None:
         super().__init__()
         channels, up_channels = tuple(ensure_tuple(channels)), tuple(ensure_tuple(up_channels))
@@ -121,6 +125,7 @@ class DAGANGenerator(nn.Module):
         self.up_channels = up_channels
         self.refinement = ensure_bool(refinement, "refinement")
         self.output_range = bounds
+        self.clip_high = ensure_bool(clip_high, "clip_high")
         self.divisor = 2 ** len(channels)
 
         def conv(c_in: int, c_out: int, norm_: str | tuple | None, act_: str | tuple | None, transposed: bool):
@@ -166,7 +171,7 @@ class DAGANGenerator(nn.Module):
         residual = torch.tanh(self.output_conv(h))
         low, high = self.output_range
         if self.refinement:
-            return torch.clamp(x + (high - low) / 2 * residual, low, high)
+            return torch.clamp(x + (high - low) / 2 * residual, low, high if self.clip_high else None)
         return low + (high - low) * (residual + 1) / 2
 
 

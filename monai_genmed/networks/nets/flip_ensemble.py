@@ -23,7 +23,7 @@ from torch import nn
 
 from monai_genmed.transforms.kspace.functional import from_complex, image_to_kspace, kspace_to_image, mirror_index
 
-__all__ = ["FlipEnsemble", "flip_kspace"]
+__all__ = ["FlipEnsemble", "FlipSpread", "flip_kspace"]
 
 DEFAULT_FLIPS: tuple[tuple[int, ...], ...] = ((), (-1,), (-2,), (-2, -1))
 
@@ -98,11 +98,12 @@ class FlipEnsemble(nn.Module):
                 )
         self.network, self.flips, self.spatial_dims = network, flips, spatial_dims
 
-    def forward(self, x: torch.Tensor, kspace_masked: torch.Tensor | None = None, mask: torch.Tensor | None = None,
-                **kwargs: Any) -> torch.Tensor:  # fmt: skip
+    def members(self, x: torch.Tensor, kspace_masked: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                **kwargs: Any) -> list[torch.Tensor]:  # fmt: skip
+        """Each member's output mapped back to the input's orientation, in float32, in the order of ``flips``."""
         if (kspace_masked is None) != (mask is None):
             raise ValueError("give both kspace_masked and mask (a network with data consistency), or neither.")
-        total = None
+        outputs = []
         for axes in self.flips:
             extra = dict(kwargs)
             if kspace_masked is not None:
@@ -110,10 +111,17 @@ class FlipEnsemble(nn.Module):
             out = self.network(torch.flip(x, axes) if axes else x, **extra)
             if not isinstance(out, torch.Tensor):
                 raise TypeError(f"FlipEnsemble averages tensor outputs; the network returned {type(out).__name__}.")
-            dtype = out.dtype
-            out = (torch.flip(out, axes) if axes else out).float()
-            total = out if total is None else total + out
-        return (total / len(self.flips)).to(dtype)
+            self._dtype = out.dtype
+            outputs.append((torch.flip(out, axes) if axes else out).float())
+        return outputs
+
+    def forward(self, x: torch.Tensor, kspace_masked: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                **kwargs: Any) -> torch.Tensor:  # fmt: skip
+        outputs = self.members(x, kspace_masked, mask, **kwargs)
+        total = outputs[0]
+        for out in outputs[1:]:  # summed in member order, as before members() existed (same rounding)
+            total = total + out
+        return (total / len(outputs)).to(self._dtype)
 
     # the ensemble has no weights of its own: checkpoints are the wrapped network's
     def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
@@ -121,3 +129,23 @@ class FlipEnsemble(nn.Module):
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
         return self.network.load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+class FlipSpread(FlipEnsemble):
+    """Test-time uncertainty: half the range of ``network``'s outputs over flips of its input (mapped back).
+
+    With the default two members (none, left-right) it is ``|f(x) - mirror(f(mirror(x)))| / 2``, the left-right
+    flip spread that the synthetic-CT and reconstruction MONAI Label tasks return: a CNN is not flip-equivariant,
+    and where its two answers disagree it is unsure. Same arguments and checkpoints as :class:`FlipEnsemble`.
+    """
+
+    def __init__(self, network: nn.Module, flips: Sequence[Sequence[int]] = ((), (-1,)), spatial_dims: int = 2) -> None:
+        super().__init__(network, flips, spatial_dims)
+        if len(self.flips) < 2:
+            raise ValueError(f"a spread needs at least two members, got flips={[list(f) for f in self.flips]}; "
+                             "e.g. [[], [-1]].")  # fmt: skip
+
+    def forward(self, x: torch.Tensor, kspace_masked: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                **kwargs: Any) -> torch.Tensor:  # fmt: skip
+        stacked = torch.stack(self.members(x, kspace_masked, mask, **kwargs))
+        return ((stacked.amax(0) - stacked.amin(0)) / 2).to(self._dtype)

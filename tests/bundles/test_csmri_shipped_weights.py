@@ -1,4 +1,5 @@
-"""The shipped dagan_csmri weights (models/varied): their manifest holds, and they run through inference.json.
+"""The shipped CS-MRI weights (dagan_csmri's models/varied, cascade_csmri's models): their manifests hold, and the
+cascades run through their bundle's inference config.
 
 A fresh clone regenerates only the first validation subject of the varied data (subject i of a split depends only
 on the seed, the split and i), so the check takes seconds: every file's sha256 and its validation PSNR on the
@@ -17,16 +18,20 @@ from monai.bundle import ConfigParser, run
 
 from monai_genmed.transforms.kspace import image_to_kspace, save_kspace, zero_filled
 
-CONFIGS = ("common.json", "evaluate.json", "varied_data.json", "evaluate_varied.json")
+from .conftest import REPO, csmri_configs
+
+DAGAN, CASCADE = REPO / "bundles" / "dagan_csmri", REPO / "bundles" / "cascade_csmri"
+#: where each bundle keeps its shipped files and their manifest
+MODELS = {"dagan_csmri": DAGAN / "models" / "varied", "cascade_csmri": CASCADE / "models"}
 
 
 @pytest.fixture(scope="module")
-def bundle(repo_root):
-    return repo_root / "bundles" / "dagan_csmri"
+def bundle():
+    return DAGAN
 
 
 def configs(bundle, *names):
-    return [str(bundle / "configs" / n) for n in (*CONFIGS, *names)]
+    return csmri_configs(bundle, "evaluate.json", "varied_data.json", "evaluate_varied.json", *names)
 
 
 ONE_SUBJECT = {"num_subjects": {"training": 0, "validation": 1, "test": 0}, "device_name": "cpu"}
@@ -42,30 +47,35 @@ def one_subject(bundle, tmp_path_factory):
     return parser.get_parsed_content("datalist")
 
 
-def test_manifest_lists_every_shipped_method(bundle):
-    manifest = json.loads((bundle / "models" / "varied" / "manifest.json").read_text())
+@pytest.mark.parametrize("owner", [DAGAN, CASCADE], ids=["dagan_csmri", "cascade_csmri"])
+def test_manifest_lists_every_shipped_method(owner):
+    manifest = json.loads((MODELS[owner.name] / "manifest.json").read_text())
     parser = ConfigParser()
-    parser.read_config(configs(bundle))
+    parser.read_config(configs(owner, "verify_shipped.json"))
     folders = {m["checkpoint"].split("/")[-2] for m in parser.get_parsed_content("learned_methods")}
     assert folders == set(manifest)
+    assert {os.path.dirname(m["checkpoint"]) for m in parser.get_parsed_content("learned_methods")} <= {
+        str(MODELS[owner.name] / name) for name in manifest}
     for name, entry in manifest.items():
-        assert (bundle / "models" / "varied" / entry["file"]).is_file(), name
+        assert (MODELS[owner.name] / entry["file"]).is_file(), name
+        # the command as it was run (the cascades were trained when they lived in dagan_csmri/models/varied)
         assert entry["command"] and "--ckpt_dir bundles/dagan_csmri/models/varied/" + name in entry["command"]
     # ship_weights.json records each file once, with the first (plain) method that loads it, not its flip ensemble
-    parser.read_config(configs(bundle, "ship_weights.json"))
+    parser.read_config(configs(owner, "ship_weights.json"))
     shipped = parser.get_parsed_content("ship_methods")
     assert sorted(m["checkpoint"].split("/")[-2] for m in shipped) == sorted(manifest)
     assert not any("flip ensemble" in m["name"] for m in shipped)
 
 
-def test_shipped_weights_reproduce_their_manifest(bundle, one_subject):
+@pytest.mark.parametrize("owner", [DAGAN, CASCADE], ids=["dagan_csmri", "cascade_csmri"])
+def test_shipped_weights_reproduce_their_manifest(owner, one_subject):
     """verify_shipped.json: sha256 and the documented validation PSNR (tolerance 0.05 dB) of every shipped file."""
-    run(config_file=configs(bundle, "verify_shipped.json"), dataset_dir=os.path.dirname(one_subject), **ONE_SUBJECT)
+    run(config_file=configs(owner, "verify_shipped.json"), dataset_dir=os.path.dirname(one_subject), **ONE_SUBJECT)
 
 
 @pytest.mark.parametrize("setting", ["gaussian1d_30", "poisson2d_20"])
-@pytest.mark.parametrize("model,overlays", [("cascade", ("cascade.json",)), ("cascade_wide", ("cascade.json", "cascade_wide.json"))])
-def test_shipped_cascade_reconstructs_kspace_through_inference_json(bundle, one_subject, tmp_path, setting, model, overlays):
+@pytest.mark.parametrize("model,overlays", [("cascade", ("small.json",)), ("cascade_wide", ())])
+def test_shipped_cascade_reconstructs_kspace_through_inference_json(one_subject, tmp_path, setting, model, overlays):
     """A user's k-space file through inference.json with a shipped cascade (its widths from the overlay config, not
     retyped): better than zero-filled, on the grid."""
     from monai.data import load_decathlon_datalist
@@ -78,15 +88,14 @@ def test_shipped_cascade_reconstructs_kspace_through_inference_json(bundle, one_
 
     mask = np.asarray(default_undersampling_mask(mask_type, int(percent) / 100, target.shape), np.float32)
     save_kspace(tmp_path / "scan.npz", np.asarray(image_to_kspace(target[None]))[0] * mask, mask, image.affine)
-    run(config_file=[str(bundle / "configs" / n) for n in ("common.json", "inference.json", *overlays)],
-        input_path=str(tmp_path / "scan.npz"), output_dir=str(tmp_path / "out"), device_name="cpu",
-        ckpt_path=str(bundle / "models" / "varied" / f"{model}_{setting}" / "model.pt"),
-        mask_type=mask_type, sampling_fraction=int(percent) / 100)  # fmt: skip
+    # the default ckpt_path is the shipped file of the mask and width asked for
+    run(config_file=csmri_configs(CASCADE, "inference.json", *overlays), input_path=str(tmp_path / "scan.npz"),
+        output_dir=str(tmp_path / "out"), device_name="cpu", mask_type=mask_type, sampling_fraction=int(percent) / 100)
     result = nib.load(tmp_path / "out" / "scan_recon.nii.gz")
     np.testing.assert_allclose(result.affine, image.affine, atol=1e-5)
     recon = result.get_fdata().astype(np.float32)
-    zf = np.asarray(zero_filled((np.asarray(image_to_kspace(target[None])) * mask)))[0]
-    err = lambda x: float(np.mean((x - target) ** 2))  # noqa: E731
+    zf = np.asarray(zero_filled(np.asarray(image_to_kspace(target[None])) * mask))[0]
+    err = lambda x: float(np.mean((x - target) ** 2))
     assert err(recon) < 0.5 * err(zf), f"the shipped {model} should at least halve zero-filled's error"
 
 
