@@ -32,9 +32,9 @@ __all__ = [
     "final_logits",
 ]
 
-from .generative_objectives import LatentKeys, UnconditionalGANObjective
+from .generative_objectives import LatentKeys, UnconditionalGANObjective, diversity_shortfall
 
-__all__ += ["UnconditionalGANObjective", "LatentKeys"]
+__all__ += ["UnconditionalGANObjective", "LatentKeys", "diversity_shortfall"]
 
 from .diffusion_objective import DenoisingDiffusionObjective
 

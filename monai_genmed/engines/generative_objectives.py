@@ -37,7 +37,28 @@ from monai_genmed.utils.enums import GenerativeKeys
 
 from .objectives import AdversarialObjective, Regularizer, Weight
 
-__all__ = ["UnconditionalGANObjective", "LatentKeys"]
+__all__ = ["UnconditionalGANObjective", "LatentKeys", "diversity_shortfall"]
+
+
+def diversity_shortfall(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """How much less the generated images of a batch differ from each other than the real ones do, in [0, 1].
+
+    Both batches are split in halves paired sample by sample; with ``d(x) = mean_pairs mean|x_1 - x_2|``, returns
+    ``max(0, 1 - d(fake) / d(real))``: 1 for a collapsed batch (all samples alike), 0 once the samples differ as
+    much as the real images of the same step. A mode-seeking term (Mao et al., CVPR 2019,
+    https://arxiv.org/abs/1903.05628) asks G for images that differ where latents differ; its unbounded form
+    ``1 / d(fake)`` keeps rewarding any difference, pixel noise included, so this one is clipped as the
+    diversity-sensitive GAN's is (Yang et al., ICLR 2019, https://arxiv.org/abs/1901.09024), at the real images'
+    own spread rather than a tuned constant."""
+    half = min(fake.shape[0], real.shape[0]) // 2
+    if half < 1:
+        raise ValueError(f"the diversity term pairs samples of a batch; it needs at least 2, got {fake.shape[0]}.")
+
+    def spread(x: torch.Tensor) -> torch.Tensor:
+        return (x[:half] - x[half : 2 * half]).abs().mean()
+
+    reference = spread(real.detach()).clamp_min(1e-8)
+    return torch.relu(1.0 - spread(fake) / reference)
 
 
 class LatentKeys(StrEnum):
@@ -85,6 +106,9 @@ class UnconditionalGANObjective(AdversarialObjective):
         unroll_learning_rate: learning rate of the look-ahead steps (plain gradient descent on D's adversarial loss
             of the current real batch and G's current samples; the paper unrolls D's own Adam). Needed when
             ``unroll_steps > 0``.
+        diversity_weight: weight of :func:`diversity_shortfall` in G's loss: G is
+            penalised while its samples of a batch differ from each other less than the batch's real images do, a
+            direct remedy against mode collapse (logged as ``diversity_shortfall``); 0: off.
 
     Example (WGAN-GP)::
 
@@ -111,6 +135,7 @@ class UnconditionalGANObjective(AdversarialObjective):
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         unroll_steps: int = 0,
         unroll_learning_rate: float | None = None,
+        diversity_weight: float = 0.0,
     ) -> None:
         if int(latent_dim) < 1:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}.")
@@ -129,6 +154,9 @@ class UnconditionalGANObjective(AdversarialObjective):
             )
         if augment is not None and not callable(augment):
             raise TypeError(f"augment must be a callable on image batches (e.g. DiffAugment) or None, got {augment!r}.")
+        if not 0.0 <= float(diversity_weight) < float("inf"):
+            raise ValueError(f"diversity_weight must be a finite number >= 0 (0: off), got {diversity_weight!r}.")
+        self.diversity_weight = float(diversity_weight)
         self.augment = augment
         self.unroll_steps = int(unroll_steps)
         self.unroll_learning_rate = None if unroll_learning_rate is None else float(unroll_learning_rate)
@@ -227,7 +255,12 @@ class UnconditionalGANObjective(AdversarialObjective):
             discriminator = self.unrolled_discriminator(discriminator, outputs[CommonKeys.IMAGE], fake)
         logits = self.logits(discriminator(self.discriminator_input(fake)))
         adversarial = self.gan_loss.generator_loss(logits)
-        return {GenerativeKeys.TOTAL: adversarial, "adversarial": adversarial}
+        terms = {GenerativeKeys.TOTAL: adversarial, "adversarial": adversarial}
+        if self.diversity_weight and fake.shape[0] >= 2:
+            shortfall = diversity_shortfall(fake, outputs[CommonKeys.IMAGE])
+            terms["diversity_shortfall"] = shortfall
+            terms[GenerativeKeys.TOTAL] = adversarial + self.diversity_weight * shortfall
+        return terms
 
     def discriminator_loss(self, networks, batch, outputs):
         discriminator = networks[self.discriminator]

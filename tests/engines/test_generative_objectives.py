@@ -6,7 +6,7 @@ from ignite.engine import Events
 from monai.data import DataLoader
 from monai.utils import CommonKeys
 
-from monai_genmed.engines import GenerativeAdversarialTrainer, LatentKeys, UnconditionalGANObjective
+from monai_genmed.engines import GenerativeAdversarialTrainer, LatentKeys, UnconditionalGANObjective, diversity_shortfall
 from monai_genmed.losses import GANLoss, gradient_penalty
 from monai_genmed.networks.nets import DCGANDiscriminator, DCGANGenerator
 from monai_genmed.utils.enums import GenerativeKeys
@@ -253,3 +253,32 @@ def test_bad_unrolling_settings_name_the_key():
         UnconditionalGANObjective(unroll_steps=2)
     with pytest.raises(TypeError, match="augment"):
         UnconditionalGANObjective(augment="translation")
+
+
+def test_the_diversity_shortfall_is_one_for_a_collapsed_batch_and_zero_at_the_real_spread():
+    real = torch.rand(6, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    varied = torch.rand(6, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    collapsed = varied[:1].expand(6, -1, -1, -1)
+    assert diversity_shortfall(collapsed, real) == 1.0
+    assert diversity_shortfall(real * 2, real) == 0.0  # more spread than the reals: no push
+    spread = (varied[:3] - varied[3:]).abs().mean() / (real[:3] - real[3:]).abs().mean()
+    torch.testing.assert_close(diversity_shortfall(varied, real), torch.relu(1 - spread))
+    with pytest.raises(ValueError, match="at least 2"):
+        diversity_shortfall(varied[:1], real[:1])
+
+
+def test_the_diversity_term_is_added_to_g_s_loss_and_changes_its_gradient():
+    torch.manual_seed(0)
+    generator = DCGANGenerator(latent_dim=3, image_size=8, channels=(8,))
+    critic = DCGANDiscriminator(image_size=8, channels=(8,), norm=None)
+    real = torch.rand(4, 1, 8, 8)
+    plain = UnconditionalGANObjective(latent_dim=3, seed=1)
+    seeking = UnconditionalGANObjective(latent_dim=3, seed=1, diversity_weight=0.5)
+    networks = {"generator": generator, "discriminator": critic}
+    terms = seeking.generator_loss(networks, {"image": real}, seeking.generate(networks, {"image": real}))
+    assert terms["diversity_shortfall"] > 0  # an untrained generator's samples are alike
+    torch.testing.assert_close(terms[GenerativeKeys.TOTAL], terms["adversarial"] + 0.5 * terms["diversity_shortfall"])
+    assert not torch.allclose(generator_gradient(plain, critic, generator, real),
+                              generator_gradient(seeking, critic, generator, real))  # fmt: skip
+    with pytest.raises(ValueError, match="diversity_weight"):
+        UnconditionalGANObjective(diversity_weight=-1.0)
