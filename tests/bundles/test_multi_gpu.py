@@ -25,22 +25,23 @@ MULTI = "configs/multi_gpu_train.json"
 #: bundle -> (config files relative to the repository, tiny overrides, a file rank 0 must have drawn)
 BUNDLES = {
     "dagan_csmri": (
-        ["configs/csmri.json", "configs/csmri_train.json", D + "common.json", D + "train.json", MULTI],
+        ["configs/csmri.json", "configs/csmri_train.json", "configs/training.json", D + "common.json", D + "train.json",
+         MULTI],
         {"spatial_size": [32, 32], "num_workers": 0, "generator_channels": [8, 16, 32], "generator_up_channels": [32, 16, 8],
          "discriminator_channels": [8, 16], "discriminator_head_channels": [16, 8], "discriminator_residual_channels": 4,
          "divergence_patience": 100},
         None,
     ),
     "cascade_csmri": (
-        ["configs/csmri.json", "configs/csmri_train.json", "configs/csmri_pixel_loss.json", K + "common.json",
-         K + "train.json", MULTI],
+        ["configs/csmri.json", "configs/csmri_train.json", "configs/training.json", "configs/csmri_pixel_loss.json",
+         K + "common.json", K + "train.json", MULTI],
         {"spatial_size": [32, 32], "num_workers": 0, "cascades": 2, "cascade_channels": 4, "cascade_depth": 3,
          "discriminator_channels": [8, 16], "discriminator_head_channels": [16, 8], "discriminator_residual_channels": 4,
          "divergence_patience": 100, "ckpt_dir": "$@bundle_root + '/models'"},
         None,
     ),
     "cyclegan_mr2ct": (
-        [C + "common.json", C + "train.json", MULTI],
+        [C + "common.json", "configs/training.json", C + "train.json", MULTI],
         {"spatial_size": [32, 32], "num_workers": 0, "generator_channels": 8, "generator_res_blocks": 1,
          "discriminator_channels": 8},
         None,
