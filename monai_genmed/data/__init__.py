@@ -31,6 +31,7 @@ from .folder import IMAGE_SUFFIXES, check_input_file, datalist_from_folder
 from .head_mr_ct import HU_RANGE, colin27_hounsfield, generate_head_mr_ct_dataset
 from .latent import LatentDataset
 from .masks import DAGAN_FRACTIONS, DAGAN_MASK_TYPES, default_mask_path, default_undersampling_mask
+from .samplers import distributed_sampler
 from .unpaired import UnpairedDataset, unpaired_datalist
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "DAGAN_MASK_TYPES",
     "default_mask_path",
     "default_undersampling_mask",
+    "distributed_sampler",
     "generate_brain_mr_dataset",
     "generate_head_mr_ct_dataset",
     "load_colin27_brain",

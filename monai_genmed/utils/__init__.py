@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from .cpu import cpu_flags, cpu_summary, fast_autocast, native_bf16
+from .distributed import end_process_group, process_rank
 from .enums import GenerativeKeys, KspaceKeys
 from .flags import ensure_bool, ensure_in_range
 from .io import (
@@ -11,6 +12,7 @@ from .settings import SettingRule, check_setting, check_settings
 
 __all__ = [
     "FolderLock", "FolderLockedError", "GenerativeKeys", "KspaceKeys", "SettingRule", "atomic_path", "check_output_dir",
-    "check_setting", "check_settings", "cpu_flags", "cpu_summary", "ensure_bool", "ensure_in_range", "fast_autocast",
-    "fsync_folder", "native_bf16", "remove_stale_temporaries", "write_csv_atomic", "write_json_atomic",
+    "check_setting", "check_settings", "cpu_flags", "cpu_summary", "end_process_group", "ensure_bool", "ensure_in_range",
+    "fast_autocast", "fsync_folder", "native_bf16", "process_rank", "remove_stale_temporaries", "write_csv_atomic",
+    "write_json_atomic",
 ]  # fmt: skip

@@ -64,14 +64,21 @@ def assert_export_matches_eager():
 
 def csmri_configs(bundle: Path, *names: str) -> list[str]:
     """A CS-MRI bundle's layered config files, as its README lists them: the shared layer (``configs/csmri.json``,
-    then ``configs/csmri_<name>`` for each name that has one), then the bundle's layer (its ``common.json``, then its
-    own ``<name>`` for each name that has one)."""
+    then ``configs/csmri_<name>`` for each name that has one, ``configs/training.json`` right after
+    ``csmri_train.json``), then the bundle's layer (its ``common.json``, then its own ``<name>`` for each name that
+    has one)."""
     shared = [REPO / "configs" / f"csmri_{name}" for name in names]
     own = [bundle / "configs" / name for name in names]
     for name, pair in zip(names, zip(shared, own)):
         if not any(p.is_file() for p in pair):
             raise FileNotFoundError(f"no config {name!r} in configs/csmri_* or {bundle / 'configs'}")
-    files = [REPO / "configs" / "csmri.json", *(p for p in shared if p.is_file()), bundle / "configs" / "common.json"]
+    files = [REPO / "configs" / "csmri.json"]
+    for p in shared:
+        if p.is_file():
+            files.append(p)
+            if p.name == "csmri_train.json":  # training.json fills the train/validate sections csmri_train.json opens
+                files.append(REPO / "configs" / "training.json")
+    files.append(bundle / "configs" / "common.json")
     return [str(f) for f in files + [p for p in own if p.is_file()]]
 
 

@@ -104,7 +104,7 @@ BUNDLES = [
         changed_setting={"mask_type": "poisson2d", "sampling_fraction": 0.1},
         other_widths={"generator_channels": [4, 8, 16], "generator_up_channels": [16, 8, 4]},
         make_input=_dagan_input,
-        configs_first=("configs/csmri.json", "common.json", "configs/csmri_train.json"),
+        configs_first=("configs/csmri.json", "common.json", "configs/csmri_train.json", "configs/training.json"),
         infer_configs_first=("configs/csmri.json", "common.json", "configs/csmri_inference.json"),
     ),
     BundleSpec(
@@ -118,7 +118,8 @@ BUNDLES = [
         other_widths={"generator_channels": 4},
         make_input=_mr_volume,
         discriminator="network_dis_ct",
-        configs_first=("common.json",),
+        configs_first=("common.json", "configs/training.json"),
+        infer_configs_first=("common.json",),
     ),
     *(
         BundleSpec(

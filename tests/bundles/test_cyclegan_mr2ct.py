@@ -31,7 +31,8 @@ def bundle(repo_root):
 
 
 def configs(bundle, name):
-    return [str(bundle / "configs" / "common.json"), str(bundle / "configs" / name)]
+    training = [str(bundle.parents[1] / "configs" / "training.json")] if name.startswith("train") else []
+    return [str(bundle / "configs" / "common.json"), *training, str(bundle / "configs" / name)]
 
 
 @pytest.fixture(scope="module")

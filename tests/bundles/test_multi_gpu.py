@@ -1,9 +1,9 @@
-"""multi_gpu_train overlays under torchrun: 2 CPU processes (gloo) end with equal weights, for every bundle.
+"""The multi-GPU overlay under torchrun: 2 CPU processes (gloo) end with equal weights, for every bundle.
 
 Each process trains on its half of every epoch (DistributedSampler) and the gradients of every step group are
-averaged (GradientAllReduce), so both must hold the same networks at the end, bit for bit. The generative bundles
-(vae_mri, gan_mri) share one overlay, configs/generative_multi_gpu_train.json; their configs name the handlers every
-rank needs ``train#rank_handlers`` and ``validate#rank_handlers``.
+averaged (GradientAllReduce), so both must hold the same networks at the end, bit for bit. Every bundle layers the
+one overlay, configs/multi_gpu_train.json, on its unchanged training configs, which name the handlers every rank
+needs ``train#rank_handlers`` and ``validate#rank_handlers`` (rank 0 alone adds the logging handlers).
 """
 
 from __future__ import annotations
@@ -20,31 +20,41 @@ TINY_DATA = {"num_subjects": {"training": 1, "validation": 1, "test": 1}, "slice
              "epochs": 1}  # fmt: skip
 D = "bundles/dagan_csmri/configs/"
 C = "bundles/cyclegan_mr2ct/configs/"
-GEN = "configs/generative_multi_gpu_train.json"
+K = "bundles/cascade_csmri/configs/"
+MULTI = "configs/multi_gpu_train.json"
 #: bundle -> (config files relative to the repository, tiny overrides, a file rank 0 must have drawn)
 BUNDLES = {
     "dagan_csmri": (
-        ["configs/csmri.json", "configs/csmri_train.json", D + "common.json", D + "train.json", D + "multi_gpu_train.json"],
+        ["configs/csmri.json", "configs/csmri_train.json", "configs/training.json", D + "common.json", D + "train.json",
+         MULTI],
         {"spatial_size": [32, 32], "num_workers": 0, "generator_channels": [8, 16, 32], "generator_up_channels": [32, 16, 8],
          "discriminator_channels": [8, 16], "discriminator_head_channels": [16, 8], "discriminator_residual_channels": 4,
          "divergence_patience": 100},
         None,
     ),
+    "cascade_csmri": (
+        ["configs/csmri.json", "configs/csmri_train.json", "configs/training.json", "configs/csmri_pixel_loss.json",
+         K + "common.json", K + "train.json", MULTI],
+        {"spatial_size": [32, 32], "num_workers": 0, "cascades": 2, "cascade_channels": 4, "cascade_depth": 3,
+         "discriminator_channels": [8, 16], "discriminator_head_channels": [16, 8], "discriminator_residual_channels": 4,
+         "divergence_patience": 100, "ckpt_dir": "$@bundle_root + '/models'"},
+        None,
+    ),
     "cyclegan_mr2ct": (
-        [C + "common.json", C + "train.json", C + "multi_gpu_train.json"],
+        [C + "common.json", "configs/training.json", C + "train.json", MULTI],
         {"spatial_size": [32, 32], "num_workers": 0, "generator_channels": 8, "generator_res_blocks": 1,
          "discriminator_channels": 8},
         None,
     ),
     "vae_mri": (
         ["configs/brain_mr_64.json", "configs/autoencoder.json", "bundles/vae_mri/configs/common.json",
-         "bundles/vae_mri/configs/train.json", GEN],
+         "bundles/vae_mri/configs/train.json", MULTI],
         {"spatial_size": [64, 64], "channels": [4, 8], "strides": [2, 2], "num_figure_samples": 2,
          "divergence_patience": 100},
         "figures/latent_pca.png",
     ),
     "gan_mri": (
-        ["configs/brain_mr_64.json", "bundles/gan_mri/configs/common.json", "bundles/gan_mri/configs/train.json", GEN],
+        ["configs/brain_mr_64.json", "bundles/gan_mri/configs/common.json", "bundles/gan_mri/configs/train.json", MULTI],
         {"spatial_size": [64, 64], "generator_channels": [16, 8, 8, 4], "discriminator_channels": [4, 8, 8, 16],
          "latent_size": 8, "passes_per_epoch": 1, "fd_num_samples": 8, "grid_samples": 2, "monitor_log_every": 1},
         "gan_curves.png",
@@ -61,8 +71,8 @@ def test_two_processes_end_with_identical_weights(repo_root, tmp_path, name):
         "bundle_root": str(tmp_path),
         "finalize": [
             "$torch.save({k: v.state_dict() for k, v in @train#trainer.networks.items()}, "
-            f"'{tmp_path}/rank' + str(dist.get_rank()) + '.pt')",
-            "$dist.is_initialized() and dist.destroy_process_group()",
+            f"'{tmp_path}/rank' + str(torch.distributed.get_rank()) + '.pt')",
+            "$monai_genmed.utils.end_process_group()",
         ],
     }
     (tmp_path / "overlay.json").write_text(json.dumps(overlay))
