@@ -28,9 +28,10 @@ from scipy.special import i0e, i1e
 
 from monai_genmed.apps.baselines import conjugate_symmetric_fill
 from monai_genmed.apps.report import ReportWriter, markdown_table
-from .slice_classes import _find
 from monai_genmed.data.masks import default_undersampling_mask
 from monai_genmed.transforms.kspace.functional import image_to_kspace, kspace_to_image
+
+from .slice_classes import _find
 
 __all__ = ["rician_mean", "noise_free_oracle", "oracle_headroom"]
 

@@ -11,8 +11,13 @@ import pytest
 
 import monai_genmed.utils.io as io_module
 from monai_genmed.utils import (
-    FolderLock, FolderLockedError, atomic_path, remove_stale_temporaries, write_csv_atomic, write_json_atomic,
-)  # fmt: skip
+    FolderLock,
+    FolderLockedError,
+    atomic_path,
+    remove_stale_temporaries,
+    write_csv_atomic,
+    write_json_atomic,
+)
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):

@@ -27,8 +27,12 @@ import torch
 from torch import nn
 
 from monai_genmed.transforms.kspace.functional import (
-    centred_fft, conjugate_symmetric_fill, consistent_kspace, from_complex, to_complex,
-)  # fmt: skip
+    centred_fft,
+    conjugate_symmetric_fill,
+    consistent_kspace,
+    from_complex,
+    to_complex,
+)
 from monai_genmed.utils.flags import ensure_bool
 
 __all__ = ["SingleCoilDataConsistency"]

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from studies.csmri import noise_free_oracle, oracle_headroom, rician_mean
 from monai_genmed.data import generate_brain_mr_dataset
 from monai_genmed.transforms.kspace.functional import image_to_kspace, kspace_to_image
+from studies.csmri import noise_free_oracle, oracle_headroom, rician_mean
 
 
 @pytest.mark.parametrize("amplitude", [0.0, 0.01, 0.05])
