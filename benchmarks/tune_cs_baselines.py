@@ -134,7 +134,7 @@ def main() -> None:
                 print(f" -> {row['psnr']:.2f} dB {row['ssim']:.4f} ({row['seconds']:.1f} s)")
             print(f"tuned {key} at {frac:.0%} in {time.perf_counter() - start:.0f} s: {best}", flush=True)
             rows.append((key, best, factory(**best)))
-        for key, best, recon in rows:
+        for _key, best, recon in rows:
             whole = evaluate_cs_method(recon, [test[frac]])
             head = evaluate_cs_method(recon, [test[frac]], use_region=True)
             results.append(

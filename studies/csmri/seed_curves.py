@@ -125,7 +125,7 @@ def compare_seed_curves(
     fig.tight_layout()
     report.save_figure(fig, f"{name}.png", dpi=110)
 
-    header = ["arm", "runs", "final", "best", "updates to threshold", "drops > %g" % drop, "mean SD between seeds"]
+    header = ["arm", "runs", "final", "best", "updates to threshold", f"drops > {drop:g}", "mean SD between seeds"]
     rows = []
     for arm, s in summaries.items():
         reach = ", ".join("never" if np.isnan(r) else str(int(r)) for r in s["updates_to_threshold"])

@@ -6,6 +6,7 @@ the tiny overrides of :mod:`test_bad_inputs`, whose bundles and ``expect`` it re
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +175,7 @@ def test_float_samples_to_jpg_are_refused(tmp_path):
     spec = BY_NAME["gan_mri"]
     # sampling checks its settings before it loads weights: no trained model is needed to refuse them
     for overrides, phrase in (({"output_ext": ".jpg"}, "output_ext='.jpg'"), ({"num_samples": 0}, "num_samples=0")):
-        expect(lambda: _infer(spec, tmp_path, output_dir=str(tmp_path / "out"), **overrides), (ValueError,), phrase)
+        expect(partial(_infer, spec, tmp_path, output_dir=str(tmp_path / "out"), **overrides), (ValueError,), phrase)
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
