@@ -152,7 +152,8 @@ def main() -> None:
             )
             print(
                 f"test {frac:.0%} {recon.name:14s} PSNR {whole['psnr']:.2f} SSIM {whole['ssim']:.4f} | head "
-                f"{head['psnr']:.2f} {head['ssim']:.4f} | {whole['seconds']:.1f} s ({whole['cpu_seconds']:.1f} s CPU) | {best}",
+                f"{head['psnr']:.2f} {head['ssim']:.4f} | {whole['seconds']:.1f} s "
+                f"({whole['cpu_seconds']:.1f} s CPU) | {best}",
                 flush=True,
             )
 
