@@ -306,15 +306,19 @@ def _slice_size_cases(dataset: Path, tmp: Path) -> dict[str, tuple[str, tuple[st
     save_kspace(tmp / "small_cascade.npz", small, np.ones(small.shape, np.float32))
     return {
         "image-larger": (_save(large, affine, tmp / "large.nii.gz"), (),
-                         ("large.nii.gz", "(48, 48)", "spatial_size [32, 32]", "Resample, crop or pad", "--spatial_size")),
+                         ("large.nii.gz", "(48, 48)", "spatial_size [32, 32]", "Resample, crop or pad",
+                          "--spatial_size")),
         "volume-smaller": (_save(small_volume, affine, tmp / "small_volume.nii.gz"), (),
                            ("small_volume.nii.gz", "(16, 16)", "spatial_size [32, 32]", "Resample, crop or pad")),
         "kspace-larger-dagan": (save_kspace(tmp / "large.npz", _kspace_of(large), np.ones(large.shape, np.float32)), (),
-                                ("large.npz", "k-space", "(48, 48)", "spatial_size [32, 32]", "crop the k-space centre")),
+                                ("large.npz", "k-space", "(48, 48)", "spatial_size [32, 32]",
+                                 "crop the k-space centre")),
         "kspace-smaller-cascade": (str(tmp / "small_cascade.npz"), ("bundles/cascade_csmri/configs/common.json",),
-                                   ("small_cascade.npz", "(16, 16)", "spatial_size [32, 32]", "train with --spatial_size")),
+                                   ("small_cascade.npz", "(16, 16)", "spatial_size [32, 32]",
+                                    "train with --spatial_size")),
         "kspace-mask-other-size": (str(tmp / "mask_other_size.npz"), (),
-                                   ("mask_other_size.npz", "mask of shape (16, 16) does not match k-space", "leave it out")),
+                                   ("mask_other_size.npz", "mask of shape (16, 16) does not match k-space",
+                                    "leave it out")),
     }  # fmt: skip
 
 

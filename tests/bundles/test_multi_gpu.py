@@ -24,10 +24,11 @@ GEN = "configs/generative_multi_gpu_train.json"
 #: bundle -> (config files relative to the repository, tiny overrides, a file rank 0 must have drawn)
 BUNDLES = {
     "dagan_csmri": (
-        ["configs/csmri.json", "configs/csmri_train.json", D + "common.json", D + "train.json", D + "multi_gpu_train.json"],
-        {"spatial_size": [32, 32], "num_workers": 0, "generator_channels": [8, 16, 32], "generator_up_channels": [32, 16, 8],
-         "discriminator_channels": [8, 16], "discriminator_head_channels": [16, 8], "discriminator_residual_channels": 4,
-         "divergence_patience": 100},
+        ["configs/csmri.json", "configs/csmri_train.json", D + "common.json", D + "train.json",
+         D + "multi_gpu_train.json"],
+        {"spatial_size": [32, 32], "num_workers": 0, "generator_channels": [8, 16, 32],
+         "generator_up_channels": [32, 16, 8], "discriminator_channels": [8, 16],
+         "discriminator_head_channels": [16, 8], "discriminator_residual_channels": 4, "divergence_patience": 100},
         None,
     ),
     "cyclegan_mr2ct": (
@@ -67,8 +68,8 @@ def test_two_processes_end_with_identical_weights(repo_root, tmp_path, name):
     }
     (tmp_path / "overlay.json").write_text(json.dumps(overlay))
     configs = [str(repo_root / f) for f in files] + [str(tmp_path / "overlay.json")]
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "monai.bundle",
-               "run", "--config_file", str(configs)]  # fmt: skip
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "monai.bundle", "run", "--config_file", str(configs)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
