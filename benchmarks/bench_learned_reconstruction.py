@@ -175,7 +175,7 @@ def main() -> None:
                 rho = (error * perturbation).sum(1) / (error.norm(dim=1) * perturbation.norm(dim=1)).clamp_min(1e-30)
                 correlation = f"{float(rho.abs().max()):.3f}"
 
-            def cell(path: str, missing: str) -> str:
+            def cell(path: str, missing: str, ms: dict[str, float] = ms) -> str:
                 return f"{ms[path]:.1f}" if path in ms else missing
 
             trained = "trained" if net_id in weights else "untrained"

@@ -46,7 +46,10 @@ def main() -> None:
     network = ResNetGenerator(2, 1, 1, channels=args.channels, num_res_blocks=args.res_blocks).eval()
     volume = torch.rand(1, 1, args.size, args.size, args.depth) * 2 - 1
     print(cpu_summary())
-    print(f"ResNetGenerator channels={args.channels} res_blocks={args.res_blocks}; volume {args.size}x{args.size}x{args.depth}\n")
+    print(
+        f"ResNetGenerator channels={args.channels} res_blocks={args.res_blocks}; "
+        f"volume {args.size}x{args.size}x{args.depth}\n"
+    )
 
     def slices(batch: int) -> SliceInferer:
         return SliceInferer(roi_size=(-1, -1), spatial_dim=2, sw_batch_size=batch, progress=False)

@@ -42,11 +42,12 @@ def main() -> None:
     args = parser.parse_args()
     mask_type, percent = args.mask.split("_")
     config = ConfigParser()
-    config.read_config([os.path.join(REPO, "configs", "csmri.json"), os.path.join(REPO, "configs", "csmri_varied_data.json"),
+    config.read_config([os.path.join(REPO, "configs", "csmri.json"),
+                        os.path.join(REPO, "configs", "csmri_varied_data.json"),
                         os.path.join(REPO, "bundles", "cascade_csmri", "configs", "common.json")])  # fmt: skip
     folder = tempfile.mkdtemp(prefix="varied_test_")
-    config.update({"bundle_root": os.path.join(REPO, "bundles", "cascade_csmri"), "device_name": "cpu", "dataset_dir": folder,
-                   "num_subjects": {"training": 0, "validation": 0, "test": 1}})  # fmt: skip
+    config.update({"bundle_root": os.path.join(REPO, "bundles", "cascade_csmri"), "device_name": "cpu",
+                   "dataset_dir": folder, "num_subjects": {"training": 0, "validation": 0, "test": 1}})  # fmt: skip
     items = load_decathlon_datalist(config.get_parsed_content("datalist"), data_list_key="test")
     items = [items[i] for i in np.linspace(0, len(items) - 1, args.slices).round().astype(int)]
     network = config.get_parsed_content("network_def")
@@ -70,7 +71,8 @@ def main() -> None:
             error.append(np.abs(recon - target)[head])
     uncertainty, error = np.concatenate(uncertainty), np.concatenate(error)
     print(f"{cpu_summary()}; {len(items)} test slices of subject {items[0].get('subject', '?')}, {args.mask}, "
-          f"{uncertainty.size} head pixels; errors in 1e-3 of the image scale ([0, 1] by the head's 99.5th percentile)")  # fmt: skip
+          f"{uncertainty.size} head pixels; errors in 1e-3 of the image scale "
+          "([0, 1] by the head's 99.5th percentile)")  # fmt: skip
     print("| uncertainty of the 8x32 cascade | Spearman | Pearson | mean abs error, 10 % most uncertain (1e-3) | "
           "mean abs error, 10 % least uncertain (1e-3) | mean abs error, all (1e-3) |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- |")

@@ -41,7 +41,8 @@ def test_split(bundle: str, inference: ConfigParser) -> list[str]:
     config.update({"bundle_root": os.path.abspath(bundle), "device_name": "cpu"})
     network = config.get_parsed_content("network_def")
     comparison = SynthesisComparison(config.get_parsed_content("datalist"), methods=[], network=network, output_dir="",
-                                     hu_window=config["hu_window"], network_range=config["network_range"], split="test")  # fmt: skip
+                                     hu_window=config["hu_window"], network_range=config["network_range"],
+                                     split="test")  # fmt: skip
     slices = comparison._load()
     radius = round(inference["outside_head_radius_mm"] / inference["pixdim"])
     fill = FillOutsideHead(-1000.0, inference["outside_head_threshold"], radius, slice_axis=None)
@@ -49,11 +50,13 @@ def test_split(bundle: str, inference: ConfigParser) -> list[str]:
     ct = np.stack([s["ct"] for s in slices])
     body = np.stack([s["mask"] for s in slices])
     air = ~body & (ct < -500)
-    summary = (f"test split: {len(slices)} slices, {body.size} pixels, {body.sum()} in the body, {air.sum()} air pixels "
-               f"outside it; set to air: {outside.sum()} pixels, {(outside & air).sum()} of them air outside the body, "
-               f"{(outside & body).sum()} in the body ({(outside & body & (ct < -500)).sum()} of those air in the CT)")  # fmt: skip
+    summary = (f"test split: {len(slices)} slices, {body.size} pixels, {body.sum()} in the body, "
+               f"{air.sum()} air pixels outside it; set to air: {outside.sum()} pixels, "
+               f"{(outside & air).sum()} of them air outside the body, {(outside & body).sum()} in the body "
+               f"({(outside & body & (ct < -500)).sum()} of those air in the CT)")  # fmt: skip
     rows = [summary, "",
-            "| model | mask_outside_head | sCT in the air outside the body, mean (HU) | MAE whole slice (HU) | MAE in the body (HU) |",
+            "| model | mask_outside_head | sCT in the air outside the body, mean (HU) | MAE whole slice (HU) "
+            "| MAE in the body (HU) |",
             "| --- | --- | --- | --- | --- |"]  # fmt: skip
     for name, file in MODELS.items():
         load_model_weights(network, os.path.join(bundle, "models", file), map_location="cpu", name=name)
@@ -61,7 +64,10 @@ def test_split(bundle: str, inference: ConfigParser) -> list[str]:
             pred = np.stack(comparison._network_predictions(slices))
         for masked in (False, True):
             p = np.where(outside, -1000.0, pred) if masked else pred
-            rows.append(f"| {name} | {masked} | {p[air].mean():.0f} | {np.abs(p - ct).mean():.1f} | {np.abs(p - ct)[body].mean():.1f} |")
+            rows.append(
+                f"| {name} | {masked} | {p[air].mean():.0f} | {np.abs(p - ct).mean():.1f} "
+                f"| {np.abs(p - ct)[body].mean():.1f} |"
+            )
     return rows
 
 
@@ -75,7 +81,8 @@ def whole_head(bundle: str) -> list[str]:
     summary = (f"whole head: Colin27 axial slices {WHOLE_HEAD_SLICES.start}-{WHOLE_HEAD_SLICES.stop - 1}, {ct.shape}, "
                f"{head.sum()} head voxels, {air.sum()} air voxels outside it")
     rows = [summary, "",
-            "| model | mask_outside_head | sCT in the air outside the head, mean / median (HU) | MAE all voxels (HU) | MAE in the head (HU) |",
+            "| model | mask_outside_head | sCT in the air outside the head, mean / median (HU) | MAE all voxels (HU) "
+            "| MAE in the head (HU) |",
             "| --- | --- | --- | --- | --- |"]  # fmt: skip
     configs = [os.path.join(bundle, "configs", n) for n in ("common.json", "inference.json")]
     with tempfile.TemporaryDirectory() as work:
@@ -84,8 +91,9 @@ def whole_head(bundle: str) -> list[str]:
         for name, file in MODELS.items():
             for masked in (False, True):
                 out = os.path.join(work, f"{file.replace('/', '_')}_{masked}")
-                subprocess.run([sys.executable, "-m", "monai.bundle", "run", "--config_file", str(configs), "--input_path", mr,
-                                "--output_dir", out, "--ckpt_path", os.path.join(bundle, "models", file),
+                subprocess.run([sys.executable, "-m", "monai.bundle", "run", "--config_file", str(configs),
+                                "--input_path", mr, "--output_dir", out,
+                                "--ckpt_path", os.path.join(bundle, "models", file),
                                 "--mask_outside_head", str(masked), "--uncertainty", "False"],
                                check=True, capture_output=True)  # fmt: skip
                 p = np.asarray(nib.load(os.path.join(out, "colin27_slab_synct.nii.gz")).dataobj, np.float32)

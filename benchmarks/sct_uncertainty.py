@@ -54,7 +54,8 @@ def main() -> None:
     config.update({"bundle_root": os.path.abspath(args.bundle), "device_name": "cpu"})
     network = config.get_parsed_content("network_def")
     comparison = SynthesisComparison(config.get_parsed_content("datalist"), methods=[], network=network, output_dir="",
-                                     hu_window=config["hu_window"], network_range=config["network_range"], split=args.split)  # fmt: skip
+                                     hu_window=config["hu_window"], network_range=config["network_range"],
+                                     split=args.split)  # fmt: skip
     slices = comparison._load()
     models = os.path.join(args.bundle, "models")
     with torch.no_grad():
@@ -69,7 +70,10 @@ def main() -> None:
     flip_error = np.abs((flat["cyclegan"] + flat["mirrored"]) / 2 - ct)
     print(f"{cpu_summary()}; {len(slices)} {args.split} slices, "
           f"{len({s['subject'] for s in slices})} subjects, {body.sum()} body voxels")  # fmt: skip
-    print("| uncertainty of the CycleGAN sCT | Spearman | Pearson | MAE, 10 % most uncertain (HU) | MAE, 10 % least uncertain (HU) | MAE, all (HU) |")
+    print(
+        "| uncertainty of the CycleGAN sCT | Spearman | Pearson | MAE, 10 % most uncertain (HU) "
+        "| MAE, 10 % least uncertain (HU) | MAE, all (HU) |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     print(report("left-right flip spread (error of the single pass)", np.abs(flat["cyclegan"] - flat["mirrored"]) / 2, error))
     print(report("left-right flip spread (error of the flip mean)", np.abs(flat["cyclegan"] - flat["mirrored"]) / 2, flip_error))

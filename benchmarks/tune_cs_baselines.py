@@ -134,7 +134,7 @@ def main() -> None:
                 print(f" -> {row['psnr']:.2f} dB {row['ssim']:.4f} ({row['seconds']:.1f} s)")
             print(f"tuned {key} at {frac:.0%} in {time.perf_counter() - start:.0f} s: {best}", flush=True)
             rows.append((key, best, factory(**best)))
-        for key, best, recon in rows:
+        for _key, best, recon in rows:
             whole = evaluate_cs_method(recon, [test[frac]])
             head = evaluate_cs_method(recon, [test[frac]], use_region=True)
             results.append(
@@ -152,7 +152,8 @@ def main() -> None:
             )
             print(
                 f"test {frac:.0%} {recon.name:14s} PSNR {whole['psnr']:.2f} SSIM {whole['ssim']:.4f} | head "
-                f"{head['psnr']:.2f} {head['ssim']:.4f} | {whole['seconds']:.1f} s ({whole['cpu_seconds']:.1f} s CPU) | {best}",
+                f"{head['psnr']:.2f} {head['ssim']:.4f} | {whole['seconds']:.1f} s "
+                f"({whole['cpu_seconds']:.1f} s CPU) | {best}",
                 flush=True,
             )
 

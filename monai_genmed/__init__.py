@@ -11,10 +11,26 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import utils  # noqa: E402  (ground layer first)
-from . import metrics, transforms  # noqa: E402
-from . import data, losses, networks, optimizers  # noqa: E402
-from . import engines, handlers, inferers  # noqa: E402
-from . import apps  # noqa: E402
+# the layers in order, the ground layer first, as CONTRIBUTING.md lists them: not sorted
+# isort: off
+from . import utils
+from . import metrics, transforms
+from . import data, losses, networks, optimizers
+from . import engines, handlers, inferers
+from . import apps
+# isort: on
 
-__all__ = ["__version__", "apps", "data", "engines", "handlers", "inferers", "losses", "metrics", "networks", "optimizers", "transforms", "utils"]
+__all__ = [
+    "__version__",
+    "apps",
+    "data",
+    "engines",
+    "handlers",
+    "inferers",
+    "losses",
+    "metrics",
+    "networks",
+    "optimizers",
+    "transforms",
+    "utils",
+]

@@ -26,9 +26,9 @@ logger = logging.getLogger(__name__)
 class GenMedApp(MONAILabelApp):
     def __init__(self, app_dir, studies, conf):
         self.repo = Path(conf.get("genmed_repo") or os.environ.get("MONAI_GENMED_REPO") or Path(__file__).resolve().parents[2])
-        super().__init__(app_dir=app_dir, studies=studies, conf=conf, name="monai_genmed",
-                         description="Synthetic CT from MR, CS-MRI reconstruction, VAE/GAN samples (images, not label maps)",
-                         version="0.1.0")  # fmt: skip
+        super().__init__(app_dir=app_dir, studies=studies, conf=conf, name="monai_genmed", version="0.1.0",
+                         description="Synthetic CT from MR, CS-MRI reconstruction, VAE/GAN samples "
+                                     "(images, not label maps)")  # fmt: skip
 
     def init_infers(self):
         bundles = self.repo / "bundles"

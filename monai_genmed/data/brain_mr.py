@@ -95,7 +95,8 @@ def generate_brain_mr_dataset(
     ``Stream.CONTRAST`` and ``Stream.ACQUISITION`` generators (the anatomy is the plain dataset's for the same
     seed). SNR is then ``mean brain signal / sigma`` (white matter is not the reference tissue in every
     contrast), measured after the resolution limit. Files are named by family (``..._<family>.nii.gz``) and
-    each item also records ``"contrast"``, ``"snr"`` (``inf`` when noise-free, a number in every item so MONAI's ``DataLoader`` collates them), ``"resolution_mm"``,
+    each item also records ``"contrast"``, ``"snr"`` (``inf`` when noise-free, a number in every item so MONAI's
+    ``DataLoader`` collates them), ``"resolution_mm"``,
     ``"spacing"``, ``"zero_background"`` and ``"slicing"``; the metadata add ``"contrasts"`` (the
     in-distribution families) and ``"ood_contrast"``.
 

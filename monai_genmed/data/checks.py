@@ -122,8 +122,8 @@ def check_image_file(
             sizes = [array.shape[axis] for axis in range(max(allowed), ndim)]
             extra = ", ".join(f"{n} along axis {axis}" for axis, n in zip(range(max(allowed), ndim), sizes))
             fix = ("Save the image without its axes of size 1 (numpy.squeeze)." if set(sizes) == {1} else
-                   "(Several volumes, echoes or channels?) Pass one, e.g. nibabel.load(path).slicer[..., 0] saved as its "
-                   "own file.")  # fmt: skip
+                   "(Several volumes, echoes or channels?) Pass one, e.g. nibabel.load(path).slicer[..., 0] "
+                   "saved as its own file.")  # fmt: skip
             raise ValueError(
                 f"{name} file {str(p)!r} has {array.ndim} dimensions (shape {array.shape}): {extra} beyond the "
                 f"{' or '.join(map(str, allowed))}-dimensional images this model takes. {fix}"

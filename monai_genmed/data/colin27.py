@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from enum import IntEnum
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import nibabel as nib
@@ -97,7 +97,7 @@ def _load(kind: str) -> nib.Nifti1Image:
     return nib.load(path)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _volume(kind: str) -> tuple[np.ndarray, np.ndarray]:
     image = _load(kind)
     return _read_only(np.asarray(image.dataobj, dtype=np.float32)), _read_only(image.affine.astype(np.float64))
@@ -146,7 +146,7 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
     return labels == np.argmax(sizes)
 
 
-@lru_cache(maxsize=None)
+@cache
 def colin27_head_mask() -> np.ndarray:
     """Everything that is head, not air: the filled outline of the head (sinuses and airways included).
 
@@ -158,7 +158,7 @@ def colin27_head_mask() -> np.ndarray:
     return _read_only(ndi.binary_fill_holes(_largest_component(_close(t1 > 0, 2))))
 
 
-@lru_cache(maxsize=None)
+@cache
 def colin27_brain_mask() -> np.ndarray:
     """The brain (``ch2bet > 0``), with the thin strands the brain extraction left outside the brain removed.
 
@@ -170,7 +170,7 @@ def colin27_brain_mask() -> np.ndarray:
     return _read_only(ndi.binary_fill_holes(_largest_component(mask)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def colin27_tissue_labels() -> np.ndarray:
     """A tissue segmentation of the Colin27 head (:class:`HeadTissue` values), the basis of the synthetic CT.
 

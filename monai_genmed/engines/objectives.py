@@ -160,7 +160,8 @@ class AdversarialObjective(ABC):
     def discriminator_loss(
         self, networks: Mapping[str, torch.nn.Module], batch: Mapping[str, Any], outputs: Mapping[str, Any]
     ) -> Losses:
-        """Discriminator loss terms on detached generator outputs; objectives without a discriminator need not override."""
+        """Discriminator loss terms on detached generator outputs; objectives without a discriminator need not
+        override."""
         raise NotImplementedError(f"{type(self).__name__} has no discriminator loss.")
 
     # -- helpers for discriminators ------------------------------------------------------------------------------

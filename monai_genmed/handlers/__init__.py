@@ -50,7 +50,15 @@ from .weight_clipping import WeightClipping
 
 __all__ += ["WeightClipping"]
 
-from .latent_figures import LatentFigures, SampleGridSaver, encode_images, fit_gaussian, image_grid, latent_pca, save_image_grid
+from .latent_figures import (
+    LatentFigures,
+    SampleGridSaver,
+    encode_images,
+    fit_gaussian,
+    image_grid,
+    latent_pca,
+    save_image_grid,
+)
 
 __all__ += ["LatentFigures", "SampleGridSaver", "encode_images", "fit_gaussian", "image_grid", "latent_pca", "save_image_grid"]
 

@@ -339,7 +339,8 @@ class BestModelSaver:
     def _save(self, engine: Engine) -> None:
         if self.metric_name not in engine.state.metrics:
             raise KeyError(
-                f"BestModelSaver watches metric {self.metric_name!r}, but the engine computed {sorted(engine.state.metrics)}."
+                f"BestModelSaver watches metric {self.metric_name!r}, "
+                f"but the engine computed {sorted(engine.state.metrics)}."
             )
         self.checkpoint(engine)  # a single object is written as its bare state_dict; with a fingerprint, nested
 

@@ -53,7 +53,10 @@ class TrivialBaseline:
         def step(_: Engine, batch: Mapping[str, Any]) -> dict[str, Any]:
             for key in ((self.input_key,) if self.predict is None else ()) + (self.target_key,):
                 if key not in batch:
-                    raise KeyError(f"TrivialBaseline needs batch key {key!r}; the validation batches hold {sorted(map(str, batch))}.")
+                    raise KeyError(
+                        f"TrivialBaseline needs batch key {key!r}; "
+                        f"the validation batches hold {sorted(map(str, batch))}."
+                    )
             pred = batch[self.input_key] if self.predict is None else self.predict(batch)
             return {"pred": torch.as_tensor(pred).float(), "label": torch.as_tensor(batch[self.target_key]).float()}
 
@@ -147,7 +150,8 @@ class DivergenceGuard:
         if abs(mean) > self.loss_growth * self.reference:
             raise TrainingDivergedError(
                 f"training diverged in epoch {engine.state.epoch}: the mean {self.loss_key} loss {mean:.4g} is "
-                f"{abs(mean) / self.reference:.3g}x its early value {self.reference:.4g} (limit {self.loss_growth:g}x). "
+                f"{abs(mean) / self.reference:.3g}x its early value {self.reference:.4g} "
+                f"(limit {self.loss_growth:g}x). "
                 "Lower the learning rate (e.g. --learning_rate 10x smaller) or enable gradient clipping; check that "
                 "the inputs are in the range the model expects. This epoch was not checkpointed: the last good "
                 "epoch's checkpoint and the best model file are kept (delete the checkpoints to restart with new "
@@ -163,7 +167,8 @@ class DivergenceGuard:
     def _check_metric(self, validator: Engine) -> None:
         if self.metric_name not in validator.state.metrics:
             raise KeyError(
-                f"DivergenceGuard watches {self.metric_name!r}, but the validator computed {sorted(validator.state.metrics)}."
+                f"DivergenceGuard watches {self.metric_name!r}, "
+                f"but the validator computed {sorted(validator.state.metrics)}."
             )
         if self.baseline_value is None:
             self.baseline_value = self.baseline(validator.data_loader)  # type: ignore[operator]
@@ -175,7 +180,8 @@ class DivergenceGuard:
             return
         self.bad.append((epoch, value))
         logger.warning(
-            f"epoch {epoch}: {self.metric_name} {value:.4g} is worse than {self.baseline_name} ({self.baseline_value:.4g}); "
+            f"epoch {epoch}: {self.metric_name} {value:.4g} is worse than "
+            f"{self.baseline_name} ({self.baseline_value:.4g}); "
             f"{len(self.bad)} of {self.patience} allowed"
         )
         if len(self.bad) >= self.patience:

@@ -30,7 +30,6 @@ from typing import Any
 import torch
 from ignite.engine import Engine
 from ignite.metrics.metric import reinit__is_reduced
-
 from monai.handlers import IgniteMetricHandler
 from monai.metrics import CumulativeIterationMetric
 from monai.metrics.regression import KernelType

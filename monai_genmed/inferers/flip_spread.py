@@ -50,8 +50,8 @@ class FlipSpreadInferer(Inferer):
             return outputs
         spatial_dims = inputs.ndim - 2
         if not -spatial_dims <= self.spatial_axis < spatial_dims:
-            raise ValueError(f"spatial_axis {self.spatial_axis} does not exist in an input with {spatial_dims} spatial axes "
-                             f"(shape {tuple(inputs.shape)}).")  # fmt: skip
+            raise ValueError(f"spatial_axis {self.spatial_axis} does not exist in an input with {spatial_dims} "
+                             f"spatial axes (shape {tuple(inputs.shape)}).")  # fmt: skip
         axis = 2 + self.spatial_axis % spatial_dims
         mirrored = torch.flip(self.inferer(torch.flip(inputs, (axis,)), network, *args, **kwargs), (axis,))
         return torch.cat([outputs, (outputs - mirrored).abs() / 2], dim=1)

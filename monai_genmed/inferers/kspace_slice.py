@@ -48,7 +48,10 @@ class KspaceSliceInferer(Inferer):
         if inputs.ndim == 4:
             return self._with_meta(network(inputs, *args, kspace_masked=kspace_masked, mask=mask, **kwargs), meta_source)
         if inputs.ndim != 5:
-            raise ValueError(f"expected a zero-filled volume (B, C, H, W, D) or slices (B, C, H, W), got shape {tuple(inputs.shape)}.")
+            raise ValueError(
+                "expected a zero-filled volume (B, C, H, W, D) or slices (B, C, H, W), "
+                f"got shape {tuple(inputs.shape)}."
+            )
         b, c, h, w, d = inputs.shape
         if tuple(kspace_masked.shape[-3:]) != (h, w, d) or kspace_masked.shape[0] != b:
             raise ValueError(f"kspace_masked of shape {tuple(kspace_masked.shape)} does not match the volume {tuple(inputs.shape)}.")
@@ -62,7 +65,8 @@ class KspaceSliceInferer(Inferer):
         x, k = slices(inputs), slices(kspace_masked)
         m = slices(mask) if per_slice_mask else mask[:, None].expand(b, d, *mask.shape[1:]).reshape(b * d, mask.shape[1], h, w)
         outs = [network(x[i : i + self.sw_batch_size], *args, kspace_masked=k[i : i + self.sw_batch_size],
-                        mask=m[i : i + self.sw_batch_size], **kwargs) for i in range(0, b * d, self.sw_batch_size)]  # fmt: skip
+                        mask=m[i : i + self.sw_batch_size], **kwargs)
+                for i in range(0, b * d, self.sw_batch_size)]  # fmt: skip
         out = torch.cat(outs)
         return self._with_meta(out.reshape(b, d, out.shape[1], h, w).permute(0, 2, 3, 4, 1), meta_source)
 

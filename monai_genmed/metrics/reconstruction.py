@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from monai.config import NdarrayOrTensor
 from monai.metrics import PSNRMetric, SSIMMetric
 from monai.metrics.regression import KernelType, RegressionMetric, compute_ssim_and_cs

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
 from monai.config import NdarrayOrTensor
 from monai.metrics import MAEMetric
 from monai.utils import MetricReduction

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from monai.config import NdarrayOrTensor
 from monai.data import MetaTensor
 

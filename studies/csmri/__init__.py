@@ -2,7 +2,8 @@
 
 - :func:`noise_free_oracle`, :func:`oracle_headroom`: how much of what is reachable on noisy targets each method
   takes (``python -m studies.csmri.noise_free_oracle``);
-- :func:`compare_seed_curves`: validation curves of repeated trainings (``bundles/dagan_csmri/configs/refinement_study.json``);
+- :func:`compare_seed_curves`: validation curves of repeated trainings
+  (``bundles/dagan_csmri/configs/refinement_study.json``);
 - :func:`slice_class_margins`: a method's margin per class of slices and its worst slice
   (``bundles/dagan_csmri/configs/evaluate_varied.json``).
 """

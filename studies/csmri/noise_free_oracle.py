@@ -33,8 +33,8 @@ def twin_dataset(datalist: str, output_dir: str, splits: list[str]) -> str:
     with open(os.path.join(folder, "generation_parameters.json")) as f:
         parameters = dict(json.load(f)["parameters"])
     counts = parameters.pop("num_subjects")
-    parameters["num_subjects"] = {split: (counts[split] if split in splits else 0)
-                                  for split in ("training", "validation", "test", *(["test_ood"] if "test_ood" in counts else []))}  # fmt: skip
+    all_splits = ("training", "validation", "test", *(["test_ood"] if "test_ood" in counts else []))
+    parameters["num_subjects"] = {split: (counts[split] if split in splits else 0) for split in all_splits}
     parameters.pop("write_clean", None)
     return generate_brain_mr_dataset(output_dir, **parameters, write_clean=True)
 

@@ -28,15 +28,17 @@ from scipy.special import i0e, i1e
 
 from monai_genmed.apps.baselines import conjugate_symmetric_fill
 from monai_genmed.apps.report import ReportWriter, markdown_table
-from .slice_classes import _find
 from monai_genmed.data.masks import default_undersampling_mask
 from monai_genmed.transforms.kspace.functional import image_to_kspace, kspace_to_image
+
+from .slice_classes import _find
 
 __all__ = ["rician_mean", "noise_free_oracle", "oracle_headroom"]
 
 
 def rician_mean(amplitude: np.ndarray, sigma: float) -> np.ndarray:
-    """``E|a + n|`` for complex Gaussian ``n`` with ``sigma`` per component: ``sigma sqrt(pi/2) L_1/2(-a^2 / 2 sigma^2)``."""
+    """``E|a + n|`` for complex Gaussian ``n`` with ``sigma`` per component:
+    ``sigma sqrt(pi/2) L_1/2(-a^2 / 2 sigma^2)``."""
     a = np.asarray(amplitude, dtype=np.float64)
     if sigma < 0 or not math.isfinite(sigma):
         raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}.")
@@ -121,19 +123,21 @@ def oracle_headroom(
         for name in scores[found[0]]:
             if name not in items or name not in twins or "clean" not in twins[name]:
                 raise ValueError(f"slice {name!r} of {per_slice_csv!r} has no noise-free twin in {twin_datalist!r}; "
-                                 "make it with generate_brain_mr_dataset(..., write_clean=True) and the same arguments.")  # fmt: skip
+                                 "make it with generate_brain_mr_dataset(..., write_clean=True) and the same "
+                                 "arguments.")  # fmt: skip
             if name not in cache:
                 item, twin = items[name], twins[name]
                 target = np.asarray(load(item["image"]), np.float32)
                 if not np.array_equal(target, np.asarray(load(twin["image"]), np.float32)):
-                    raise ValueError(f"the twin of {name!r} in {twin_datalist!r} differs from the scored image; make the "
-                                     "twin with exactly the arguments (and package version) of the scored data.")  # fmt: skip
+                    raise ValueError(f"the twin of {name!r} in {twin_datalist!r} differs from the scored image; "
+                                     "make the twin with exactly the arguments (and package version) of the "
+                                     "scored data.")  # fmt: skip
                 head = np.asarray(load(item["head_mask"])) > 0 if item.get("head_mask") else None
                 clean = np.asarray(load(twin["clean"]), np.float32)
                 sigma = float(item.get("noise_sigma") or 0.0)
                 if not (math.isfinite(sigma) and sigma >= 0):
-                    raise ValueError(f"slice {name!r} of {datalist!r} has noise_sigma {item.get('noise_sigma')!r}; it must "
-                                     "be a finite number >= 0 (0 for a noise-free slice).")  # fmt: skip
+                    raise ValueError(f"slice {name!r} of {datalist!r} has noise_sigma {item.get('noise_sigma')!r}; "
+                                     "it must be a finite number >= 0 (0 for a noise-free slice).")  # fmt: skip
                 cache[name] = (target, clean, head, sigma, bool(item.get("zero_background")))
             target, clean, head, sigma, zero_bg = cache[name]
             mask = np.asarray(default_undersampling_mask(setting[0], float(setting[1]), target.shape), np.float32)
@@ -154,9 +158,10 @@ def oracle_headroom(
 
 def _write_table(rows: list[dict[str, Any]], reference: str, methods: list[str], split: str, path: str | os.PathLike) -> None:
     labels = [reference, *methods]
-    lines = [f"Noise-free oracle against `{reference}` and the learned methods, split `{split}`: PSNR whole / head (dB). "
-             f"Headroom: oracle - {reference}; share: (method - {reference}) / headroom, whole slice, over the noisy "
-             "slices (a noise-free slice's oracle is exact, infinite PSNR).", ""]  # fmt: skip
+    lines = [f"Noise-free oracle against `{reference}` and the learned methods, split `{split}`: "
+             f"PSNR whole / head (dB). Headroom: oracle - {reference}; share: (method - {reference}) / headroom, "
+             "whole slice, over the noisy slices (a noise-free slice's oracle is exact, infinite PSNR).",
+             ""]  # fmt: skip
     lines += markdown_table(["mask", "slice", "noise sigma", "oracle", *labels, f"headroom over {reference}"], [
         (f"{r['mask_type']} {r['sampling_fraction']:.0%}", r["slice"], f"{r['noise_sigma']:.4f}",
          f"{r['oracle_psnr']:.2f} / {r['oracle_psnr_head']:.2f}",
@@ -175,12 +180,14 @@ def _write_table(rows: list[dict[str, Any]], reference: str, methods: list[str],
 
         room, room_head = mean("oracle_psnr") - mean(f"{reference}_psnr"), mean("oracle_psnr_head") - mean(f"{reference}_psnr_head")
         shares = [f"{(mean(f'{m}_psnr') - mean(f'{reference}_psnr')) / room:.2f} / "
-                  f"{(mean(f'{m}_psnr_head') - mean(f'{reference}_psnr_head')) / room_head:.2f}" for m in methods]  # fmt: skip
+                  f"{(mean(f'{m}_psnr_head') - mean(f'{reference}_psnr_head')) / room_head:.2f}"
+                  for m in methods]  # fmt: skip
         tight = sum(r["oracle_psnr"] - r[f"{reference}_psnr"] < 1.0 for r in noisy)
-        means.append((f"{setting[0]} {float(setting[1]):.0%}", len(noisy), f"{mean('oracle_psnr'):.2f} / {mean('oracle_psnr_head'):.2f}",
+        means.append((f"{setting[0]} {float(setting[1]):.0%}", len(noisy),
+                      f"{mean('oracle_psnr'):.2f} / {mean('oracle_psnr_head'):.2f}",
                       *(f"{mean(f'{m}_psnr'):.2f} / {mean(f'{m}_psnr_head'):.2f}" for m in labels),
                       f"{room:+.2f} / {room_head:+.2f}", *shares, tight))  # fmt: skip
     lines += ["", "Means over the noisy slices (whole / head):", ""]
-    lines += markdown_table(["mask", "n", "oracle", *labels, f"headroom over {reference}", *(f"share of {m}" for m in methods),
-                             "slices with headroom < 1 dB"], means)  # fmt: skip
+    lines += markdown_table(["mask", "n", "oracle", *labels, f"headroom over {reference}",
+                             *(f"share of {m}" for m in methods), "slices with headroom < 1 dB"], means)  # fmt: skip
     ReportWriter(os.path.dirname(os.path.abspath(path))).write_markdown(os.path.basename(path), lines)

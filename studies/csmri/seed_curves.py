@@ -125,12 +125,13 @@ def compare_seed_curves(
     fig.tight_layout()
     report.save_figure(fig, f"{name}.png", dpi=110)
 
-    header = ["arm", "runs", "final", "best", "updates to threshold", "drops > %g" % drop, "mean SD between seeds"]
+    header = ["arm", "runs", "final", "best", "updates to threshold", f"drops > {drop:g}", "mean SD between seeds"]
     rows = []
     for arm, s in summaries.items():
         reach = ", ".join("never" if np.isnan(r) else str(int(r)) for r in s["updates_to_threshold"])
-        rows.append([arm, s["runs"], f"{s['final_mean']:.2f} +- {s['final_sd']:.2f}", f"{s['best_mean']:.2f} +- {s['best_sd']:.2f}",
-                     reach if threshold is not None else "-", f"{s['drops']} of {s['validations']}", f"{s['mean_seed_sd']:.2f}"])  # fmt: skip
+        rows.append([arm, s["runs"], f"{s['final_mean']:.2f} +- {s['final_sd']:.2f}",
+                     f"{s['best_mean']:.2f} +- {s['best_sd']:.2f}", reach if threshold is not None else "-",
+                     f"{s['drops']} of {s['validations']}", f"{s['mean_seed_sd']:.2f}"])  # fmt: skip
     report.write_csv(f"{name}.csv", [dict(zip(header, r)) for r in rows])
     lines = [f"{metric} on the validation split; threshold {threshold}." if threshold is not None else f"{metric}.", ""]
     report.write_markdown(f"{name}.md", lines + markdown_table(header, rows))

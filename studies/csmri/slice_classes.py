@@ -99,12 +99,13 @@ def slice_class_margins(
                 row[f"{metric}_worst_slice"] = slices[worst]
             out.append(row)
     if output_path is not None:
-        lines = [f"Margin of `{method}` over `{reference}` (dB, positive: {method} better), split `{split}`, per class of "
-                 "slices: mean over the class and the worst single slice.", ""]  # fmt: skip
+        lines = [f"Margin of `{method}` over `{reference}` (dB, positive: {method} better), split `{split}`, "
+                 "per class of slices: mean over the class and the worst single slice.", ""]  # fmt: skip
         header = ["mask", "fraction", "class", "value", "n", *(f"{m} {what}" for m in metrics for what in ("mean", "worst (slice)"))]
         lines += markdown_table(header, [
             (r["mask_type"], f"{r['sampling_fraction']:.0%}", r["class"], r["value"], r["n"],
-             *(cell for m in metrics for cell in (f"{r[f'{m}_margin']:+.2f}", f"{r[f'{m}_worst']:+.2f} ({r[f'{m}_worst_slice']})")))
+             *(cell for m in metrics
+               for cell in (f"{r[f'{m}_margin']:+.2f}", f"{r[f'{m}_worst']:+.2f} ({r[f'{m}_worst_slice']})")))
             for r in out
         ])  # fmt: skip
         ReportWriter(os.path.dirname(os.path.abspath(output_path))).write_markdown(os.path.basename(output_path), lines)

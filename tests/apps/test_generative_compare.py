@@ -26,7 +26,8 @@ def test_a_tiny_comparison_trains_once_and_writes_the_table_and_figures(tmp_path
                        "head_start_steps": 2},
                       group="head start"),  # fmt: skip
     ]
-    comparison = GenerativeComparison(runs, str(tmp_path), shared_overrides={**DATA, "dataset_dir": str(tmp_path / "data")},
+    comparison = GenerativeComparison(runs, str(tmp_path),
+                                      shared_overrides={**DATA, "dataset_dir": str(tmp_path / "data")},
                                       num_samples=6, diversity_pairs=8, grid_samples=4)  # fmt: skip
     table = Path(comparison.run())
     text = table.read_text()

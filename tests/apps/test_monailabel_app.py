@@ -35,7 +35,8 @@ REPO = Path(__file__).resolve().parents[2]
 LABEL_PYTHON = Path(os.environ.get("MONAI_GENMED_LABEL_PYTHON", REPO / ".venv-label" / "bin" / "python"))
 SCT_WEIGHTS = REPO / "bundles" / "cyclegan_mr2ct" / "models" / "model.pt"
 pytestmark = pytest.mark.skipif(not LABEL_PYTHON.is_file(), reason=f"MONAI Label is not installed ({LABEL_PYTHON} is "
-                                "absent; make it with `bash .ci/install_monailabel` or set MONAI_GENMED_LABEL_PYTHON)")  # fmt: skip
+                                "absent; make it with `bash .ci/install_monailabel` or set "
+                                "MONAI_GENMED_LABEL_PYTHON)")  # fmt: skip
 needs_sct_weights = pytest.mark.skipif(not SCT_WEIGHTS.is_file(), reason=f"the shipped synthetic-CT weights {SCT_WEIGHTS} are absent")
 # six axial slices through the ventricles and the skull, cropped to 128 x 128 mm around the head's centre: the field
 # of view of the phantom's training slices, which hold no air around the head (outside it the shipped models' HU
@@ -149,7 +150,8 @@ def infer(server, task, image="", params=None, upload=None):
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="params"\r\n\r\n{json.dumps(params or {})}\r\n'.encode()]
     if upload is not None:
         parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{Path(upload).name}"\r\n'
-                     "Content-Type: application/octet-stream\r\n\r\n".encode() + Path(upload).read_bytes() + b"\r\n")  # fmt: skip
+                     "Content-Type: application/octet-stream\r\n\r\n".encode()
+                     + Path(upload).read_bytes() + b"\r\n")  # fmt: skip
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     request = urllib.request.Request(f"{server['url']}/infer/{task}?{query}", data=body, method="POST",
                                      headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})  # fmt: skip
@@ -204,7 +206,8 @@ def test_synthetic_ct_as_slicer_asks_returns_int16_hu_on_the_mr_grid(server, stu
     np.testing.assert_allclose(affine, source.affine, atol=1e-4)
     print(f"\nsynthetic CT over HTTP: first call {first:.1f} s, second {second:.1f} s "
           f"(bundle {result['latencies']['bundle']:.1f} s in the first), brain {np.median(hu[brain]):.0f}, "
-          f"bone {np.median(hu[bone]):.0f} HU, MAE in the head {np.abs(hu - reference)[head].mean():.1f} HU")  # fmt: skip
+          f"bone {np.median(hu[bone]):.0f} HU, "
+          f"MAE in the head {np.abs(hu - reference)[head].mean():.1f} HU")  # fmt: skip
 
 
 @needs_sct_weights
@@ -238,7 +241,8 @@ def test_synthetic_ct_of_a_whole_head_has_air_around_it_and_its_uncertainty_as_a
 
 
 def test_reconstruction_of_uploaded_kspace_is_float_in_the_input_units_and_beats_zero_filled(server, studies, tmp_path):
-    status, result, payload = infer(server, "reconstruction", params={"result_extension": ".nrrd", "result_dtype": "uint8"},
+    status, result, payload = infer(server, "reconstruction",
+                                    params={"result_extension": ".nrrd", "result_dtype": "uint8"},
                                     upload=studies["uploads"] / "slice.npz")  # fmt: skip
     assert status == 200, result
     assert result["result_dtype"] == "float32" and result["weights"].startswith("models/cascade_wide_")

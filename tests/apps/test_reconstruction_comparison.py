@@ -33,8 +33,8 @@ def test_comparison_writes_tables_with_every_method_and_the_facts(tiny_dataset):
     learned = [
         {"name": "DAGAN", "network": DAGANGenerator(**TINY_DAGAN), "checkpoint": str(root / "model.pt"),
          "data_consistency": True},
-        {"name": "Cascade + DC", "network": DataConsistentCascade(**TINY_CASCADE), "checkpoint": str(root / "cascade.pt"),
-         "real_valued_prior": False, "extra_keys": ["kspace_masked", "mask"]},
+        {"name": "Cascade + DC", "network": DataConsistentCascade(**TINY_CASCADE),
+         "checkpoint": str(root / "cascade.pt"), "real_valued_prior": False, "extra_keys": ["kspace_masked", "mask"]},
     ]  # fmt: skip
     comparison = ReconstructionComparison(
         datalist=datalist,
@@ -101,8 +101,8 @@ def test_slow_method_scored_on_a_subset_gets_a_like_for_like_table(tiny_dataset,
     comparison = ReconstructionComparison(datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}])
     psnr = {"zero-filled": [20.0, 22.0, 30.0], "BM3D-MRI": [25.0, 27.0]}
     for method, values in psnr.items():
-        scores = [{"psnr": v, "ssim": v / 100, "hfen": v / 50, "psnr_head": v - 1, "ssim_head": v / 200, "hfen_head": v / 40}
-                  for v in values]  # fmt: skip
+        scores = [{"psnr": v, "ssim": v / 100, "hfen": v / 50,
+                   "psnr_head": v - 1, "ssim_head": v / 200, "hfen_head": v / 40} for v in values]  # fmt: skip
         for name, s in zip(["a", "b", "c"], scores):
             comparison.per_slice.append({"mask_type": "gaussian1d", "sampling_fraction": 0.3, "method": method, "slice": name, **s})
         comparison.results.add_row({"mask_type": "gaussian1d", "sampling_fraction": 0.3}, method, "-", "-", scores, 0.0)
@@ -134,7 +134,8 @@ def test_out_of_distribution_split_is_scored_and_named(tmp_path):
 
 
 def test_noise_level_known_bm3d_gets_each_slice_s_datalist_noise(tiny_dataset, tmp_path, monkeypatch):
-    """bm3d_noise (and tv_noise) are tuned and scored with the datalist's noise_sigma of every slice they reconstruct."""
+    """bm3d_noise (and tv_noise) are tuned and scored with the datalist's noise_sigma of every slice they
+    reconstruct."""
     import json
 
     from monai_genmed.apps.baselines import BM3DCS
@@ -148,10 +149,13 @@ def test_noise_level_known_bm3d_gets_each_slice_s_datalist_noise(tiny_dataset, t
         return real_schedule(self, noise_sigma)
 
     monkeypatch.setattr(BM3DCS, "sigma_schedule", recording)
-    common = dict(settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}], classical=["tv_noise", "bm3d_noise"],
-                  grids={"bm3d_noise": {"noise_factor": [1.0]}, "tv_noise": {"lamda": [1e-4], "noise_factor": [0.05, 0.2]}},
+    common = dict(settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}],
+                  classical=["tv_noise", "bm3d_noise"],
+                  grids={"bm3d_noise": {"noise_factor": [1.0]},
+                         "tv_noise": {"lamda": [1e-4], "noise_factor": [0.05, 0.2]}},
                   fixed_params={"bm3d_noise": {"n_iter": 1}, "tv_noise": {"max_iter": 20}},
-                  tune_slices=2, test_slices=2, slow_method_slices=2, slow_method_tune_slices={"bm3d_noise": 1})  # fmt: skip
+                  tune_slices=2, test_slices=2, slow_method_slices=2,
+                  slow_method_tune_slices={"bm3d_noise": 1})  # fmt: skip
     rows = ReconstructionComparison(datalist, str(tmp_path / "eval"), **common).run()
     assert rows[1]["method"].startswith("TV-CS, noise level known") and "noise_factor=" in rows[1]["settings"]
     assert rows[2]["method"].startswith("BM3D-MRI, noise level known") and "noise_factor=1" in rows[2]["settings"]
@@ -200,7 +204,8 @@ def test_tuning_cache_is_shared_between_runs_and_never_stale(tiny_dataset, tmp_p
 
     monkeypatch.setattr(baselines, "tune_cs_method", counting_tune)
     common = dict(datalist=datalist, settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}], classical=["tv"],
-                  fixed_params={"tv": {"max_iter": 20}}, tune_slices=2, tuning_cache=str(tmp_path / "tuning.json"))  # fmt: skip
+                  fixed_params={"tv": {"max_iter": 20}}, tune_slices=2,
+                  tuning_cache=str(tmp_path / "tuning.json"))  # fmt: skip
     grid = {"tv": {"lamda": [1e-3, 1e-2]}}
     first = ReconstructionComparison(output_dir=str(tmp_path / "a"), grids=grid, **common).run()
     second = ReconstructionComparison(output_dir=str(tmp_path / "b"), grids=grid, **common).run()
@@ -214,8 +219,9 @@ def test_a_rerun_reuses_finished_classical_slices(tiny_dataset, tmp_path, monkey
     from monai_genmed.apps.baselines import TotalVariationCS
 
     root, datalist = tiny_dataset
-    common = dict(datalist=datalist, output_dir=str(tmp_path / "eval"), settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}],
-                  classical=["tv"], grids={"tv": {"lamda": [1e-3]}}, fixed_params={"tv": {"max_iter": 20}}, tune_slices=1)  # fmt: skip
+    common = dict(datalist=datalist, output_dir=str(tmp_path / "eval"),
+                  settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}], classical=["tv"],
+                  grids={"tv": {"lamda": [1e-3]}}, fixed_params={"tv": {"max_iter": 20}}, tune_slices=1)  # fmt: skip
     first = ReconstructionComparison(**common).run()
     calls = []
     real_call = TotalVariationCS.__call__
@@ -285,8 +291,9 @@ def test_tuning_table_scores_a_grid_on_the_run_s_own_tuning_slices(tiny_dataset,
     """tuning_table gives the grid search run() does (same slices, same best) and writes nothing."""
     root, datalist = tiny_dataset
     grid = {"lamda": [1e-4, 1e-3, 1e-2]}
-    common = dict(datalist=datalist, output_dir=str(tmp_path / "eval"), settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}],
-                  classical=["tv"], grids={"tv": grid}, fixed_params={"tv": {"max_iter": 20}}, tune_slices=2,
+    common = dict(datalist=datalist, output_dir=str(tmp_path / "eval"),
+                  settings=[{"mask_type": "gaussian1d", "sampling_fraction": 0.3}], classical=["tv"],
+                  grids={"tv": grid}, fixed_params={"tv": {"max_iter": 20}}, tune_slices=2,
                   tuning_cache=str(tmp_path / "cache.json"))  # fmt: skip
     comparison = ReconstructionComparison(**common)
     best, table, names = comparison.tuning_table("tv", common["settings"][0], grid)
@@ -339,15 +346,17 @@ def test_runs_one_mask_each_are_joined_by_reuse_from_and_other_data_is_refused(t
 
     _, datalist = tiny_dataset
     gaussian, poisson = {"mask_type": "gaussian1d", "sampling_fraction": 0.3}, {"mask_type": "poisson2d", "sampling_fraction": 0.2}
-    common = dict(datalist=datalist, classical=["tv"], grids={"tv": {"lamda": [1e-3, 1e-2]}}, fixed_params={"tv": {"max_iter": 20}},
-                  tune_slices=1, tuning_cache=str(tmp_path / "tuning.json"))  # fmt: skip
+    common = dict(datalist=datalist, classical=["tv"], grids={"tv": {"lamda": [1e-3, 1e-2]}},
+                  fixed_params={"tv": {"max_iter": 20}}, tune_slices=1,
+                  tuning_cache=str(tmp_path / "tuning.json"))  # fmt: skip
     one = ReconstructionComparison(output_dir=str(tmp_path / "g"), settings=[gaussian], **common).run()
     two = ReconstructionComparison(output_dir=str(tmp_path / "p"), settings=[poisson], **common).run()
     calls = []
     real_call = TotalVariationCS.__call__
     monkeypatch.setattr(TotalVariationCS, "__call__", lambda self, *a, **k: calls.append(1) or real_call(self, *a, **k))
     joined = ReconstructionComparison(output_dir=str(tmp_path / "all"), settings=[gaussian, poisson],
-                                      reuse_from=[str(tmp_path / "g" / "per_slice.csv"), str(tmp_path / "p")], **common).run()  # fmt: skip
+                                      reuse_from=[str(tmp_path / "g" / "per_slice.csv"), str(tmp_path / "p")],
+                                      **common).run()  # fmt: skip
     assert len(calls) == 2  # the figure's slice, per mask; the tuning came from the shared cache
     tv = lambda rows: [r for r in rows if r["method"].startswith("TV")]  # noqa: E731
     for a, b in zip(tv(one) + tv(two), tv(joined)):

@@ -1,4 +1,5 @@
-"""The autoencoder_mri bundle through monai.bundle on tiny data: train, resume, figures, reconstruct, sample, verify, export."""
+"""The autoencoder_mri bundle through monai.bundle on tiny data: train, resume, figures, reconstruct, sample, verify,
+export."""
 
 from __future__ import annotations
 
@@ -71,8 +72,9 @@ def test_slice(trained):
 
 @pytest.mark.parametrize("ext", [".nii.gz", ".png"])
 def test_inference_reconstructs_a_slice(repo_root, trained, test_slice, tmp_path, ext):
-    run(config_file=configs(repo_root, "brain", "reconstruct", "common.json", "inference.json"), bundle_root=str(trained),
-        input_path=str(test_slice), output_dir=str(tmp_path), output_ext=ext, **TINY_NET)  # fmt: skip
+    run(config_file=configs(repo_root, "brain", "reconstruct", "common.json", "inference.json"),
+        bundle_root=str(trained), input_path=str(test_slice), output_dir=str(tmp_path), output_ext=ext,
+        **TINY_NET)  # fmt: skip
     (written,) = tmp_path.iterdir()
     assert written.name == test_slice.name.replace(".nii.gz", "_recon" + ext)
     if ext == ".nii.gz":
@@ -90,7 +92,8 @@ def test_sampling_decodes_prior_draws(repo_root, trained, tmp_path):
 def test_verify_metadata_net_in_out_and_export(repo_root, trained, tmp_path, verify_and_export, assert_export_matches_eager):
     config = configs(repo_root, "brain", "reconstruct", "common.json", "inference.json")
     scripted = verify_and_export(repo_root / "bundles" / NAME / "configs" / "metadata.json", config,
-                                 trained / "models" / "model.pt", tmp_path, bundle_root=str(trained), **TINY_NET)  # fmt: skip
+                                 trained / "models" / "model.pt", tmp_path, bundle_root=str(trained),
+                                 **TINY_NET)  # fmt: skip
     x = torch.rand(2, 1, 64, 64)
     assert scripted(x).shape == x.shape
     assert_export_matches_eager(scripted, config, trained / "models" / "model.pt", x, bundle_root=str(trained), **TINY_NET)

@@ -347,8 +347,8 @@ def test_a_resumed_run_gives_the_numbers_of_an_uninterrupted_one(bundle, tmp_pat
     _train(spec, tmp_path / "resumed", **{**common, f"{spec.trainer_key}#max_epochs": 1})
     torch.manual_seed(1234)  # a new process starts from other random states; the checkpoint must restore them
     _train(spec, tmp_path / "resumed", **common)
-    straight, resumed = (torch.load(tmp_path / d / "models" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True)
-                         for d in ("straight", "resumed"))  # fmt: skip
+    straight, resumed = (torch.load(tmp_path / d / "models" / "checkpoints" / "checkpoint_epoch=2.pt",
+                                    weights_only=True) for d in ("straight", "resumed"))  # fmt: skip
     networks = [k for k in straight if k.startswith("network_")]
     assert networks
     for key in networks:

@@ -6,6 +6,7 @@ the tiny overrides of :mod:`test_bad_inputs`, whose bundles and ``expect`` it re
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +175,7 @@ def test_float_samples_to_jpg_are_refused(tmp_path):
     spec = BY_NAME["gan_mri"]
     # sampling checks its settings before it loads weights: no trained model is needed to refuse them
     for overrides, phrase in (({"output_ext": ".jpg"}, "output_ext='.jpg'"), ({"num_samples": 0}, "num_samples=0")):
-        expect(lambda: _infer(spec, tmp_path, output_dir=str(tmp_path / "out"), **overrides), (ValueError,), phrase)
+        expect(partial(_infer, spec, tmp_path, output_dir=str(tmp_path / "out"), **overrides), (ValueError,), phrase)
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
@@ -305,15 +306,19 @@ def _slice_size_cases(dataset: Path, tmp: Path) -> dict[str, tuple[str, tuple[st
     save_kspace(tmp / "small_cascade.npz", small, np.ones(small.shape, np.float32))
     return {
         "image-larger": (_save(large, affine, tmp / "large.nii.gz"), (),
-                         ("large.nii.gz", "(48, 48)", "spatial_size [32, 32]", "Resample, crop or pad", "--spatial_size")),
+                         ("large.nii.gz", "(48, 48)", "spatial_size [32, 32]", "Resample, crop or pad",
+                          "--spatial_size")),
         "volume-smaller": (_save(small_volume, affine, tmp / "small_volume.nii.gz"), (),
                            ("small_volume.nii.gz", "(16, 16)", "spatial_size [32, 32]", "Resample, crop or pad")),
         "kspace-larger-dagan": (save_kspace(tmp / "large.npz", _kspace_of(large), np.ones(large.shape, np.float32)), (),
-                                ("large.npz", "k-space", "(48, 48)", "spatial_size [32, 32]", "crop the k-space centre")),
+                                ("large.npz", "k-space", "(48, 48)", "spatial_size [32, 32]",
+                                 "crop the k-space centre")),
         "kspace-smaller-cascade": (str(tmp / "small_cascade.npz"), ("bundles/cascade_csmri/configs/common.json",),
-                                   ("small_cascade.npz", "(16, 16)", "spatial_size [32, 32]", "train with --spatial_size")),
+                                   ("small_cascade.npz", "(16, 16)", "spatial_size [32, 32]",
+                                    "train with --spatial_size")),
         "kspace-mask-other-size": (str(tmp / "mask_other_size.npz"), (),
-                                   ("mask_other_size.npz", "mask of shape (16, 16) does not match k-space", "leave it out")),
+                                   ("mask_other_size.npz", "mask of shape (16, 16) does not match k-space",
+                                    "leave it out")),
     }  # fmt: skip
 
 

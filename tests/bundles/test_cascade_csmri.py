@@ -53,8 +53,9 @@ def bundle():
 @pytest.fixture(scope="module")
 def trained(bundle, tmp_path_factory):
     root = tmp_path_factory.mktemp("cascade_bundle")
-    run(config_file=configs(bundle, "train.json", "pixel_loss.json"), logging_file=str(bundle / "configs" / "logging.conf"),
-        bundle_root=str(root), epochs=1, **TINY, **TINY_CASCADE)  # fmt: skip
+    run(config_file=configs(bundle, "train.json", "pixel_loss.json"),
+        logging_file=str(bundle / "configs" / "logging.conf"), bundle_root=str(root), epochs=1,
+        **TINY, **TINY_CASCADE)  # fmt: skip
     return root
 
 
@@ -106,7 +107,8 @@ def test_inference_reconstructs_a_folder_in_one_process(bundle, trained, undersa
     empty.mkdir()
     for overrides, words in ((dict(input_dir=str(folder)), ("mixes k-space", "own run")),
                              (dict(input_dir=str(empty)), ("holds no k-space", "--input_path")),
-                             (dict(input_dir=str(folder), input_path=str(folder / "first.npz")), ("not both",))):  # fmt: skip
+                             (dict(input_dir=str(folder), input_path=str(folder / "first.npz")),
+                              ("not both",))):  # fmt: skip
         with pytest.raises(RuntimeError) as info:
             run(config_file=configs(bundle, "inference.json"), output_dir=str(tmp_path / "bad"), **{**common, **overrides})
         chain, error = [], info.value
@@ -162,7 +164,8 @@ def test_fine_tuning_starts_from_init_weights_with_another_pixel_loss(bundle, tm
     run(config_file=files, bundle_root=str(tmp_path), epochs=1, **TINY, **tiny_cascade)
     start = tmp_path / "models" / "trained" / "model.pt"
     run(config_file=files, bundle_root=str(tmp_path), epochs=1, init_weights=str(start), pixel_loss="mse",
-        learning_rate=1e-50, ckpt_dir=str(tmp_path / "ft"), output_dir=str(tmp_path / "ft_logs"), **TINY, **tiny_cascade)  # fmt: skip
+        learning_rate=1e-50, ckpt_dir=str(tmp_path / "ft"), output_dir=str(tmp_path / "ft_logs"),
+        **TINY, **tiny_cascade)  # fmt: skip
     before, after = (torch.load(p, weights_only=True)["model"] for p in (start, tmp_path / "ft" / "model.pt"))
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert read_csv(tmp_path / "ft_logs" / "metrics.csv")[0]["loss"].startswith("MSE")

@@ -95,7 +95,10 @@ def test_shipped_cascade_reconstructs_kspace_through_inference_json(one_subject,
     np.testing.assert_allclose(result.affine, image.affine, atol=1e-5)
     recon = result.get_fdata().astype(np.float32)
     zf = np.asarray(zero_filled(np.asarray(image_to_kspace(target[None])) * mask))[0]
-    err = lambda x: float(np.mean((x - target) ** 2))
+
+    def err(x: np.ndarray) -> float:
+        return float(np.mean((x - target) ** 2))
+
     assert err(recon) < 0.5 * err(zf), f"the shipped {model} should at least halve zero-filled's error"
 
 

@@ -144,8 +144,9 @@ def _volume_from_slice(path, out):
 def test_inference_writes_int16_hu_with_the_input_affine_matching_the_slice_network(bundle, trained, tmp_path):
     datalist = json.loads((trained / "data" / "head_mr_ct" / "datalist.json").read_text())
     mr = _volume_from_slice(trained / "data" / "head_mr_ct" / datalist["test"][0]["mr"], tmp_path / "mr.nii.gz")
-    run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(tmp_path / "mr.nii.gz"),
-        output_dir=str(tmp_path / "out"), mask_outside_head=False, **NET)  # fmt: skip
+    run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained),
+        input_path=str(tmp_path / "mr.nii.gz"), output_dir=str(tmp_path / "out"), mask_outside_head=False,
+        **NET)  # fmt: skip
     result = nib.load(tmp_path / "out" / "mr_synct.nii.gz")
     source = nib.load(tmp_path / "mr.nii.gz")
     assert result.shape == source.shape and result.get_data_dtype() == np.int16
@@ -191,8 +192,9 @@ def test_inference_sets_the_air_around_the_head_to_air(bundle, trained, tmp_path
     nib.save(nib.Nifti1Image(padded, affine), tmp_path / "mr.nii.gz")
     outputs = {}
     for masked in (True, False):
-        run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(tmp_path / "mr.nii.gz"),
-            output_dir=str(tmp_path / str(masked)), mask_outside_head=masked, **NET)  # fmt: skip
+        run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained),
+            input_path=str(tmp_path / "mr.nii.gz"), output_dir=str(tmp_path / str(masked)), mask_outside_head=masked,
+            **NET)  # fmt: skip
         outputs[masked] = [nib.load(tmp_path / str(masked) / f"mr_synct{p}.nii.gz").get_fdata() for p in ("", "_uncertainty")]
     (sct, spread), (plain, plain_spread) = outputs[True], outputs[False]
     air = np.ones(padded.shape, bool)
@@ -277,8 +279,9 @@ def test_evaluate_writes_the_table_with_the_lookup_and_the_trained_model(bundle,
 def test_evaluate_rebuilds_rows_and_t_tests_from_archived_scores_without_the_weights(bundle, trained, tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     run(config_file=configs(bundle, "evaluate.json"), bundle_root=str(trained), eval_dir=str(first), **TINY)
-    archived = {"name": "an earlier run", "kind": "unpaired", "misalignment": None, "checkpoint": str(tmp_path / "gone.pt"),
-                "scores": str(first / "per_subject.csv"), "scores_method": "CycleGAN (default train.json)"}  # fmt: skip
+    archived = {"name": "an earlier run", "kind": "unpaired", "misalignment": None,
+                "checkpoint": str(tmp_path / "gone.pt"), "scores": str(first / "per_subject.csv"),
+                "scores_method": "CycleGAN (default train.json)"}  # fmt: skip
     run(config_file=configs(bundle, "evaluate.json"), bundle_root=str(trained), eval_dir=str(second), methods=[archived], **TINY)
     before = {r["method"]: r for r in rows(first / "results.csv")}["CycleGAN (default train.json)"]
     after = {r["method"]: r for r in rows(second / "results.csv")}["an earlier run"]
@@ -315,8 +318,9 @@ def test_inference_runs_a_3d_generator_through_a_sliding_window(bundle, tmp_path
     rng = np.random.default_rng(0)
     affine = np.diag([1.0, 1.0, 1.0, 1.0])
     nib.save(nib.Nifti1Image(rng.random((20, 18, 12)).astype(np.float32), affine), tmp_path / "mr.nii.gz")
-    run(config_file=configs(bundle, "inference.json"), bundle_root=str(tmp_path), input_path=str(tmp_path / "mr.nii.gz"),
-        ckpt_path=str(tmp_path / "model3d.pt"), output_dir=str(tmp_path / "out"), network_spatial_dims=3,
+    run(config_file=configs(bundle, "inference.json"), bundle_root=str(tmp_path),
+        input_path=str(tmp_path / "mr.nii.gz"), ckpt_path=str(tmp_path / "model3d.pt"),
+        output_dir=str(tmp_path / "out"), network_spatial_dims=3,
         roi_size_3d=[16, 16, 16], generator_channels=4, generator_res_blocks=1, device_name="cpu")  # fmt: skip
     result = nib.load(tmp_path / "out" / "mr_synct.nii.gz")
     assert result.shape == (20, 18, 12) and result.get_data_dtype() == np.int16

@@ -39,7 +39,8 @@ TINY_NET = {k: TINY[k] for k in ("spatial_size", "generator_channels", "generato
 
 
 def configs(bundle, *names):
-    """The bundle's layered configs: ``configs/csmri.json`` and its ``common.json``, then ``names`` (shared part first)."""
+    """The bundle's layered configs: ``configs/csmri.json`` and its ``common.json``, then ``names`` (shared part
+    first)."""
     return csmri_configs(bundle, *names)
 
 
@@ -203,9 +204,9 @@ def test_learned_method_overlays_train_one_epoch(bundle, tmp_path, overlays, met
 def test_evaluate_compares_a_list_of_learned_methods(bundle, trained):
     """evaluate.json scores the learned methods its list names, each with its own network_def and weights."""
     tiny_cascade = {"cascades": 2, "cascade_channels": 4, "cascade_depth": 3}
-    run(config_file=csmri_configs(bundle.parent / "cascade_csmri", "train.json", "pixel_loss.json"), bundle_root=str(trained),
-        epochs=1, ckpt_dir=str(trained / "models" / "cascade"), output_dir=str(trained / "logs" / "cascade"), **TINY,
-        **tiny_cascade)  # fmt: skip
+    run(config_file=csmri_configs(bundle.parent / "cascade_csmri", "train.json", "pixel_loss.json"),
+        bundle_root=str(trained), epochs=1, ckpt_dir=str(trained / "models" / "cascade"),
+        output_dir=str(trained / "logs" / "cascade"), **TINY, **tiny_cascade)  # fmt: skip
     run(config_file=configs(bundle, "evaluate.json"), bundle_root=str(trained), classical=[], tune_slices=1,
         learned_methods="$[@dagan_method, @cascade_method]", **TINY, **tiny_cascade)  # fmt: skip
     rows = read_csv(trained / "eval" / "results.csv")
@@ -222,8 +223,8 @@ def test_inference_keeps_voxels_brighter_than_the_scaling_percentile(bundle, tra
     image = zf.get_fdata().astype(np.float32)
     image[10, 10:12] = 3 * np.percentile(image, 99.5)  # 2 of 1024 voxels: the percentile stays below them
     nib.save(nib.Nifti1Image(image, zf.affine), tmp_path / "bright.nii.gz")
-    run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(tmp_path / "bright.nii.gz"),
-        output_dir=str(tmp_path / "out"), **TINY_NET)  # fmt: skip
+    run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained),
+        input_path=str(tmp_path / "bright.nii.gz"), output_dir=str(tmp_path / "out"), **TINY_NET)  # fmt: skip
     recon = nib.load(tmp_path / "out" / "bright_recon.nii.gz").get_fdata()
     assert recon[10, 10:12].min() > 1.5 * np.percentile(image, 99.5)
     assert recon.min() >= 0

@@ -109,8 +109,8 @@ def test_a_resumed_run_restores_the_ema_generator_and_the_augmentation_exactly(r
     train(repo_root, tmp_path / "resumed", **data, **{"train#trainer#max_epochs": 1})  # killed after epoch 1
     torch.manual_seed(99)  # another process's random state: the checkpoint must restore everything
     train(repo_root, tmp_path / "resumed", **data)
-    straight, resumed = (torch.load(tmp_path / d / "models" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True)
-                         for d in ("straight", "resumed"))  # fmt: skip
+    straight, resumed = (torch.load(tmp_path / d / "models" / "checkpoints" / "checkpoint_epoch=2.pt",
+                                    weights_only=True) for d in ("straight", "resumed"))  # fmt: skip
     for name, value in straight["generator_ema"].items():
         assert torch.equal(value, resumed["generator_ema"][name]), name
     assert torch.equal(straight["objective"]["augment"]["generator"], resumed["objective"]["augment"]["generator"])

@@ -34,9 +34,9 @@ from test_bad_inputs import BUNDLES, BundleSpec, _train, expect  # noqa: E402
 DDPM = BundleSpec(
     name="ddpm_mri",
     train={"unet_channels": [8, 8, 8], "norm_num_groups": 4, "num_head_channels": 8, "num_train_timesteps": 50,
-           "spatial_size": [64, 64], "num_subjects": {"training": 1, "validation": 1, "test": 1}, "slices_per_subject": 4,
-           "batch_size": 2, "passes_per_epoch": 1, "val_interval": 1, "val_inference_steps": 2, "fd_num_samples": 8,
-           "grid_samples": 4, "device_name": "cpu"},
+           "spatial_size": [64, 64], "num_subjects": {"training": 1, "validation": 1, "test": 1},
+           "slices_per_subject": 4, "batch_size": 2, "passes_per_epoch": 1, "val_interval": 1, "val_inference_steps": 2,
+           "fd_num_samples": 8, "grid_samples": 4, "device_name": "cpu"},
     infer={}, image_key="image", changed_setting={"num_train_timesteps": 20}, other_widths={}, make_input=None,
     discriminator=None, configs_first=("configs/brain_mr_64.json", "common.json"),
 )  # fmt: skip

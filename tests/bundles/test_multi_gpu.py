@@ -77,8 +77,8 @@ def test_two_processes_end_with_identical_weights(repo_root, tmp_path, name):
     }
     (tmp_path / "overlay.json").write_text(json.dumps(overlay))
     configs = [str(repo_root / f) for f in files] + [str(tmp_path / "overlay.json")]
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "monai.bundle",
-               "run", "--config_file", str(configs)]  # fmt: skip
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "monai.bundle", "run", "--config_file", str(configs)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]

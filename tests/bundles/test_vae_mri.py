@@ -54,8 +54,8 @@ def test_reconstruction_uses_the_posterior_mean(repo_root, trained, tmp_path):
     path = dataset / json.loads((dataset / "datalist.json").read_text())["test"][0]["image"]
     outputs = []
     for i in range(2):
-        run(config_file=configs(repo_root, "brain", "reconstruct", "common.json", "inference.json"), bundle_root=str(trained),
-            input_path=str(path), output_dir=str(tmp_path / str(i)), **TINY_NET)  # fmt: skip
+        run(config_file=configs(repo_root, "brain", "reconstruct", "common.json", "inference.json"),
+            bundle_root=str(trained), input_path=str(path), output_dir=str(tmp_path / str(i)), **TINY_NET)  # fmt: skip
         outputs.append(nib.load(next((tmp_path / str(i)).iterdir())).get_fdata())
     assert outputs[0].shape == (64, 64) and np.isfinite(outputs[0]).all()
     np.testing.assert_array_equal(outputs[0], outputs[1])  # no sampling at inference
@@ -70,7 +70,8 @@ def test_sampling_decodes_prior_draws(repo_root, trained, tmp_path):
 def test_verify_metadata_net_in_out_and_export(repo_root, trained, tmp_path, verify_and_export, assert_export_matches_eager):
     config = configs(repo_root, "brain", "reconstruct", "common.json", "inference.json")
     scripted = verify_and_export(repo_root / "bundles" / NAME / "configs" / "metadata.json", config,
-                                 trained / "models" / "model.pt", tmp_path, bundle_root=str(trained), **TINY_NET)  # fmt: skip
+                                 trained / "models" / "model.pt", tmp_path, bundle_root=str(trained),
+                                 **TINY_NET)  # fmt: skip
     x = torch.rand(2, 1, 64, 64)
     assert scripted(x).shape == x.shape
     # the exported decoder runs on the posterior mean, as eager inference does (no sampling in eval mode)

@@ -6,9 +6,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-from scipy import ndimage as ndi
 from monai.data import load_decathlon_datalist
 from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged
+from scipy import ndimage as ndi
 
 from monai_genmed.data import HU_RANGE, generate_head_mr_ct_dataset
 

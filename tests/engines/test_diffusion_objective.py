@@ -14,8 +14,8 @@ from monai_genmed.networks.nets import DiffusionSampler
 
 def tiny_unet() -> DiffusionModelUNet:
     torch.manual_seed(0)
-    return DiffusionModelUNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(8, 8), attention_levels=(False, False),
-                              num_res_blocks=1, norm_num_groups=4)  # fmt: skip
+    return DiffusionModelUNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(8, 8),
+                              attention_levels=(False, False), num_res_blocks=1, norm_num_groups=4)  # fmt: skip
 
 
 class Recorder(torch.nn.Module):

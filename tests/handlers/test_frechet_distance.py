@@ -31,8 +31,9 @@ def test_frechet_distance_of_a_validator_run_ranks_generators():
     for noise in (0.0, 0.5):
         handler = FrechetDistanceHandler(fd, real_images=real)
         evaluator = SupervisedEvaluator(
-            device="cpu", val_data_loader=DataLoader(LatentDataset(40, 2, seed=1), batch_size=16), network=Decoder(noise),
-            prepare_batch=PrepareBatchKeys(input_key="latent", target_key=None), key_val_metric={"val_fd": handler},
+            device="cpu", val_data_loader=DataLoader(LatentDataset(40, 2, seed=1), batch_size=16),
+            network=Decoder(noise), prepare_batch=PrepareBatchKeys(input_key="latent", target_key=None),
+            key_val_metric={"val_fd": handler},
             decollate=False,
         )  # fmt: skip
         evaluator.run()

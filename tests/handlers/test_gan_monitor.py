@@ -5,7 +5,7 @@ import logging
 import pytest
 import torch
 import torch.nn as nn
-from ignite.engine import Engine, Events
+from ignite.engine import Engine
 
 from monai_genmed.engines.utils import GenerativeIterationEvents
 from monai_genmed.handlers import GANMonitor, GANMonitorKeys

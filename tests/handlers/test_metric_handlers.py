@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 from ignite.engine import Engine
-from scipy.ndimage import gaussian_filter
-
 from monai.bundle import ConfigParser
 from monai.data import DataLoader, Dataset
 from monai.engines import SupervisedEvaluator
 from monai.handlers import from_engine
+from scipy.ndimage import gaussian_filter
+
 from monai_genmed.handlers.metrics import (
     NMSE,
     HounsfieldMAE,

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from monai.data import MetaTensor
 from monai.metrics import PSNRMetric, SSIMMetric
+
 from monai_genmed.metrics import (
     HFENMetric,
     MaskedPSNRMetric,

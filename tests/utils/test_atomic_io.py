@@ -1,5 +1,5 @@
-"""Atomic writers: the old file survives a failed write, and no temporary file is left behind; killed writers' temporaries
-are cleaned up; a folder lock keeps two runs apart."""
+"""Atomic writers: the old file survives a failed write, and no temporary file is left behind; killed writers'
+temporaries are cleaned up; a folder lock keeps two runs apart."""
 
 from __future__ import annotations
 
@@ -11,8 +11,13 @@ import pytest
 
 import monai_genmed.utils.io as io_module
 from monai_genmed.utils import (
-    FolderLock, FolderLockedError, atomic_path, remove_stale_temporaries, write_csv_atomic, write_json_atomic,
-)  # fmt: skip
+    FolderLock,
+    FolderLockedError,
+    atomic_path,
+    remove_stale_temporaries,
+    write_csv_atomic,
+    write_json_atomic,
+)
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
@@ -73,8 +78,9 @@ def test_a_folder_lock_refuses_a_second_process_naming_the_holder_and_frees_when
 
     holder = subprocess.Popen(
         # io.py needs the standard library only: loading it alone spares the holder torch's import
-        [sys.executable, "-c", "import importlib.util as u, sys, time; s = u.spec_from_file_location('io_', sys.argv[2]); "
-         "m = u.module_from_spec(s); s.loader.exec_module(m); m.FolderLock(sys.argv[1]).acquire(); "
+        [sys.executable, "-c", "import importlib.util as u, sys, time; "
+         "s = u.spec_from_file_location('io_', sys.argv[2]); m = u.module_from_spec(s); s.loader.exec_module(m); "
+         "m.FolderLock(sys.argv[1]).acquire(); "
          "print('held', flush=True); time.sleep(60)", str(tmp_path), io_module.__file__],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -27,8 +27,12 @@ import torch
 from torch import nn
 
 from monai_genmed.transforms.kspace.functional import (
-    centred_fft, conjugate_symmetric_fill, consistent_kspace, from_complex, to_complex,
-)  # fmt: skip
+    centred_fft,
+    conjugate_symmetric_fill,
+    consistent_kspace,
+    from_complex,
+    to_complex,
+)
 from monai_genmed.utils.flags import ensure_bool
 
 __all__ = ["SingleCoilDataConsistency"]
@@ -41,7 +45,8 @@ class SingleCoilDataConsistency(nn.Module):
 
     * ``real_valued=True`` (the real-valued prior): real images ``(B, C, *spatial)``, e.g. the one-channel
       magnitude images that the DAGAN bundle feeds its networks (``zero_filled``). The measurement is completed
-      with its conjugate-symmetric mirror (:func:`~monai_genmed.transforms.kspace.functional.conjugate_symmetric_fill`), the prior the classical baselines
+      with its conjugate-symmetric mirror
+      (:func:`~monai_genmed.transforms.kspace.functional.conjugate_symmetric_fill`), the prior the classical baselines
       use with ``real_valued=True``, and the output is the real part of ``F^-1(k_dc)``. For measurements of a
       real image (conjugate symmetric where a sample and its mirror were both measured) hard data consistency
       then reproduces every measured sample exactly.

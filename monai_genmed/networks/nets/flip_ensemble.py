@@ -9,8 +9,8 @@ data consistency).
 
 Measured on the varied brain data's validation split (24 slices, 8x32 cascade, bf16): four members (none,
 left-right, up-down, both) gained +0.19 dB PSNR at 1D Gaussian 30 % and +0.13 dB at 2D Poisson 20 %, two members
-(none, left-right) +0.15 and +0.10 dB (``bundles/dagan_csmri/docs/studies/learned_vs_classical.md``). The cost is one network call
-per member.
+(none, left-right) +0.15 and +0.10 dB (``bundles/dagan_csmri/docs/studies/learned_vs_classical.md``). The cost
+is one network call per member.
 """
 
 from __future__ import annotations
@@ -93,8 +93,8 @@ class FlipEnsemble(nn.Module):
         for f in flips:
             if any(not -spatial_dims <= a < 0 for a in f) or len(set(f)) != len(f):
                 raise ValueError(
-                    f"flip {list(f)} is not a set of distinct spatial axes; use negative axes in [-{spatial_dims}, -1], "
-                    "e.g. [-1] for left-right."
+                    f"flip {list(f)} is not a set of distinct spatial axes; "
+                    f"use negative axes in [-{spatial_dims}, -1], e.g. [-1] for left-right."
                 )
         self.network, self.flips, self.spatial_dims = network, flips, spatial_dims
 

@@ -2,20 +2,20 @@ from __future__ import annotations
 
 from .array import FillOutsideHead, ScaleByPercentile, ScaleHounsfield, UnscaleHounsfield, percentile_scale_factor
 from .dictionary import (
-    FillOutsideHeadd,
     FillOutsideHeadD,
+    FillOutsideHeadd,
     FillOutsideHeadDict,
-    ScaleByPercentiled,
     ScaleByPercentileD,
+    ScaleByPercentiled,
     ScaleByPercentileDict,
-    ScaleHounsfieldd,
     ScaleHounsfieldD,
+    ScaleHounsfieldd,
     ScaleHounsfieldDict,
-    UndoScaleByPercentiled,
     UndoScaleByPercentileD,
+    UndoScaleByPercentiled,
     UndoScaleByPercentileDict,
-    UnscaleHounsfieldd,
     UnscaleHounsfieldD,
+    UnscaleHounsfieldd,
     UnscaleHounsfieldDict,
 )
 from .functional import outside_head_mask

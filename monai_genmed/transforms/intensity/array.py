@@ -32,10 +32,11 @@ def percentile_scale_factor(img: NdarrayOrTensor, percentile: float = 99.5) -> f
     p = float(torch.quantile(x.flatten().double(), percentile / 100.0))
     if p <= 0:
         raise ValueError(
-            f"the {percentile:g}th percentile of the image's magnitude is {p:g}: the image is (almost) all zeros (fewer "
-            f"than {100 - percentile:g} % of its pixels hold signal), so scaling by it is impossible. Check that the "
-            "right file was given (not a blank or masked-out series); if the anatomy really fills so little of it, "
-            "crop the image to the anatomy or scale by a higher percentile (e.g. 100: --intensity_percentile 100 in inference)."
+            f"the {percentile:g}th percentile of the image's magnitude is {p:g}: the image is (almost) all zeros "
+            f"(fewer than {100 - percentile:g} % of its pixels hold signal), so scaling by it is impossible. Check "
+            "that the right file was given (not a blank or masked-out series); if the anatomy really fills so little "
+            "of it, crop the image to the anatomy or scale by a higher percentile (e.g. 100: --intensity_percentile "
+            "100 in inference)."
         )
     return 1.0 / p
 
@@ -170,8 +171,9 @@ class FillOutsideHead(Transform):
 
     def __call__(self, img: NdarrayOrTensor, reference: NdarrayOrTensor) -> NdarrayOrTensor:
         if tuple(img.shape[1:]) != tuple(reference.shape[1:]):
-            raise ValueError(f"the image {tuple(img.shape)} and the MR {tuple(reference.shape)} it is masked by differ in "
-                             "spatial shape; mask before undoing the resampling, where both share the network's grid.")  # fmt: skip
+            raise ValueError(f"the image {tuple(img.shape)} and the MR {tuple(reference.shape)} it is masked by "
+                             "differ in spatial shape; mask before undoing the resampling, where both share the "
+                             "network's grid.")  # fmt: skip
         return self.fill(img, self.mask(reference))
 
     def fill(self, img: NdarrayOrTensor, outside: np.ndarray) -> NdarrayOrTensor:

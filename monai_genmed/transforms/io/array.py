@@ -25,7 +25,10 @@ def dicom_output_wanted(output_format: str) -> bool:
     """``True`` for ``"dicom"``, ``False`` for ``"nifti"``; any other value raises naming both choices."""
     choice = str(output_format).lower()
     if choice not in ("dicom", "nifti"):
-        raise ValueError(f"output_format={output_format!r} is not a format this writes; pass --output_format nifti or --output_format dicom.")
+        raise ValueError(
+            f"output_format={output_format!r} is not a format this writes; "
+            "pass --output_format nifti or --output_format dicom."
+        )
     return choice == "dicom"
 
 
@@ -59,7 +62,8 @@ class SaveDicomSeries(Transform):
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
 
     def __init__(self, output_dir: str | os.PathLike, output_postfix: str = "synct", reference: str | None = "auto",
-                 series_description: str = "synthetic CT", derivation: str = "", modality: str = "CT") -> None:  # fmt: skip
+                 series_description: str = "synthetic CT", derivation: str = "",
+                 modality: str = "CT") -> None:  # fmt: skip
         self.output_dir = str(output_dir)
         self.output_postfix = output_postfix
         self.reference = reference

@@ -22,7 +22,8 @@ class SaveDicomSeriesd(MapTransform):
 
     def __init__(self, keys: KeysCollection, output_dir: str | os.PathLike, output_postfix: str = "synct",
                  reference: str | None = "auto", series_description: str = "synthetic CT", derivation: str = "",
-                 modality: str = "CT", meta_key_postfix: str = "meta_dict", allow_missing_keys: bool = False) -> None:  # fmt: skip
+                 modality: str = "CT", meta_key_postfix: str = "meta_dict",
+                 allow_missing_keys: bool = False) -> None:  # fmt: skip
         super().__init__(keys, allow_missing_keys)
         self.saver = SaveDicomSeries(output_dir, output_postfix, reference, series_description, derivation, modality)
         self.meta_key_postfix = meta_key_postfix

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from .array import DataConsistency, ImageToKspace, KspaceToImage, RandUndersample, Undersample, ZeroFilledReconstruction
 from .dictionary import (
-    DataConsistencyd,
     DataConsistencyD,
+    DataConsistencyd,
     DataConsistencyDict,
-    ImageToKspaced,
     ImageToKspaceD,
+    ImageToKspaced,
     ImageToKspaceDict,
-    KspaceToImaged,
     KspaceToImageD,
+    KspaceToImaged,
     KspaceToImageDict,
     RandUndersampled,
     RandUndersampledD,
@@ -19,12 +19,12 @@ from .dictionary import (
     Undersampled,
     UndersampledD,
     UndersampledDict,
-    ZeroFilledReconstructiond,
     ZeroFilledReconstructionD,
+    ZeroFilledReconstructiond,
     ZeroFilledReconstructionDict,
 )
-from .io import LoadKspace, LoadKspaced, LoadKspaceD, LoadKspaceDict, save_kspace
 from .functional import data_consistency, image_to_kspace, kspace_to_image, zero_filled
+from .io import LoadKspace, LoadKspaceD, LoadKspaced, LoadKspaceDict, save_kspace
 from .masks import (
     MASK_TYPES,
     EquispacedMask1D,

@@ -63,8 +63,8 @@ class _KspaceTransform(Transform):
         if not ((values == 0) | (values == 1)).all():
             found = torch.unique(values.float())[:5].tolist()
             raise ValueError(
-                f"{type(self).__name__} needs a binary sampling mask (1 = measured, 0 = not), got values such as {found}; "
-                "binarise it (mask > 0) or pass the mask the data were sampled with."
+                f"{type(self).__name__} needs a binary sampling mask (1 = measured, 0 = not), "
+                f"got values such as {found}; binarise it (mask > 0) or pass the mask the data were sampled with."
             )
 
     def _dims(self, data: NdarrayOrTensor) -> tuple[int, ...]:
@@ -172,8 +172,9 @@ class Undersample(_KspaceTransform):
         mask_2d = mask.reshape(mask.shape[-len(enc_shape) :]) if mask.ndim > len(enc_shape) else mask
         if tuple(mask_2d.shape) != enc_shape:
             raise ValueError(
-                f"undersampling mask of shape {tuple(mask_2d.shape)} does not fit an input of shape {tuple(data.shape)} "
-                f"(encoded axes {enc_shape}); make the mask for this size, or pad/crop the image to {tuple(mask_2d.shape)}."
+                f"undersampling mask of shape {tuple(mask_2d.shape)} does not fit an input of shape "
+                f"{tuple(data.shape)} (encoded axes {enc_shape}); make the mask for this size, "
+                f"or pad/crop the image to {tuple(mask_2d.shape)}."
             )
         x = convert_to_tensor(data, track_meta=False)
         dims = self._dims(data)

@@ -131,7 +131,8 @@ class ZeroFilledReconstructiond(_ElementwiseKspaced):
 
 
 class Undersampled(MapTransform):
-    """Dictionary version of :class:`Undersample`: reads one image key, adds measured k-space, mask and zero-filled image.
+    """Dictionary version of :class:`Undersample`: reads one image key, adds measured k-space, mask and zero-filled
+    image.
 
     Args:
         keys: the single key of the image (or fully sampled k-space) to undersample.

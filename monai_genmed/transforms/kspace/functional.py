@@ -97,7 +97,8 @@ def to_complex(x: torch.Tensor, layout: ComplexLayout, channel_dim: int) -> torc
         n = x.shape[channel_dim]
         if n % 2:
             raise ValueError(
-                f"layout='channels' needs an even number of channels ([real..., imag...]), got {n} on axis {channel_dim}."
+                f"layout='channels' needs an even number of channels ([real..., imag...]), "
+                f"got {n} on axis {channel_dim}."
             )
         x = x if x.is_floating_point() else x.float()
         real, imag = torch.split(x, n // 2, dim=channel_dim)
@@ -279,7 +280,8 @@ def _broadcast_mask(mask: torch.Tensor, kspace: torch.Tensor, dims: tuple[int, .
         )
     if mask.ndim + trailing > kspace.ndim:
         raise ValueError(
-            f"undersampling mask of shape {tuple(mask.shape)} has more axes than k-space of shape {tuple(kspace.shape)} allows."
+            f"undersampling mask of shape {tuple(mask.shape)} has more axes than k-space of shape "
+            f"{tuple(kspace.shape)} allows."
         )
     return mask.reshape(tuple(mask.shape) + (1,) * trailing)
 

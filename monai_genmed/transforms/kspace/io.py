@@ -89,12 +89,13 @@ class LoadKspace(Transform):
             )
         if not np.isin(mask, (0, 1)).all() and mask.dtype != bool:
             raise ValueError(
-                f"mask in {path!r} is not binary (values such as {np.unique(mask)[:5].tolist()}); store 1 where k-space "
-                "was measured and 0 elsewhere (e.g. mask > 0)."
+                f"mask in {path!r} is not binary (values such as {np.unique(mask)[:5].tolist()}); "
+                "store 1 where k-space was measured and 0 elsewhere (e.g. mask > 0)."
             )
         if not mask.any() or not np.any(kspace != 0):
             raise ValueError(
-                f"{path!r} holds no measured sample ({'the mask is all zero' if not mask.any() else 'the k-space is all zero'}, "
+                f"{path!r} holds no measured sample "
+                f"({'the mask is all zero' if not mask.any() else 'the k-space is all zero'}, "
                 "a sampling fraction of 0): there is nothing to reconstruct. Check the export of the acquisition."
             )
         affine = torch.as_tensor(np.eye(4) if affine is None else affine, dtype=torch.float64)

@@ -1,5 +1,6 @@
 """The dagan_csmri study configs find their tools in ``studies/`` (importable from the repository root: the documented
-``python -m monai.bundle run`` puts the current directory on Python's path, pytest's ``pythonpath`` setting does it here)."""
+``python -m monai.bundle run`` puts the current directory on Python's path, pytest's ``pythonpath`` setting does it
+here)."""
 
 from __future__ import annotations
 

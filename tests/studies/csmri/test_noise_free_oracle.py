@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from studies.csmri import noise_free_oracle, oracle_headroom, rician_mean
 from monai_genmed.data import generate_brain_mr_dataset
 from monai_genmed.transforms.kspace.functional import image_to_kspace, kspace_to_image
+from studies.csmri import noise_free_oracle, oracle_headroom, rician_mean
 
 
 @pytest.mark.parametrize("amplitude", [0.0, 0.01, 0.05])
@@ -64,8 +64,8 @@ def _write_per_slice(path, datalist_items, mask_type="gaussian1d", fraction="0.3
 def test_headroom_table_from_a_twin_dataset_and_a_wrong_twin_is_refused(tmp_path):
     import json
 
-    options = dict(num_subjects={"training": 0, "validation": 0, "test": 2}, slices_per_subject=3, spatial_size=(40, 48),
-                   spacing=4.0, seed=5, contrasts="random", snr=(15, 80), resolution_mm=(4, 8),
+    options = dict(num_subjects={"training": 0, "validation": 0, "test": 2}, slices_per_subject=3,
+                   spatial_size=(40, 48), spacing=4.0, seed=5, contrasts="random", snr=(15, 80), resolution_mm=(4, 8),
                    orientations=("axial", "sagittal", "coronal"), noise_free_fraction=0.5)  # fmt: skip
     scored = generate_brain_mr_dataset(tmp_path / "scored", **options)
     twin = generate_brain_mr_dataset(tmp_path / "twin", **options, write_clean=True)

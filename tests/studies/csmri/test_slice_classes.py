@@ -38,8 +38,8 @@ def test_margins_per_class_and_worst_slice(tmp_path):
     subset = slice_class_margins(tmp_path / "per_slice.csv", tmp_path / "datalist.json", "test", "Cascade + DC", "BM3D-MRI")
     assert subset[0]["n"] == 1 and subset[0]["psnr_margin"] == 1.0  # only the slices both methods scored
     # a comparison that zeroed every test background says so for all its slices
-    zeroed = slice_class_margins(tmp_path / "per_slice.csv", tmp_path / "datalist.json", "test", "Cascade + DC", "TV-CS",
-                                 override_facts={"background": "exactly zero (set for the test)"})  # fmt: skip
+    zeroed = slice_class_margins(tmp_path / "per_slice.csv", tmp_path / "datalist.json", "test", "Cascade + DC",
+                                 "TV-CS", override_facts={"background": "exactly zero (set for the test)"})  # fmt: skip
     backgrounds = {r["value"]: r["n"] for r in zeroed if r["class"] == "background"}
     assert backgrounds == {"exactly zero (set for the test)": 3}
     with pytest.raises(ValueError, match="matches nothing"):

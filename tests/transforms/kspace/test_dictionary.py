@@ -9,8 +9,8 @@ from monai.transforms import Compose
 from monai_genmed.transforms.kspace import (
     DataConsistencyd,
     GaussianMask1D,
-    ImageToKspaced,
     ImageToKspaceD,
+    ImageToKspaced,
     ImageToKspaceDict,
     KspaceToImaged,
     RandUndersampled,
