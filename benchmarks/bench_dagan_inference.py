@@ -256,7 +256,9 @@ def main() -> None:
         "--bf16", choices=("auto", "on", "off"), default="auto",
         help="bf16 autocast paths; auto: every width on CPUs with native bf16, else the quarter width only",
     )  # fmt: skip
-    parser.add_argument("--quick", action="store_true", help="eighth width (the bundle's CPU default), 2 rounds, no torch.compile")
+    parser.add_argument(
+        "--quick", action="store_true", help="eighth width (the bundle's CPU default), 2 rounds, no torch.compile"
+    )
     parser.add_argument("--data_dir", default=os.path.join(tempfile.gettempdir(), "monai_genmed_bench", "brain_mr"))
     parser.add_argument(
         "--threads", type=int, default=len(os.sched_getaffinity(0)), help="torch threads (default: all cores)"
@@ -293,6 +295,7 @@ def main() -> None:
     print(f"\nload average after: {load_average()}")
     for width, paths, reference in summary:
         print("\n".join(verdicts(width, paths, reference, full)))
+
 
 if __name__ == "__main__":
     main()

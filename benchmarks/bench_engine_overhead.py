@@ -113,6 +113,7 @@ def run_engine(setup: Setup, n_iterations: int) -> list[Sample]:
     )  # fmt: skip
     samples: list[Sample] = []
     last = [0.0, 0.0]
+
     def start(_: GenerativeAdversarialTrainer) -> None:
         last[:] = [time.perf_counter(), time.process_time()]
 
@@ -182,7 +183,9 @@ def overhead_rows(label: str, samples: dict[str, list[Sample]]) -> list[str]:
     return rows
 
 
-ENGINE_CODE = tuple(os.sep + os.path.join(*p, "") for p in (("ignite",), ("monai", "engines"), ("monai_genmed", "engines")))
+ENGINE_CODE = tuple(
+    os.sep + os.path.join(*p, "") for p in (("ignite",), ("monai", "engines"), ("monai_genmed", "engines"))
+)
 
 
 def profile_engine(size: int, batch: int, iterations: int, width_divisor: int) -> tuple[float, str]:
@@ -267,6 +270,7 @@ def main() -> None:
     )
     if args.profile:
         print(report)
+
 
 if __name__ == "__main__":
     main()

@@ -102,7 +102,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--cascades", type=int, default=None, help="override the cascade's number of blocks")
-    parser.add_argument("--cascade_channels", type=int, default=None, help="override the cascade's filters per convolution")
+    parser.add_argument(
+        "--cascade_channels", type=int, default=None, help="override the cascade's filters per convolution"
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--flip_ensemble", action="store_true", help="also time each network in a FlipEnsemble")
     parser.add_argument("--data_dir", default=os.path.join(tempfile.gettempdir(), "monai_genmed_bench", "brain_mr"))
@@ -132,10 +134,12 @@ def main() -> None:
     if args.cascade_channels is not None:
         config["cascade_channels"] = args.cascade_channels
     bf16 = native_bf16()
-    print(f"\n| method | parameters | weights | eager fp32, batch 1 | eager fp32, batch {b} "
-          f"| channels-last fp32, batch {b} | bf16 autocast, batch {b} | ONNX Runtime fp32, batch {b} "
-          "| `backend=\"auto\"` picks | bf16 agreement with fp32, dB | ΔPSNR bf16 vs fp32, dB (mean / worst) "
-          "| max abs correlation of bf16 error with fp32 error |")
+    print(
+        f"\n| method | parameters | weights | eager fp32, batch 1 | eager fp32, batch {b} "
+        f"| channels-last fp32, batch {b} | bf16 autocast, batch {b} | ONNX Runtime fp32, batch {b} "
+        '| `backend="auto"` picks | bf16 agreement with fp32, dB | ΔPSNR bf16 vs fp32, dB (mean / worst) '
+        "| max abs correlation of bf16 error with fp32 error |"
+    )
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
     for name, (net_id, takes_kspace) in METHODS.items():
         net = config.get_parsed_content(net_id, instantiate=True)
@@ -179,9 +183,11 @@ def main() -> None:
                 return f"{ms[path]:.1f}" if path in ms else missing
 
             trained = "trained" if net_id in weights else "untrained"
-            print(f"| {name} | {params / 1e3:.0f} k | {trained} | {ms['eager 1']:.1f} "
-                  f"| {ms['eager b']:.1f} | {ms['cl fp32']:.1f} | {cell('bf16', 'n/a: no native bf16')} "
-                  f"| {cell('onnx', 'n/a: takes k-space')} | {choice['path']} | {agreement} | {delta} | {correlation} |")
+            print(
+                f"| {name} | {params / 1e3:.0f} k | {trained} | {ms['eager 1']:.1f} "
+                f"| {ms['eager b']:.1f} | {ms['cl fp32']:.1f} | {cell('bf16', 'n/a: no native bf16')} "
+                f"| {cell('onnx', 'n/a: takes k-space')} | {choice['path']} | {agreement} | {delta} | {correlation} |"
+            )
 
 
 if __name__ == "__main__":

@@ -58,11 +58,18 @@ def main() -> None:
     for batch in args.batches:
         paths.append((f"channels-last fp32, batch {batch}", AcceleratedInferer(slices(batch), channels_last=True)))
         try:
-            paths.append((f"ONNX Runtime fp32, batch {batch}", AcceleratedInferer(slices(batch), backend="onnxruntime")))
+            paths.append(
+                (f"ONNX Runtime fp32, batch {batch}", AcceleratedInferer(slices(batch), backend="onnxruntime"))
+            )
         except ImportError as error:
             print(f"(ONNX Runtime left out: {error})")
     if native_bf16():
-        paths.append((f"channels-last bf16, batch {args.batches[-1]}", AcceleratedInferer(slices(args.batches[-1]), dtype="bfloat16")))
+        paths.append(
+            (
+                f"channels-last bf16, batch {args.batches[-1]}",
+                AcceleratedInferer(slices(args.batches[-1]), dtype="bfloat16"),
+            )
+        )
 
     reference = None
     print("| path | s / volume | ms / slice | max abs diff vs eager |")

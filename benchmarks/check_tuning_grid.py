@@ -44,16 +44,33 @@ def _number(text: str) -> int | float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--method", default="bm3d", help="classical method key: tv, tv_noise, l1_wavelet, bm3d, bm3d_noise")
+    parser.add_argument(
+        "--method", default="bm3d", help="classical method key: tv, tv_noise, l1_wavelet, bm3d, bm3d_noise"
+    )
     parser.add_argument("--mask_type", default="poisson2d")
     parser.add_argument("--sampling_fraction", type=float, default=0.2)
     parser.add_argument("--setting", default="sigma0", help="the setting to vary, e.g. sigma0 (BM3D) or lamda (TV)")
-    parser.add_argument("--values", type=_number, nargs="+", required=True,
-                        help="values to score; written as integers (64) they stay integers, e.g. for n_iter")
-    parser.add_argument("--fixed", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="other tuned settings held at a value, e.g. sigma0=0.4 (default: the method's own default)")
-    parser.add_argument("--extra_config", nargs="*", default=[], metavar="NAME",
-                        help="more configs of the bundle layered on the evaluate ones, e.g. evaluate_no_prior.json")
+    parser.add_argument(
+        "--values",
+        type=_number,
+        nargs="+",
+        required=True,
+        help="values to score; written as integers (64) they stay integers, e.g. for n_iter",
+    )
+    parser.add_argument(
+        "--fixed",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="other tuned settings held at a value, e.g. sigma0=0.4 (default: the method's own default)",
+    )
+    parser.add_argument(
+        "--extra_config",
+        nargs="*",
+        default=[],
+        metavar="NAME",
+        help="more configs of the bundle layered on the evaluate ones, e.g. evaluate_no_prior.json",
+    )
     parser.add_argument("--bundle", default=os.path.join(os.path.dirname(__file__), "..", "bundles", "dagan_csmri"))
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
@@ -76,8 +93,10 @@ def main() -> None:
     start = time.perf_counter()
     best, table, names = comparison.tuning_table(args.method, setting, {args.setting: args.values, **fixed})
     held = "".join(f", {k}={v[0]:g}" for k, v in fixed.items())
-    print(f"{args.method}{held} at {args.mask_type} {args.sampling_fraction:.0%}, validation slices {names} "
-          f"({time.perf_counter() - start:.0f} s); best {best}\n")
+    print(
+        f"{args.method}{held} at {args.mask_type} {args.sampling_fraction:.0%}, validation slices {names} "
+        f"({time.perf_counter() - start:.0f} s); best {best}\n"
+    )
     print(f"| {args.setting} | PSNR (dB) | SSIM | s/slice |\n| ---: | ---: | ---: | ---: |")
     for row in table:
         print(f"| {row[args.setting]:g} | {row['psnr']:.3f} | {row['ssim']:.4f} | {row['seconds']:.1f} |")

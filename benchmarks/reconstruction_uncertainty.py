@@ -60,7 +60,9 @@ def main() -> None:
         for item in items:
             target = nib.load(item["image"]).get_fdata().astype(np.float32)
             head = nib.load(item["head_mask"]).get_fdata() > 0.5
-            mask = torch.as_tensor(np.asarray(default_undersampling_mask(mask_type, int(percent) / 100, target.shape), np.float32))
+            mask = torch.as_tensor(
+                np.asarray(default_undersampling_mask(mask_type, int(percent) / 100, target.shape), np.float32)
+            )
             kspace = image_to_kspace(torch.as_tensor(target)[None, None]) * mask
             zf = zero_filled(kspace)
             factor = percentile_scale_factor(zf, 99.5)  # inference.json's scaling

@@ -78,8 +78,10 @@ def whole_head(bundle: str) -> list[str]:
     ct = colin27_hounsfield()[:, :, WHOLE_HEAD_SLICES].astype(np.float32)
     head = colin27_head_mask()[:, :, WHOLE_HEAD_SLICES]
     air = ~head & (ct < -500)
-    summary = (f"whole head: Colin27 axial slices {WHOLE_HEAD_SLICES.start}-{WHOLE_HEAD_SLICES.stop - 1}, {ct.shape}, "
-               f"{head.sum()} head voxels, {air.sum()} air voxels outside it")
+    summary = (
+        f"whole head: Colin27 axial slices {WHOLE_HEAD_SLICES.start}-{WHOLE_HEAD_SLICES.stop - 1}, {ct.shape}, "
+        f"{head.sum()} head voxels, {air.sum()} air voxels outside it"
+    )
     rows = [summary, "",
             "| model | mask_outside_head | sCT in the air outside the head, mean / median (HU) | MAE all voxels (HU) "
             "| MAE in the head (HU) |",

@@ -61,7 +61,9 @@ def main() -> None:
     with torch.no_grad():
         cyclegan = predictions(network, comparison, slices, os.path.join(models, "model.pt"), mirror=False)
         mirrored = predictions(network, comparison, slices, os.path.join(models, "model.pt"), mirror=True)
-        paired = predictions(network, comparison, slices, os.path.join(models, "paired_l1_24ep_m0", "model.pt"), mirror=False)
+        paired = predictions(
+            network, comparison, slices, os.path.join(models, "paired_l1_24ep_m0", "model.pt"), mirror=False
+        )
     body = np.concatenate([s["mask"].ravel() for s in slices])
     ct = np.concatenate([s["ct"].ravel() for s in slices])[body]
     flat = {k: np.concatenate([p.ravel() for p in v])[body] for k, v in
@@ -75,8 +77,18 @@ def main() -> None:
         "| MAE, 10 % least uncertain (HU) | MAE, all (HU) |"
     )
     print("| --- | --- | --- | --- | --- | --- |")
-    print(report("left-right flip spread (error of the single pass)", np.abs(flat["cyclegan"] - flat["mirrored"]) / 2, error))
-    print(report("left-right flip spread (error of the flip mean)", np.abs(flat["cyclegan"] - flat["mirrored"]) / 2, flip_error))
+    print(
+        report(
+            "left-right flip spread (error of the single pass)", np.abs(flat["cyclegan"] - flat["mirrored"]) / 2, error
+        )
+    )
+    print(
+        report(
+            "left-right flip spread (error of the flip mean)",
+            np.abs(flat["cyclegan"] - flat["mirrored"]) / 2,
+            flip_error,
+        )
+    )
     print(report("CycleGAN vs paired L1 disagreement", np.abs(flat["cyclegan"] - flat["paired"]) / 2, error))
 
 

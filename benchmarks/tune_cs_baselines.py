@@ -86,7 +86,10 @@ def method_factories(bm3d_iters: int, real_valued: bool) -> dict[str, tuple]:
 def convergence(slices: dict, fractions: list[float]) -> None:
     """Objective and PSNR at the default iterations against four times as many, over each method's grid."""
     for frac in fractions:
-        for make, grid in ((TotalVariationCS, DEFAULT_GRIDS["TotalVariationCS"]), (L1WaveletCS, DEFAULT_GRIDS["L1WaveletCS"])):
+        for make, grid in (
+            (TotalVariationCS, DEFAULT_GRIDS["TotalVariationCS"]),
+            (L1WaveletCS, DEFAULT_GRIDS["L1WaveletCS"]),
+        ):
             for lamda in grid["lamda"]:
                 short = make(lamda=lamda, record_objective=True)
                 long = make(lamda=lamda, max_iter=4 * short.max_iter, record_objective=True)
@@ -130,7 +133,9 @@ def main() -> None:
             start = time.perf_counter()
             best, table = tune_cs_method(factory, grid, [tune[frac]])
             for row in table:
-                print(f"  tune {frac:.0%} {key} " + " ".join(f"{k}={v:.4g}" for k, v in row.items() if k in grid), end="")
+                print(
+                    f"  tune {frac:.0%} {key} " + " ".join(f"{k}={v:.4g}" for k, v in row.items() if k in grid), end=""
+                )
                 print(f" -> {row['psnr']:.2f} dB {row['ssim']:.4f} ({row['seconds']:.1f} s)")
             print(f"tuned {key} at {frac:.0%} in {time.perf_counter() - start:.0f} s: {best}", flush=True)
             rows.append((key, best, factory(**best)))

@@ -25,7 +25,9 @@ logger = logging.getLogger(__name__)
 
 class GenMedApp(MONAILabelApp):
     def __init__(self, app_dir, studies, conf):
-        self.repo = Path(conf.get("genmed_repo") or os.environ.get("MONAI_GENMED_REPO") or Path(__file__).resolve().parents[2])
+        self.repo = Path(
+            conf.get("genmed_repo") or os.environ.get("MONAI_GENMED_REPO") or Path(__file__).resolve().parents[2]
+        )
         super().__init__(app_dir=app_dir, studies=studies, conf=conf, name="monai_genmed", version="0.1.0",
                          description="Synthetic CT from MR, CS-MRI reconstruction, VAE/GAN samples "
                                      "(images, not label maps)")  # fmt: skip
@@ -41,7 +43,9 @@ class GenMedApp(MONAILabelApp):
         }
         for name, task in tasks.items():
             if not task.is_valid():
-                logger.warning(f"{name}: weights {task.path} are missing; the task answers with an error until they are there.")
+                logger.warning(
+                    f"{name}: weights {task.path} are missing; the task answers with an error until they are there."
+                )
         return tasks
 
     def infer(self, request, datastore=None):
@@ -52,4 +56,6 @@ class GenMedApp(MONAILabelApp):
             raise HTTPException(status_code=422, detail=f"{request.get('model')}: {message}") from error
         except Exception as error:  # a fault of the app: the reason still goes to the client, not only the log
             logger.exception("infer failed")
-            raise HTTPException(status_code=500, detail=f"{request.get('model')}: {type(error).__name__}: {error}") from error
+            raise HTTPException(
+                status_code=500, detail=f"{request.get('model')}: {type(error).__name__}: {error}"
+            ) from error

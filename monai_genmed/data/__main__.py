@@ -28,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     for command in (brain, pair):
         command.add_argument("--output_dir", required=True, help="folder to write the dataset into")
         command.add_argument(
-            "--num_subjects", type=json.loads, default=None,
+            "--num_subjects",
+            type=json.loads,
+            default=None,
             help='subjects per split as JSON, e.g. \'{"training": 8, "validation": 2, "test": 2}\'',
         )
         command.add_argument("--slices_per_subject", type=int, default=24)

@@ -163,19 +163,32 @@ def generate_brain_mr_dataset(
         Path of ``datalist.json``.
     """
     varied = _varied_options(
-        snr, contrasts, ood_contrast, resolution_mm, zoom, bias_field, orientations, slicing, slices_per_subject,
-        noise_free_fraction, zero_background_fraction,
+        snr,
+        contrasts,
+        ood_contrast,
+        resolution_mm,
+        zoom,
+        bias_field,
+        orientations,
+        slicing,
+        slices_per_subject,
+        noise_free_fraction,
+        zero_background_fraction,
     )
     if not isinstance(write_clean, (bool, np.bool_)):
         raise TypeError(f"write_clean must be True or False, got {write_clean!r}.")
     if write_clean and not varied:
-        raise ValueError("write_clean needs the varied pipeline (e.g. contrasts='random' or snr=(15, 80)); the plain "
-                         "T1 dataset has no noise-free twin.")
+        raise ValueError(
+            "write_clean needs the varied pipeline (e.g. contrasts='random' or snr=(15, 80)); the plain "
+            "T1 dataset has no noise-free twin."
+        )
     counts = None if num_subjects is None else dict(num_subjects)
     ood_count = None if counts is None else counts.pop(syn.OOD_SPLIT, None)
     if ood_count is not None and varied.get("ood_contrast") is None:
-        raise ValueError(f"num_subjects[{syn.OOD_SPLIT!r}] asks for an out-of-distribution split; pass "
-                         "ood_contrast (e.g. ood_contrast='flair') too, or drop that key.")
+        raise ValueError(
+            f"num_subjects[{syn.OOD_SPLIT!r}] asks for an out-of-distribution split; pass "
+            "ood_contrast (e.g. ood_contrast='flair') too, or drop that key."
+        )
     parameters = syn.check_common_arguments(
         counts, slices_per_subject, spatial_size, slicing, seed, spacing, min_brain_fraction
     )
@@ -233,41 +246,68 @@ def _range(name: str, value: Any, example: str, default: float | None, lowest: f
 
 
 def _varied_options(
-    snr: Any, contrasts: Any, ood_contrast: Any, resolution_mm: Any, zoom: Any, bias_field: Any, orientations: Any,
-    slicing: str, slices_per_subject: int, noise_free_fraction: float, zero_background_fraction: float,
+    snr: Any,
+    contrasts: Any,
+    ood_contrast: Any,
+    resolution_mm: Any,
+    zoom: Any,
+    bias_field: Any,
+    orientations: Any,
+    slicing: str,
+    slices_per_subject: int,
+    noise_free_fraction: float,
+    zero_background_fraction: float,
 ) -> dict[str, Any]:
     """The varied options, checked and normalised to JSON types; empty when none is set (the plain dataset)."""
     snr_is_range = isinstance(snr, Sequence) and not isinstance(snr, str)
-    if not (snr_is_range or contrasts is not None or ood_contrast is not None or resolution_mm is not None
-            or zoom is not None or bias_field is not None or orientations is not None or noise_free_fraction
-            or zero_background_fraction):
+    if not (
+        snr_is_range
+        or contrasts is not None
+        or ood_contrast is not None
+        or resolution_mm is not None
+        or zoom is not None
+        or bias_field is not None
+        or orientations is not None
+        or noise_free_fraction
+        or zero_background_fraction
+    ):
         return {}
     if ood_contrast is not None and ood_contrast not in CONTRAST_FAMILIES:
-        raise ValueError(f"ood_contrast={ood_contrast!r} is no contrast family; use one of {CONTRAST_FAMILIES}, "
-                         f"e.g. ood_contrast={RECOMMENDED_OOD_CONTRAST!r}.")
+        raise ValueError(
+            f"ood_contrast={ood_contrast!r} is no contrast family; use one of {CONTRAST_FAMILIES}, "
+            f"e.g. ood_contrast={RECOMMENDED_OOD_CONTRAST!r}."
+        )
     if contrasts is None:
         families = ["t1"]
     elif contrasts == "random":
         families = [family for family in CONTRAST_FAMILIES if family != ood_contrast]
     elif isinstance(contrasts, str) or not isinstance(contrasts, Sequence) or not contrasts:
-        raise ValueError(f"contrasts must be None, 'random' or a non-empty list of families from {CONTRAST_FAMILIES}, "
-                         f"got {contrasts!r}.")
+        raise ValueError(
+            f"contrasts must be None, 'random' or a non-empty list of families from {CONTRAST_FAMILIES}, "
+            f"got {contrasts!r}."
+        )
     else:
         families = list(dict.fromkeys(contrasts))
         unknown = [family for family in families if family not in CONTRAST_FAMILIES]
         if unknown:
-            raise ValueError(f"contrasts has unknown famil{'y' if len(unknown) == 1 else 'ies'} {unknown}; use names "
-                             f"from {CONTRAST_FAMILIES}, or contrasts='random' for all of them.")
+            raise ValueError(
+                f"contrasts has unknown famil{'y' if len(unknown) == 1 else 'ies'} {unknown}; use names "
+                f"from {CONTRAST_FAMILIES}, or contrasts='random' for all of them."
+            )
     if ood_contrast in families:
-        raise ValueError(f"ood_contrast={ood_contrast!r} is also in contrasts {families}, so the out-of-distribution "
-                         f"split would not be out of distribution; drop it from contrasts, or pass contrasts='random', "
-                         "which leaves ood_contrast out.")
+        raise ValueError(
+            f"ood_contrast={ood_contrast!r} is also in contrasts {families}, so the out-of-distribution "
+            f"split would not be out of distribution; drop it from contrasts, or pass contrasts='random', "
+            "which leaves ood_contrast out."
+        )
     if orientations is None:
         orientations = [slicing]
     else:
         if slicing != "axial":
-            raise ValueError(f"pass either slicing={slicing!r} or orientations={orientations!r}, not both; "
-                             "orientations=('axial', 'sagittal', 'coronal') takes slices in all three.")
+            raise ValueError(
+                f"pass either slicing={slicing!r} or orientations={orientations!r}, not both; "
+                "orientations=('axial', 'sagittal', 'coronal') takes slices in all three."
+            )
         if isinstance(orientations, str) or not isinstance(orientations, Sequence) or not orientations:
             raise ValueError(f"orientations must be a non-empty list from {sorted(syn.SLICING)}, got {orientations!r}.")
         orientations = list(dict.fromkeys(orientations))
@@ -275,12 +315,18 @@ def _varied_options(
         if unknown:
             raise ValueError(f"orientations has unknown name(s) {unknown}; use names from {sorted(syn.SLICING)}.")
         if isinstance(slices_per_subject, int) and 0 < slices_per_subject < len(orientations):
-            raise ValueError(f"slices_per_subject={slices_per_subject} cannot be shared among {len(orientations)} "
-                             f"orientations; ask for at least {len(orientations)} slices.")
-    for name, fraction in (("noise_free_fraction", noise_free_fraction),
-                           ("zero_background_fraction", zero_background_fraction)):
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.integer, np.floating)) or not (
-            0.0 <= fraction <= 1.0
+            raise ValueError(
+                f"slices_per_subject={slices_per_subject} cannot be shared among {len(orientations)} "
+                f"orientations; ask for at least {len(orientations)} slices."
+            )
+    for name, fraction in (
+        ("noise_free_fraction", noise_free_fraction),
+        ("zero_background_fraction", zero_background_fraction),
+    ):
+        if (
+            isinstance(fraction, bool)
+            or not isinstance(fraction, (int, float, np.integer, np.floating))
+            or not (0.0 <= fraction <= 1.0)
         ):
             raise ValueError(f"{name} must be a probability in [0, 1], e.g. {name}=0.2; got {fraction!r}.")
     if snr is None or (not snr_is_range and syn.normalise_snr(snr) is None):
@@ -319,8 +365,13 @@ def _generate_varied(output_dir: str | Path, parameters: dict[str, Any], overwri
         contrast = TissueContrast(ood if split == syn.OOD_SPLIT else drawn, contrast_rng)
         acquisition_rng = syn.subject_rng(seed, split, index, syn.Stream.ACQUISITION)
         acquisition: Acquisition = draw_acquisition(
-            acquisition_rng, parameters["snr"], parameters["resolution_mm"], parameters["zoom"],
-            parameters["bias_field"], parameters["spacing"], parameters["noise_free_fraction"],
+            acquisition_rng,
+            parameters["snr"],
+            parameters["resolution_mm"],
+            parameters["zoom"],
+            parameters["bias_field"],
+            parameters["spacing"],
+            parameters["noise_free_fraction"],
             parameters["zero_background_fraction"],
         )
         bias = random_bias(acquisition_rng, template, acquisition)
@@ -336,8 +387,9 @@ def _generate_varied(output_dir: str | Path, parameters: dict[str, Any], overwri
         for orientation, count in zip(orientations, counts):
             positions = syn.select_slices(template, transform, orientation, count, parameters["min_brain_fraction"])
             points, affines = syn.slice_points(template, orientation, positions, size, acquisition.spacing)
-            mr = synthesize_varied_mr(template, transform, contrast, acquisition, bias, noise_rng, orientation,
-                                      positions, points)
+            mr = synthesize_varied_mr(
+                template, transform, contrast, acquisition, bias, noise_rng, orientation, positions, points
+            )
             subject = syn.Subject(template, transform, positions, points, affines, mr)
             volumes = {
                 "image": (contrast.family, mr.image),
@@ -346,8 +398,15 @@ def _generate_varied(output_dir: str | Path, parameters: dict[str, Any], overwri
             }
             if parameters.get("write_clean"):
                 volumes["clean"] = (f"{contrast.family}_clean", mr.clean)
-            items += syn.write_slices(root, split, index, orientation, subject, volumes,
-                                      {"noise_sigma": round(mr.noise_sigma, 6), **extra, "slicing": orientation})
+            items += syn.write_slices(
+                root,
+                split,
+                index,
+                orientation,
+                subject,
+                volumes,
+                {"noise_sigma": round(mr.noise_sigma, 6), **extra, "slicing": orientation},
+            )
         return items
 
     metadata = {
@@ -357,7 +416,18 @@ def _generate_varied(output_dir: str | Path, parameters: dict[str, Any], overwri
         **syn.common_metadata(None, seed, size, parameters["spacing"], "+".join(orientations)),
         "snr": parameters["snr"],
         "noise": "none" if parameters["snr"] is None else "rician",
-        **{key: parameters[key] for key in ("contrasts", "ood_contrast", "resolution_mm", "zoom", "bias_field",
-                                            "orientations", "noise_free_fraction", "zero_background_fraction")},
+        **{
+            key: parameters[key]
+            for key in (
+                "contrasts",
+                "ood_contrast",
+                "resolution_mm",
+                "zoom",
+                "bias_field",
+                "orientations",
+                "noise_free_fraction",
+                "zero_background_fraction",
+            )
+        },
     }
     return syn.build_dataset(output_dir, GENERATOR, parameters, overwrite, write_subject, metadata)

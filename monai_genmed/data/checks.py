@@ -209,9 +209,14 @@ def check_datalist(
             "file (is it empty, or is the split key right?)."
         )
     ranges = value_range if isinstance(value_range, Mapping) else {k: value_range for k in keys}
-    work = [(i, key, item[key]) for i, item in enumerate(items) for key in keys if isinstance(item, Mapping) and key in item]
+    work = [
+        (i, key, item[key]) for i, item in enumerate(items) for key in keys if isinstance(item, Mapping) and key in item
+    ]
     missing = [i for i, item in enumerate(items) if not isinstance(item, Mapping) or any(k not in item for k in keys)]
-    problems = [f"item {i} lacks key(s) {[k for k in keys if not isinstance(items[i], Mapping) or k not in items[i]]}" for i in missing]
+    problems = [
+        f"item {i} lacks key(s) {[k for k in keys if not isinstance(items[i], Mapping) or k not in items[i]]}"
+        for i in missing
+    ]
     show = progress if progress is not None else len(work) >= PROGRESS_FROM
     iterator: Any = work
     if show:
@@ -289,7 +294,7 @@ def check_slice_size(path: str | Path, spatial_size: Sequence[int], name: str = 
         shape = tuple(int(n) for n in _load_array(p).shape[:2])
     if shape == want:
         return shape  # type: ignore[return-value]
-    size = f"--spatial_size \"{list(shape)}\""
+    size = f'--spatial_size "{list(shape)}"'
     if kspace:
         fix = (
             f"Reconstruct it with a model trained on {shape[0]}x{shape[1]} slices (train with {size}), or bring the "
@@ -309,7 +314,9 @@ def check_slice_size(path: str | Path, spatial_size: Sequence[int], name: str = 
     )
 
 
-def check_crop_size(crop_size: Sequence[int] | None, images: Any, name: str = "train_crop_size") -> Sequence[int] | None:
+def check_crop_size(
+    crop_size: Sequence[int] | None, images: Any, name: str = "train_crop_size"
+) -> Sequence[int] | None:
     """Refuse a random crop larger than the smallest image it will be applied to; return ``crop_size``.
 
     MONAI's ``RandSpatialCrop`` returns an image smaller than its ``roi_size`` whole, so a crop too large for the

@@ -41,7 +41,8 @@ def _images(folder: Path, pattern: str | None) -> dict[str, Path]:
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {folder} does not exist; pass an existing folder of images.")
     entries = sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if (_is_image_file(p) or _is_dicom_series(p)) and (pattern is None or fnmatch.fnmatch(p.name, pattern))
     )
     if not entries:
@@ -108,7 +109,9 @@ def datalist_from_folder(
     return datalist
 
 
-def check_input_file(path: str | Path, name: str = "input_path", what: str = "the input image", **image_checks: Any) -> str:
+def check_input_file(
+    path: str | Path, name: str = "input_path", what: str = "the input image", **image_checks: Any
+) -> str:
     """Check a user-supplied input before a long run starts: it must be given, exist and be readable in full.
 
     Images (NIfTI; DICOM folders, MHA, NRRD via ITK) are read completely, so truncated files and NaN/inf voxels

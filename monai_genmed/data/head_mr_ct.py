@@ -99,15 +99,17 @@ def _correlated_noise(rng: np.random.Generator, shape: tuple[int, ...], correlat
 
 
 def synthesize_ct(
-    subject: syn.Subject, texture_rng: np.random.Generator, misalignment_rng: np.random.Generator,
-    misalignment: float, ct_noise_hu: float, spacing: float,
+    subject: syn.Subject,
+    texture_rng: np.random.Generator,
+    misalignment_rng: np.random.Generator,
+    misalignment: float,
+    ct_noise_hu: float,
+    spacing: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """CT slices (int16 HU) and body masks (uint8) of a subject, in the CT's (possibly misaligned) frame."""
     template = subject.template
     move = syn.random_misalignment(misalignment_rng, template, misalignment)
-    voxels = syn.on_slice_grid(
-        lambda p: syn.to_template_voxels(subject.transform(move(p)), template), subject.points
-    )
+    voxels = syn.on_slice_grid(lambda p: syn.to_template_voxels(subject.transform(move(p)), template), subject.points)
     hu = syn.sample(colin27_hounsfield(), voxels, order=1, outside=-1000.0)
     labels, _, body = syn.split_code(syn.sample(template.code, voxels, order=0))
     amplitude = np.zeros(len(HeadTissue), dtype=np.float32)

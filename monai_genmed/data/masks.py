@@ -15,7 +15,14 @@ import numpy as np
 
 from monai_genmed.transforms.kspace.masks import get_mask_func, load_undersampling_mask, save_undersampling_mask
 
-__all__ = ["MASKS_DIR", "DAGAN_MASK_TYPES", "DAGAN_FRACTIONS", "MASK_SEED", "default_mask_path", "default_undersampling_mask"]
+__all__ = [
+    "MASKS_DIR",
+    "DAGAN_MASK_TYPES",
+    "DAGAN_FRACTIONS",
+    "MASK_SEED",
+    "default_mask_path",
+    "default_undersampling_mask",
+]
 
 MASKS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resources", "masks")
 DAGAN_MASK_TYPES = ("gaussian1d", "gaussian2d", "poisson2d")
@@ -56,8 +63,11 @@ def write_default_masks(directory: str = MASKS_DIR) -> list[str]:
             mask = get_mask_func(mask_type, fraction)((256, 256), seed=MASK_SEED)
             written.append(
                 save_undersampling_mask(
-                    default_mask_path(mask_type, fraction, directory), mask, mask_type=mask_type,
-                    sampling_fraction=fraction, seed=MASK_SEED,
+                    default_mask_path(mask_type, fraction, directory),
+                    mask,
+                    mask_type=mask_type,
+                    sampling_fraction=fraction,
+                    seed=MASK_SEED,
                 )
             )
     return written

@@ -131,6 +131,7 @@ def default_step_groups(
         logger.warning("d_optimizer was given without discriminators; it is not used.")
     return groups
 
+
 def check_step_groups(groups: Sequence[StepGroup], networks: Mapping[str, torch.nn.Module], objective: Any) -> None:
     """Unique group names and optimizer names, known networks, and loss methods the objective has."""
     if not groups:
@@ -142,9 +143,7 @@ def check_step_groups(groups: Sequence[StepGroup], networks: Mapping[str, torch.
     for group in groups:
         unknown = [n for n in (*group.networks, *(group.frozen or ())) if n not in networks]
         if unknown:
-            raise KeyError(
-                f"step group {group.name!r} names networks {unknown}; the trainer has {sorted(networks)}."
-            )
+            raise KeyError(f"step group {group.name!r} names networks {unknown}; the trainer has {sorted(networks)}.")
         for opt_name in group.optimizers:
             if opt_name in seen:
                 raise ValueError(

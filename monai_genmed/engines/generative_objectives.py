@@ -146,7 +146,9 @@ class UnconditionalGANObjective(AdversarialObjective):
                 f"instance_noise_epochs must be > 0 (or None for the whole run), got {instance_noise_epochs}."
             )
         if isinstance(unroll_steps, bool) or not isinstance(unroll_steps, int) or not 0 <= unroll_steps <= 100:
-            raise ValueError(f"unroll_steps (k of the unrolled GAN) must be an integer in [0, 100], got {unroll_steps!r}.")
+            raise ValueError(
+                f"unroll_steps (k of the unrolled GAN) must be an integer in [0, 100], got {unroll_steps!r}."
+            )
         if unroll_steps and (unroll_learning_rate is None or not 0 < float(unroll_learning_rate) < float("inf")):
             raise ValueError(
                 f"unroll_learning_rate must be a number > 0 when unroll_steps > 0, got {unroll_learning_rate!r}; "

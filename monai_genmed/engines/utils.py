@@ -106,7 +106,10 @@ class PrepareBatchKeys(PrepareBatch):
     """
 
     def __init__(
-        self, input_key: str = CommonKeys.IMAGE, target_key: str | None = CommonKeys.LABEL, extra_keys: Sequence[str] = ()
+        self,
+        input_key: str = CommonKeys.IMAGE,
+        target_key: str | None = CommonKeys.LABEL,
+        extra_keys: Sequence[str] = (),
     ) -> None:
         self.input_key, self.target_key, self.extra_keys = input_key, target_key, tuple(extra_keys)
 
@@ -117,11 +120,17 @@ class PrepareBatchKeys(PrepareBatch):
         non_blocking: bool = False,
         **kwargs: Any,
     ) -> tuple:
-        missing = [k for k in (self.input_key, self.target_key, *self.extra_keys) if k is not None and k not in batchdata]
+        missing = [
+            k for k in (self.input_key, self.target_key, *self.extra_keys) if k is not None and k not in batchdata
+        ]
         if missing:
-            raise KeyError(f"batch lacks {missing}; it holds {sorted(map(str, batchdata))}. Check the pipeline's output keys.")
+            raise KeyError(
+                f"batch lacks {missing}; it holds {sorted(map(str, batchdata))}. Check the pipeline's output keys."
+            )
         inputs = _to_device(batchdata[self.input_key], device, non_blocking, **kwargs)
-        targets = None if self.target_key is None else _to_device(batchdata[self.target_key], device, non_blocking, **kwargs)
+        targets = (
+            None if self.target_key is None else _to_device(batchdata[self.target_key], device, non_blocking, **kwargs)
+        )
         if not self.extra_keys:
             return inputs, targets
         extra = {k: _to_device(batchdata[k], device, non_blocking, **kwargs) for k in self.extra_keys}

@@ -60,7 +60,15 @@ from .latent_figures import (
     save_image_grid,
 )
 
-__all__ += ["LatentFigures", "SampleGridSaver", "encode_images", "fit_gaussian", "image_grid", "latent_pca", "save_image_grid"]
+__all__ += [
+    "LatentFigures",
+    "SampleGridSaver",
+    "encode_images",
+    "fit_gaussian",
+    "image_grid",
+    "latent_pca",
+    "save_image_grid",
+]
 
 from .frechet_distance import FrechetDistanceHandler
 

@@ -264,7 +264,9 @@ class TrainingCheckpointer:
                 logger.warning(f"{path} holds no state for {missing_extra}; they start fresh.")
             # the random state goes last: restoring a network or the trainer must not draw from it afterwards
             random_state = load_dict.pop(self.RANDOM_STATE, None)
-            CheckpointLoader(load_path=path, load_dict=load_dict, map_location=getattr(engine.state, "device", "cpu"))(engine)
+            CheckpointLoader(load_path=path, load_dict=load_dict, map_location=getattr(engine.state, "device", "cpu"))(
+                engine
+            )
             if random_state is not None:
                 random_state.load_state_dict(saved[self.RANDOM_STATE])
         except Exception as e:
@@ -274,7 +276,11 @@ class TrainingCheckpointer:
             ) from e
         # Checkpoint keeps track of the files it wrote; teach it the ones on disk up to the resumed one (a kill
         # between a save and the deletion it allows leaves an older file), so they rotate out as n_saved says.
-        on_disk = [Checkpoint.Item(epoch, os.path.basename(p)) for epoch, p in self.checkpoints() if epoch <= engine.state.epoch]
+        on_disk = [
+            Checkpoint.Item(epoch, os.path.basename(p))
+            for epoch, p in self.checkpoints()
+            if epoch <= engine.state.epoch
+        ]
         self.checkpoint._saved[:] = on_disk[-self.n_saved :]
         self.checkpoint.save_handler._superseded.extend(item.filename for item in on_disk[: -self.n_saved])
         self.resumed_from = path
@@ -310,9 +316,17 @@ class BestModelSaver:
     ):
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
-        self.network, self.save_dir, self.metric_name, self.mode, self.filename = network, save_dir, metric_name, mode, filename
+        self.network, self.save_dir, self.metric_name, self.mode, self.filename = (
+            network,
+            save_dir,
+            metric_name,
+            mode,
+            filename,
+        )
         sign = -1.0 if mode == "min" else 1.0
-        self.score_function: Callable[[Engine], float] = lambda engine: sign * float(engine.state.metrics[self.metric_name])
+        self.score_function: Callable[[Engine], float] = lambda engine: (
+            sign * float(engine.state.metrics[self.metric_name])
+        )
         os.makedirs(save_dir, exist_ok=True)
         to_save: dict[str, Any] = {"model": network}
         if fingerprint is not None:

@@ -45,7 +45,11 @@ class TrivialBaseline:
     """
 
     def __init__(
-        self, metric: Metric, input_key: str = "image", target_key: str = "label", predict: Callable[[Mapping], Any] | None = None
+        self,
+        metric: Metric,
+        input_key: str = "image",
+        target_key: str = "label",
+        predict: Callable[[Mapping], Any] | None = None,
     ) -> None:
         self.metric, self.input_key, self.target_key, self.predict = metric, input_key, target_key, predict
 
@@ -112,7 +116,11 @@ class DivergenceGuard:
             raise ValueError("watching a validation metric needs validator, metric_name and baseline together.")
         self.validator, self.metric_name, self.mode = validator, metric_name, mode
         self.baseline, self.baseline_name, self.patience = baseline, baseline_name, int(patience)
-        self.loss_key, self.loss_growth, self.reference_iterations = loss_key, float(loss_growth), int(reference_iterations)
+        self.loss_key, self.loss_growth, self.reference_iterations = (
+            loss_key,
+            float(loss_growth),
+            int(reference_iterations),
+        )
         self.baseline_value: float | None = None if isinstance(baseline, TrivialBaseline) else baseline
         self.reference: float | None = None
         self.bad: list[tuple[int, float]] = []  # (epoch, metric) of the validations in a row worse than the baseline
@@ -172,7 +180,9 @@ class DivergenceGuard:
             )
         if self.baseline_value is None:
             self.baseline_value = self.baseline(validator.data_loader)  # type: ignore[operator]
-            logger.info(f"{self.baseline_name} scores {self.metric_name} = {self.baseline_value:.4g} on the validation data")
+            logger.info(
+                f"{self.baseline_name} scores {self.metric_name} = {self.baseline_value:.4g} on the validation data"
+            )
         value = float(validator.state.metrics[self.metric_name])
         epoch = self._trainer.state.epoch if self._trainer is not None else validator.state.epoch
         if not self._worse(value):

@@ -249,7 +249,12 @@ class GANMonitor:
                     "frechet_distance.set_reference(real_slices) first."
                 )
             self.frechet_distance.set_reference(self.real_images)
-        if self.sample_fn is not None and self.real_images is not None and self.diversity_real is None and self.diversity_pairs > 0:
+        if (
+            self.sample_fn is not None
+            and self.real_images is not None
+            and self.diversity_real is None
+            and self.diversity_pairs > 0
+        ):
             self.diversity_real = ms_ssim_diversity(self.real_images, num_pairs=self.diversity_pairs)
 
     def _epoch_started(self, engine: Engine) -> None:
@@ -280,7 +285,9 @@ class GANMonitor:
         norm = self._grad_norm_pending
         self._grad_norm_pending = None
         if norm is None and self._grad_event is None:
-            norm = gradient_norm(self._parameters(engine), engine)  # fallback: the gradients the generator step left behind
+            norm = gradient_norm(
+                self._parameters(engine), engine
+            )  # fallback: the gradients the generator step left behind
         if norm is not None:
             values[GANMonitorKeys.G_GRAD_NORM] = norm
         for key, value in values.items():
@@ -315,7 +322,9 @@ class GANMonitor:
             return
         self._publish(engine, "iteration", _ITERATION_KEYS, means, "", f"iteration {engine.state.iteration}")
 
-    def _publish(self, engine: Engine, part: str, keys: Sequence[str], means: dict[str, float], tag: str, label: str) -> None:
+    def _publish(
+        self, engine: Engine, part: str, keys: Sequence[str], means: dict[str, float], tag: str, label: str
+    ) -> None:
         """``means`` into the engine's metrics, :attr:`history` (``part``), TensorBoard and the log."""
         step = engine.state.iteration if part == "iteration" else engine.state.epoch
         curves = self.history[part]
@@ -471,7 +480,9 @@ def discriminator_scores(real: torch.Tensor, fake: torch.Tensor, mode: str, thre
 
 
 @torch.no_grad()
-def sample_images(sample_fn: Callable[[torch.Tensor], torch.Tensor], latents: torch.Tensor, batch_size: int, device: Any) -> torch.Tensor:
+def sample_images(
+    sample_fn: Callable[[torch.Tensor], torch.Tensor], latents: torch.Tensor, batch_size: int, device: Any
+) -> torch.Tensor:
     """``sample_fn`` of every latent, in batches, on CPU; a module is switched to eval mode while sampling."""
     module = sample_fn if isinstance(sample_fn, torch.nn.Module) else None
     was_training = module.training if module is not None else False

@@ -17,12 +17,19 @@ __all__ = ["ImageGridSaver", "make_image_grid"]
 
 def _as_batch(output: Any, keys: Sequence[str]) -> dict[str, np.ndarray]:
     """Batched numpy arrays for ``keys`` from a batched dict or a decollated list of dicts."""
-    if isinstance(output, Sequence) and not isinstance(output, (str, bytes)) and output and isinstance(output[0], Mapping):
+    if (
+        isinstance(output, Sequence)
+        and not isinstance(output, (str, bytes))
+        and output
+        and isinstance(output[0], Mapping)
+    ):
         batch = {k: np.stack([_numpy(item[k]) for item in output]) for k in keys}
     elif isinstance(output, Mapping):
         batch = {k: _numpy(output[k]) for k in keys}
     else:
-        raise TypeError(f"ImageGridSaver expects the engine output as a dict or list of dicts, got {type(output).__name__}.")
+        raise TypeError(
+            f"ImageGridSaver expects the engine output as a dict or list of dicts, got {type(output).__name__}."
+        )
     return batch
 
 
@@ -56,7 +63,9 @@ def make_image_grid(
     windows = {k: tuple((column_ranges or {}).get(k, value_range)) for k in columns}
     rows = []
     for i in range(n):
-        tiles = [np.clip((_slice2d(batch[k][i]) - windows[k][0]) / (windows[k][1] - windows[k][0]), 0, 1) for k in columns]
+        tiles = [
+            np.clip((_slice2d(batch[k][i]) - windows[k][0]) / (windows[k][1] - windows[k][0]), 0, 1) for k in columns
+        ]
         if error is not None:
             diff = np.abs(_slice2d(batch[error[0]][i]) - _slice2d(batch[error[1]][i]))
             tiles.append(np.clip(diff * error_gain / (hi - lo), 0, 1))

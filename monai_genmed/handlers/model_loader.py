@@ -34,8 +34,10 @@ def _is_state_dict(obj: Any) -> bool:
 
 def _fix(fingerprint: Mapping[str, Any] | None, network_keys: Sequence[str]) -> str:
     keys = list(fingerprint or {}) or list(network_keys)
-    return f"set the config keys that define the network ({', '.join(keys)}) to the values it was trained with" if keys else (
-        "build the network with the settings it was trained with"
+    return (
+        f"set the config keys that define the network ({', '.join(keys)}) to the values it was trained with"
+        if keys
+        else ("build the network with the settings it was trained with")
     )
 
 
@@ -81,7 +83,9 @@ def load_model_weights(
             f"{os.path.join(path, found[0] if found else 'model.pt')}{f' (it holds {found})' if found else ''}."
         )
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{where} does not exist; train the model first (train.json writes models/model.pt) or pass --{name}.")
+        raise FileNotFoundError(
+            f"{where} does not exist; train the model first (train.json writes models/model.pt) or pass --{name}."
+        )
     try:
         content = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
@@ -91,7 +95,9 @@ def load_model_weights(
             f"Pass the model.pt that train.json writes (--{name}); files that need unpickling are not loaded."
         ) from error
     if not isinstance(content, Mapping):
-        raise ValueError(f"{where} holds a {type(content).__name__}, not a state_dict; pass the model.pt that train.json writes.")
+        raise ValueError(
+            f"{where} holds a {type(content).__name__}, not a state_dict; pass the model.pt that train.json writes."
+        )
     stored = content.get(_FINGERPRINT) if not _is_state_dict(content) else None
     if _is_state_dict(content) and (key is None or key not in content):
         state = content
@@ -118,24 +124,35 @@ def load_model_weights(
                 f"{where} is a training checkpoint (it holds {', '.join(kinds)}), not a model file. Pass the model "
                 f"file train.json writes (models/model.pt), or {pick}."
             )
-        raise ValueError(f"{where} holds no weights under {key!r} (its entries: {', '.join(kinds)}); set --ckpt_key to one of them.")
+        raise ValueError(
+            f"{where} holds no weights under {key!r} (its entries: {', '.join(kinds)}); set --ckpt_key to one of them."
+        )
     if fingerprint is not None and stored is not None:
         # the file may record more (the mask a reconstruction model was trained for): compare what both name
         shared = sorted(set(stored) & set(fingerprint))
         diffs = fingerprint_differences({k: stored[k] for k in shared}, {k: fingerprint[k] for k in shared})
         if diffs:
-            overrides = " ".join(f"--{k} {stored[k]!r}".replace("'", '"') for k in sorted(stored) if any(d.startswith(f"{k}:") for d in diffs))
+            overrides = " ".join(
+                f"--{k} {stored[k]!r}".replace("'", '"')
+                for k in sorted(stored)
+                if any(d.startswith(f"{k}:") for d in diffs)
+            )
             raise ValueError(
-                f"{where} was trained with other settings than this config builds:\n  " + "\n  ".join(diffs)
+                f"{where} was trained with other settings than this config builds:\n  "
+                + "\n  ".join(diffs)
                 + f"\nPass the file's settings ({overrides}) or the model file trained with these settings."
             )
     expected = network.state_dict()
     prefix = "module."  # weights saved from a DistributedDataParallel wrapper
     if state and all(k.startswith(prefix) for k in state) and not any(k.startswith(prefix) for k in expected):
-        state = {k[len(prefix):]: v for k, v in state.items()}
+        state = {k[len(prefix) :]: v for k, v in state.items()}
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
-    shapes = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    shapes = [
+        (k, tuple(state[k].shape), tuple(v.shape))
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
     # most names absent: another architecture (a DCGAN discriminator shares its first layers' names with the
     # generator, so "no name in common" would miss it); all names present with other shapes: other widths
     if missing and 2 * len(missing) > len(expected):
@@ -152,7 +169,8 @@ def load_model_weights(
         stored_note = f" The file's settings: {stored}." if stored else ""
         raise ValueError(
             f"{where} does not fit the network built from the config ({len(shapes)} shape(s) differ, {len(missing)} "
-            f"missing, {len(unexpected)} unexpected):\n  " + "\n  ".join(details)
+            f"missing, {len(unexpected)} unexpected):\n  "
+            + "\n  ".join(details)
             + f"\nIt was trained with other settings: {_fix(stored or fingerprint, network_keys)}.{stored_note}"
         )
     network.load_state_dict(state)
@@ -192,4 +210,7 @@ class ModelWeightsLoader:
         self.stored_fingerprint = load_model_weights(
             self.network, self.load_path, self.key, self.fingerprint, self.map_location, self.name, self.network_keys
         )
-        logger.info(f"loaded {self.load_path}" + (f" (trained with {self.stored_fingerprint})" if self.stored_fingerprint else ""))
+        logger.info(
+            f"loaded {self.load_path}"
+            + (f" (trained with {self.stored_fingerprint})" if self.stored_fingerprint else "")
+        )

@@ -83,7 +83,12 @@ def collect_random_generators(root: Any, max_depth: int = 16) -> list[np.random.
     queue: deque[tuple[Any, int]] = deque([(root, 0)])
     while queue:  # breadth first: a transform is reached by its shortest path whatever else refers to it
         obj, depth = queue.popleft()
-        if depth > max_depth or id(obj) in seen or obj is None or isinstance(obj, (str, bytes, int, float, torch.Tensor)):
+        if (
+            depth > max_depth
+            or id(obj) in seen
+            or obj is None
+            or isinstance(obj, (str, bytes, int, float, torch.Tensor))
+        ):
             continue
         seen.add(id(obj))
         generator = getattr(obj, "R", None) if not isinstance(obj, type) else None
@@ -94,7 +99,9 @@ def collect_random_generators(root: Any, max_depth: int = 16) -> list[np.random.
         elif not isinstance(obj, Mapping) and (type(obj).__module__ or "").startswith(("monai", "torch.utils.data")):
             # datalists and meta data (mappings) hold no transforms; neither do objects of other libraries
             attributes = sorted(vars(obj)) if hasattr(obj, "__dict__") else []
-            queue.extend((getattr(obj, name), depth + 1) for name in attributes if name != "R" and not name.startswith("__"))
+            queue.extend(
+                (getattr(obj, name), depth + 1) for name in attributes if name != "R" and not name.startswith("__")
+            )
     return found
 
 
@@ -105,7 +112,13 @@ def _numpy_state(state: tuple) -> list[Any]:
 
 def _numpy_tuple(state: list[Any]) -> tuple:
     kind, keys, pos, has_gauss, cached = state
-    return kind, np.asarray(keys.numpy() if isinstance(keys, torch.Tensor) else keys, dtype=np.uint32), pos, has_gauss, cached
+    return (
+        kind,
+        np.asarray(keys.numpy() if isinstance(keys, torch.Tensor) else keys, dtype=np.uint32),
+        pos,
+        has_gauss,
+        cached,
+    )
 
 
 class RandomState:

@@ -256,8 +256,7 @@ class AcceleratedInferer(Inferer):
     ) -> None:
         if inferer is not None and not callable(inferer):
             raise TypeError(
-                "inferer must be a MONAI inferer (callable as inferer(inputs, network)), "
-                f"got {type(inferer).__name__}."
+                f"inferer must be a MONAI inferer (callable as inferer(inputs, network)), got {type(inferer).__name__}."
             )
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
@@ -272,8 +271,10 @@ class AcceleratedInferer(Inferer):
                 f"backend='auto' measures whether reduced precision pays on this machine; set dtype=None (got "
                 f"{self.dtype}), or backend='torch' to force dtype={str(self.dtype).replace('torch.', '')!r}."
             )
-        if isinstance(min_agreement_db, bool) or not isinstance(min_agreement_db, (int, float)) or math.isnan(
-            min_agreement_db
+        if (
+            isinstance(min_agreement_db, bool)
+            or not isinstance(min_agreement_db, (int, float))
+            or math.isnan(min_agreement_db)
         ):
             raise ValueError(f"min_agreement_db must be a number of dB (e.g. 67), got {min_agreement_db!r}.")
         if isinstance(timing_repeats, bool) or not isinstance(timing_repeats, int) or timing_repeats < 1:
@@ -284,9 +285,11 @@ class AcceleratedInferer(Inferer):
         self.backend = backend
         self.min_agreement_db = float(min_agreement_db)
         self.timing_repeats = timing_repeats
-        self._onnx = _OnnxRuntimeRunner(onnx_opset, threads) if backend == "onnxruntime" or (
-            backend == "auto" and _has_ort
-        ) else None
+        self._onnx = (
+            _OnnxRuntimeRunner(onnx_opset, threads)
+            if backend == "onnxruntime" or (backend == "auto" and _has_ort)
+            else None
+        )
         self._converted: weakref.WeakSet = weakref.WeakSet()
         # network -> {AutoSignature: decision}; weak, so a decision dies with its network (and no id is reused)
         self._decisions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -29,7 +29,9 @@ def reconstruction_inputs(input_path: str | os.PathLike = "", input_dir: str | o
     if not input_dir:
         return [input_path]
     if not os.path.isdir(input_dir):
-        raise ValueError(f"input_dir {input_dir!r} is not a folder; pass the folder that holds the files to reconstruct.")
+        raise ValueError(
+            f"input_dir {input_dir!r} is not a folder; pass the folder that holds the files to reconstruct."
+        )
     names = sorted(n for n in os.listdir(input_dir) if n.lower().endswith(KSPACE_SUFFIXES + IMAGE_SUFFIXES))
     if not names:
         raise ValueError(f"input_dir {input_dir!r} holds no k-space (.npz, .npy) or image (.nii.gz, .mha, .nrrd) "

@@ -44,9 +44,13 @@ class KspaceSliceInferer(Inferer):
             )
         meta_source = inputs if isinstance(inputs, MetaTensor) else None
         # slicing a batch of MetaTensors decollates their meta data per item: work on plain tensors, restore at the end
-        inputs, kspace_masked, mask = (t.as_tensor() if isinstance(t, MetaTensor) else t for t in (inputs, kspace_masked, mask))
+        inputs, kspace_masked, mask = (
+            t.as_tensor() if isinstance(t, MetaTensor) else t for t in (inputs, kspace_masked, mask)
+        )
         if inputs.ndim == 4:
-            return self._with_meta(network(inputs, *args, kspace_masked=kspace_masked, mask=mask, **kwargs), meta_source)
+            return self._with_meta(
+                network(inputs, *args, kspace_masked=kspace_masked, mask=mask, **kwargs), meta_source
+            )
         if inputs.ndim != 5:
             raise ValueError(
                 "expected a zero-filled volume (B, C, H, W, D) or slices (B, C, H, W), "
@@ -54,7 +58,9 @@ class KspaceSliceInferer(Inferer):
             )
         b, c, h, w, d = inputs.shape
         if tuple(kspace_masked.shape[-3:]) != (h, w, d) or kspace_masked.shape[0] != b:
-            raise ValueError(f"kspace_masked of shape {tuple(kspace_masked.shape)} does not match the volume {tuple(inputs.shape)}.")
+            raise ValueError(
+                f"kspace_masked of shape {tuple(kspace_masked.shape)} does not match the volume {tuple(inputs.shape)}."
+            )
         per_slice_mask = mask.ndim == 5
         if tuple(mask.shape[-3 if per_slice_mask else -2 :]) != ((h, w, d) if per_slice_mask else (h, w)):
             raise ValueError(f"mask of shape {tuple(mask.shape)} does not match the volume {tuple(inputs.shape)}.")
@@ -63,7 +69,11 @@ class KspaceSliceInferer(Inferer):
             return t.permute(0, 4, 1, 2, 3).reshape(b * d, t.shape[1], h, w)
 
         x, k = slices(inputs), slices(kspace_masked)
-        m = slices(mask) if per_slice_mask else mask[:, None].expand(b, d, *mask.shape[1:]).reshape(b * d, mask.shape[1], h, w)
+        m = (
+            slices(mask)
+            if per_slice_mask
+            else mask[:, None].expand(b, d, *mask.shape[1:]).reshape(b * d, mask.shape[1], h, w)
+        )
         outs = [network(x[i : i + self.sw_batch_size], *args, kspace_masked=k[i : i + self.sw_batch_size],
                         mask=m[i : i + self.sw_batch_size], **kwargs)
                 for i in range(0, b * d, self.sw_batch_size)]  # fmt: skip

@@ -211,9 +211,7 @@ def _describe(logits: object) -> str:
     return type(logits).__name__
 
 
-def _input_gradient_norms(
-    discriminator: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor
-) -> torch.Tensor:
+def _input_gradient_norms(discriminator: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
     """Per-sample L2 norm of d discriminator(inputs) / d inputs, kept in the graph for a second backward."""
     inputs = inputs.detach().requires_grad_(True)
     outputs = discriminator(inputs)
@@ -287,7 +285,9 @@ class R1Penalty:
             raise ValueError(f"r1_gamma must be a finite number >= 0, got {gamma!r}.")
         self.gamma = float(gamma)
 
-    def __call__(self, discriminator: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    def __call__(
+        self, discriminator: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor
+    ) -> torch.Tensor:
         return r1_penalty(discriminator, real, self.gamma)
 
     def __repr__(self) -> str:

@@ -145,7 +145,7 @@ class WeightedLossSum(torch.nn.Module):
         if state is None:
             raise RuntimeError(
                 f"loss term {name!r} has a scheduled weight ({weight!r}) but no training state to evaluate it on: add "
-                "the loss to the trainer's train_handlers (e.g. \"@loss\"), pass state=..., or give a number."
+                'the loss to the trainer\'s train_handlers (e.g. "@loss"), pass state=..., or give a number.'
             )
         return float(weight(state))
 

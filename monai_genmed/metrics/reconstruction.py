@@ -279,7 +279,9 @@ def compute_high_frequency_scores(
     residue = (100 * torch.finfo(target_t.dtype).eps * target_t.flatten(1).abs().amax(1)) ** 2 * target_f[0].numel()
     flat = torch.nonzero(energy <= residue).flatten().tolist()
     if flat:
-        raise ValueError(f"y has no high-frequency content in batch sample(s) {flat} (constant image); HFEN is undefined there.")
+        raise ValueError(
+            f"y has no high-frequency content in batch sample(s) {flat} (constant image); HFEN is undefined there."
+        )
     hfen = ((pred_f - target_f).flatten(1).pow(2).sum(1) / energy).sqrt()
     ratio = (pred_f.flatten(1).pow(2).sum(1) / energy).sqrt()
     return {"hfen": to_output(hfen, y_pred), "hf_ratio": to_output(ratio, y_pred)}

@@ -5,8 +5,14 @@ from .distributed import end_process_group, process_rank
 from .enums import GenerativeKeys, KspaceKeys
 from .flags import ensure_bool, ensure_in_range
 from .io import (
-    FolderLock, FolderLockedError, atomic_path, check_output_dir, fsync_folder, remove_stale_temporaries,
-    write_csv_atomic, write_json_atomic,
+    FolderLock,
+    FolderLockedError,
+    atomic_path,
+    check_output_dir,
+    fsync_folder,
+    remove_stale_temporaries,
+    write_csv_atomic,
+    write_json_atomic,
 )  # fmt: skip
 from .settings import SettingRule, check_setting, check_settings
 

@@ -21,9 +21,7 @@ from typing import Any
 
 __all__ = ["SettingRule", "check_setting", "check_settings"]
 
-_RULE = re.compile(
-    r"^\s*(?P<optional>optional\s+)?(?P<kind>bool|int|number|ints|numbers)\b\s*(?P<range>.*?)\s*$"
-)
+_RULE = re.compile(r"^\s*(?P<optional>optional\s+)?(?P<kind>bool|int|number|ints|numbers)\b\s*(?P<range>.*?)\s*$")
 _COMPARISON = re.compile(r"^(?P<op>>=|<=|>|<)\s*(?P<bound>[-+]?(?:inf|[0-9.]+(?:e[-+]?[0-9]+)?))$")
 _INTERVAL = re.compile(
     r"^in\s*(?P<open>[\[(])\s*(?P<low>[-+]?(?:inf|[0-9.]+(?:e[-+]?[0-9]+)?))\s*,"
@@ -49,7 +47,9 @@ class SettingRule:
         self.range_text = ""
         if not isinstance(rule, str):
             if not isinstance(rule, (Sequence, set, frozenset)) or not len(rule):
-                raise ValueError(f"a setting rule is a string such as 'number > 0' or a list of allowed values, got {rule!r}.")
+                raise ValueError(
+                    f"a setting rule is a string such as 'number > 0' or a list of allowed values, got {rule!r}."
+                )
             self.choices = tuple(rule)
             return
         match = _RULE.match(rule)
@@ -76,7 +76,9 @@ class SettingRule:
             self.low, self.high = float(interval["low"]), float(interval["high"])
             self.low_open, self.high_open = interval["open"] == "(", interval["close"] == ")"
         else:
-            raise ValueError(f"cannot read the range {text!r} of the setting rule {rule!r}; write '> 0', '>= 1' or 'in [0, 1)'.")
+            raise ValueError(
+                f"cannot read the range {text!r} of the setting rule {rule!r}; write '> 0', '>= 1' or 'in [0, 1)'."
+            )
 
     def describe(self) -> str:
         """The rule in words, for messages."""

@@ -14,4 +14,11 @@ from .oracle import noise_free_oracle, oracle_headroom, rician_mean
 from .seed_curves import compare_seed_curves, read_curve
 from .slice_classes import slice_class_margins
 
-__all__ = ["compare_seed_curves", "noise_free_oracle", "oracle_headroom", "read_curve", "rician_mean", "slice_class_margins"]
+__all__ = [
+    "compare_seed_curves",
+    "noise_free_oracle",
+    "oracle_headroom",
+    "read_curve",
+    "rician_mean",
+    "slice_class_margins",
+]

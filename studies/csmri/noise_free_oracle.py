@@ -54,7 +54,9 @@ def main() -> None:
     for split in args.splits:
         per_slice = os.path.join(args.eval_dir, f"varied_{split}", "per_slice.csv")
         if not os.path.isfile(per_slice):
-            raise FileNotFoundError(f"{per_slice} does not exist; run evaluate_varied.json with --test_split {split} first.")
+            raise FileNotFoundError(
+                f"{per_slice} does not exist; run evaluate_varied.json with --test_split {split} first."
+            )
         with open(per_slice, newline="") as f:
             available = {row["method"] for row in csv.DictReader(f)}
         methods = [m for m in args.methods if any(a == m or a.startswith(m + " (") for a in available)]

@@ -65,7 +65,9 @@ def noise_free_oracle(
         zero_outside: a boolean region outside which the target is exactly 0 (a zero-background image), or None.
     """
     if kspace_masked.shape != clean.shape or mask.shape != clean.shape:
-        raise ValueError(f"kspace_masked {kspace_masked.shape}, mask {mask.shape} and clean {clean.shape} must have one shape.")
+        raise ValueError(
+            f"kspace_masked {kspace_masked.shape}, mask {mask.shape} and clean {clean.shape} must have one shape."
+        )
     expected = np.clip(rician_mean(clean, float(noise_sigma)), 0.0, 1.0)
     if zero_outside is not None:
         expected = np.where(zero_outside, expected, 0.0)
@@ -111,7 +113,9 @@ def oracle_headroom(
     if not rows:
         raise ValueError(f"{per_slice_csv!r} has no rows.")
     items = {os.path.basename(str(i["image"])): i for i in load_decathlon_datalist(str(datalist), data_list_key=split)}
-    twins = {os.path.basename(str(i["image"])): i for i in load_decathlon_datalist(str(twin_datalist), data_list_key=split)}
+    twins = {
+        os.path.basename(str(i["image"])): i for i in load_decathlon_datalist(str(twin_datalist), data_list_key=split)
+    }
     load = LoadImage(image_only=True)
     out: list[dict[str, Any]] = []
     cache: dict[str, tuple] = {}
@@ -156,7 +160,9 @@ def oracle_headroom(
     return out
 
 
-def _write_table(rows: list[dict[str, Any]], reference: str, methods: list[str], split: str, path: str | os.PathLike) -> None:
+def _write_table(
+    rows: list[dict[str, Any]], reference: str, methods: list[str], split: str, path: str | os.PathLike
+) -> None:
     labels = [reference, *methods]
     lines = [f"Noise-free oracle against `{reference}` and the learned methods, split `{split}`: "
              f"PSNR whole / head (dB). Headroom: oracle - {reference}; share: (method - {reference}) / headroom, "
@@ -178,7 +184,10 @@ def _write_table(rows: list[dict[str, Any]], reference: str, methods: list[str],
         def mean(key: str, subset: list[dict[str, Any]] = noisy) -> float:
             return float(np.mean([r.get(key, math.nan) for r in subset]))
 
-        room, room_head = mean("oracle_psnr") - mean(f"{reference}_psnr"), mean("oracle_psnr_head") - mean(f"{reference}_psnr_head")
+        room, room_head = (
+            mean("oracle_psnr") - mean(f"{reference}_psnr"),
+            mean("oracle_psnr_head") - mean(f"{reference}_psnr_head"),
+        )
         shares = [f"{(mean(f'{m}_psnr') - mean(f'{reference}_psnr')) / room:.2f} / "
                   f"{(mean(f'{m}_psnr_head') - mean(f'{reference}_psnr_head')) / room_head:.2f}"
                   for m in methods]  # fmt: skip

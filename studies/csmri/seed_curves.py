@@ -42,7 +42,9 @@ def read_curve(path: str | os.PathLike, metric: str, x: str = "iteration") -> tu
     return np.array([float(r[x]) for r in rows]), np.array([float(r[metric]) for r in rows])
 
 
-def _summary(curves: list[tuple[np.ndarray, np.ndarray]], mode: str, threshold: float | None, drop: float) -> dict[str, Any]:
+def _summary(
+    curves: list[tuple[np.ndarray, np.ndarray]], mode: str, threshold: float | None, drop: float
+) -> dict[str, Any]:
     sign = 1.0 if mode == "max" else -1.0
     finals = np.array([y[-1] for _, y in curves])
     bests = np.array([y.max() if mode == "max" else y.min() for _, y in curves])

@@ -37,7 +37,9 @@ def _slice_facts(item: dict[str, Any]) -> dict[str, str]:
 def _find(methods: set[str], wanted: str, path: str) -> str:
     hits = sorted(m for m in methods if m == wanted or m.startswith(wanted + " ("))
     if len(hits) != 1:
-        raise ValueError(f"method {wanted!r} matches {hits or 'nothing'} in {path!r}; the methods there are {sorted(methods)}.")
+        raise ValueError(
+            f"method {wanted!r} matches {hits or 'nothing'} in {path!r}; the methods there are {sorted(methods)}."
+        )
     return hits[0]
 
 
@@ -83,7 +85,9 @@ def slice_class_margins(
         common = [s for s in by_slice[a] if s in by_slice[b]]
         missing = [s for s in common if s not in facts]
         if missing:
-            raise ValueError(f"slices {missing[:3]} of {per_slice_csv!r} are not in the {split!r} list of {datalist!r}.")
+            raise ValueError(
+                f"slices {missing[:3]} of {per_slice_csv!r} are not in the {split!r} list of {datalist!r}."
+            )
         groups: dict[tuple[str, str], list[str]] = {("all slices", ""): common}
         for s in common:
             for key, value in facts[s].items():
@@ -101,7 +105,14 @@ def slice_class_margins(
     if output_path is not None:
         lines = [f"Margin of `{method}` over `{reference}` (dB, positive: {method} better), split `{split}`, "
                  "per class of slices: mean over the class and the worst single slice.", ""]  # fmt: skip
-        header = ["mask", "fraction", "class", "value", "n", *(f"{m} {what}" for m in metrics for what in ("mean", "worst (slice)"))]
+        header = [
+            "mask",
+            "fraction",
+            "class",
+            "value",
+            "n",
+            *(f"{m} {what}" for m in metrics for what in ("mean", "worst (slice)")),
+        ]
         lines += markdown_table(header, [
             (r["mask_type"], f"{r['sampling_fraction']:.0%}", r["class"], r["value"], r["n"],
              *(cell for m in metrics

@@ -117,12 +117,20 @@ def test_tv_with_noise_factor_weights_each_slice_by_its_noise(make_cs_problem):
     tv = TotalVariationCS(lamda=1e-3, noise_factor=0.1, max_iter=30)
     assert tv.uses_noise_level and not TotalVariationCS().uses_noise_level
     assert tv.slice_lamda(0.0) == pytest.approx(1e-3) and tv.slice_lamda(0.02) == pytest.approx(3e-3)
-    assert tv.params == {"lamda": 1e-3, "noise_factor": 0.1, "max_iter": 30, "sigma": "sqrt(weight)", "real_valued": False}
+    assert tv.params == {
+        "lamda": 1e-3,
+        "noise_factor": 0.1,
+        "max_iter": 30,
+        "sigma": "sqrt(weight)",
+        "real_valued": False,
+    }
     kspace, mask, target = make_cs_problem((32, 32), 0.4)
     with pytest.raises(ValueError, match="noise_sigma >= 0"):
         tv(kspace, mask)
     # the weight follows the declared noise: equal to the fixed-weight solver at that weight, smoother when noisier
-    np.testing.assert_allclose(tv(kspace, mask, noise_sigma=0.02), TotalVariationCS(lamda=3e-3, max_iter=30)(kspace, mask), atol=1e-6)
+    np.testing.assert_allclose(
+        tv(kspace, mask, noise_sigma=0.02), TotalVariationCS(lamda=3e-3, max_iter=30)(kspace, mask), atol=1e-6
+    )
     tv_of = lambda x: np.abs(np.diff(x, axis=0)).sum() + np.abs(np.diff(x, axis=1)).sum()  # noqa: E731
     assert tv_of(tv(kspace, mask, noise_sigma=0.5)) < tv_of(tv(kspace, mask, noise_sigma=0.0))
 
@@ -146,7 +154,10 @@ def test_tune_passes_each_slice_noise_level_to_a_noise_adaptive_method(fully_sam
 
 def test_tv_default_dual_step_converges(make_cs_problem):
     kspace, mask, _ = make_cs_problem((48, 48), 0.35)
-    short, long = TotalVariationCS(max_iter=150, record_objective=True), TotalVariationCS(max_iter=600, record_objective=True)
+    short, long = (
+        TotalVariationCS(max_iter=150, record_objective=True),
+        TotalVariationCS(max_iter=600, record_objective=True),
+    )
     short(kspace, mask)
     long(kspace, mask)
     assert len(short.objective_values) == 151
@@ -162,7 +173,12 @@ def test_params_and_names_describe_the_run():
     tv = TotalVariationCS(lamda=1e-3, max_iter=10)
     assert tv.params == {"lamda": 1e-3, "max_iter": 10, "sigma": pytest.approx(1e-3**0.5), "real_valued": False}
     assert L1WaveletCS(wave_name="haar").params["wave_name"] == "haar"
-    assert BM3DCS(n_iter=3, real_valued=True).params == {"n_iter": 3, "sigma0": 0.2, "sigma_end": 0.02, "real_valued": True}
+    assert BM3DCS(n_iter=3, real_valued=True).params == {
+        "n_iter": 3,
+        "sigma0": 0.2,
+        "sigma_end": 0.02,
+        "real_valued": True,
+    }
     names = {m().name for m in (TotalVariationCS, L1WaveletCS, BM3DCS, ZeroFilledRecon)}
     assert len(names) == 4
     assert set(DEFAULT_GRIDS) == {"TotalVariationCS", "TotalVariationCSNoise", "L1WaveletCS", "BM3DCS", "BM3DCSNoise"}

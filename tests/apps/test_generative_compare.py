@@ -16,15 +16,37 @@ def files(*names):
 
 def test_a_tiny_comparison_trains_once_and_writes_the_table_and_figures(tmp_path):
     runs = [
-        ComparisonRun("vae", files("configs/brain_mr_64.json", "configs/autoencoder.json",
-                                   "bundles/vae_mri/configs/common.json", "bundles/vae_mri/configs/train.json"),
-                      {"epochs": 1, "channels": [4, 8], "strides": [2, 2], "num_figure_samples": 2, "divergence_patience": 100},
-                      kind="autoencoder", label="VAE"),  # fmt: skip
-        ComparisonRun("minimax", files("configs/brain_mr_64.json", "bundles/gan_mri/configs/common.json", "bundles/gan_mri/configs/train.json"),
-                      {"epochs": 2, "gan_loss_name": "minimax", "generator_channels": [16, 8, 8, 4], "discriminator_channels": [4, 8, 8, 16],
-                       "latent_size": 8, "passes_per_epoch": 1, "fd_num_samples": 8, "grid_samples": 2, "monitor_log_every": 1,
-                       "head_start_steps": 2},
-                      group="head start"),  # fmt: skip
+        ComparisonRun(
+            "vae",
+            files(
+                "configs/brain_mr_64.json",
+                "configs/autoencoder.json",
+                "bundles/vae_mri/configs/common.json",
+                "bundles/vae_mri/configs/train.json",
+            ),
+            {"epochs": 1, "channels": [4, 8], "strides": [2, 2], "num_figure_samples": 2, "divergence_patience": 100},
+            kind="autoencoder",
+            label="VAE",
+        ),  # fmt: skip
+        ComparisonRun(
+            "minimax",
+            files(
+                "configs/brain_mr_64.json", "bundles/gan_mri/configs/common.json", "bundles/gan_mri/configs/train.json"
+            ),
+            {
+                "epochs": 2,
+                "gan_loss_name": "minimax",
+                "generator_channels": [16, 8, 8, 4],
+                "discriminator_channels": [4, 8, 8, 16],
+                "latent_size": 8,
+                "passes_per_epoch": 1,
+                "fd_num_samples": 8,
+                "grid_samples": 2,
+                "monitor_log_every": 1,
+                "head_start_steps": 2,
+            },
+            group="head start",
+        ),  # fmt: skip
     ]
     comparison = GenerativeComparison(runs, str(tmp_path),
                                       shared_overrides={**DATA, "dataset_dir": str(tmp_path / "data")},

@@ -37,7 +37,9 @@ SCT_WEIGHTS = REPO / "bundles" / "cyclegan_mr2ct" / "models" / "model.pt"
 pytestmark = pytest.mark.skipif(not LABEL_PYTHON.is_file(), reason=f"MONAI Label is not installed ({LABEL_PYTHON} is "
                                 "absent; make it with `bash .ci/install_monailabel` or set "
                                 "MONAI_GENMED_LABEL_PYTHON)")  # fmt: skip
-needs_sct_weights = pytest.mark.skipif(not SCT_WEIGHTS.is_file(), reason=f"the shipped synthetic-CT weights {SCT_WEIGHTS} are absent")
+needs_sct_weights = pytest.mark.skipif(
+    not SCT_WEIGHTS.is_file(), reason=f"the shipped synthetic-CT weights {SCT_WEIGHTS} are absent"
+)
 # six axial slices through the ventricles and the skull, cropped to 128 x 128 mm around the head's centre: the field
 # of view of the phantom's training slices, which hold no air around the head (outside it the shipped models' HU
 # are wrong: docs/clinical_files.md)
@@ -63,7 +65,10 @@ def studies(tmp_path_factory):
     whole_affine[:3, 3] += whole_affine[:3, :3] @ [0, 0, SLAB[2].start]
     nib.save(nib.Nifti1Image(whole.astype(np.float32), whole_affine), studies / "mr_whole_head.nii.gz")
     # a CT of the whole head, air around it, as a scanner writes it
-    nib.save(nib.Nifti1Image(colin27_hounsfield()[:, :, SLAB[2]].astype(np.int16), load_colin27_t1()[1]), studies / "ct_head.nii.gz")
+    nib.save(
+        nib.Nifti1Image(colin27_hounsfield()[:, :, SLAB[2]].astype(np.int16), load_colin27_t1()[1]),
+        studies / "ct_head.nii.gz",
+    )
     uploads = root / "uploads"
     uploads.mkdir()
     nib.save(nib.Nifti1Image(np.stack([_slab(t1)] * 2, -1), affine), uploads / "mr_4d.nii.gz")
@@ -102,10 +107,15 @@ def _serving_repo(root: Path) -> Path:
         elif bundle.is_dir():
             (repo / "bundles" / bundle.name).symlink_to(bundle)
     parser = ConfigParser()
-    parser.read_config([str(REPO / "configs" / "brain_mr_64.json"), str(REPO / "bundles" / "vae_mri" / "configs" / "common.json")])
+    parser.read_config(
+        [str(REPO / "configs" / "brain_mr_64.json"), str(REPO / "bundles" / "vae_mri" / "configs" / "common.json")]
+    )
     torch.manual_seed(0)
     (repo / "bundles" / "vae_mri" / "models").mkdir()
-    torch.save({"model": parser.get_parsed_content("network_def").state_dict()}, repo / "bundles" / "vae_mri" / "models" / "model.pt")
+    torch.save(
+        {"model": parser.get_parsed_content("network_def").state_dict()},
+        repo / "bundles" / "vae_mri" / "models" / "model.pt",
+    )
     return repo
 
 
@@ -115,7 +125,9 @@ def server(studies):
     root = studies["root"]
     repo = _serving_repo(root)
     app = root / "app"
-    shutil.copytree(REPO / "apps" / "monailabel_genmed", app, ignore=shutil.ignore_patterns("__pycache__", "model", "logs"))
+    shutil.copytree(
+        REPO / "apps" / "monailabel_genmed", app, ignore=shutil.ignore_patterns("__pycache__", "model", "logs")
+    )
     env = {**os.environ, "MONAILABEL_PYEXE": str(LABEL_PYTHON), "PATH": f"{LABEL_PYTHON.parent}:{os.environ['PATH']}",
            "MONAI_GENMED_REPO": str(repo), "MONAI_LABEL_SESSION_PATH": str(root / "sessions"), "TMPDIR": str(root),
            "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}  # fmt: skip
@@ -127,7 +139,9 @@ def server(studies):
     try:
         for _ in range(240):
             if process.poll() is not None:
-                pytest.fail(f"the server exited with {process.returncode}:\n{(root / 'server.log').read_text()[-3000:]}")
+                pytest.fail(
+                    f"the server exited with {process.returncode}:\n{(root / 'server.log').read_text()[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{url}/info/", timeout=5) as r:
                     info = json.loads(r.read())
@@ -147,7 +161,9 @@ def infer(server, task, image="", params=None, upload=None):
     """POST /infer/<task>?output=all as MONAI Label's clients do; returns (status, result JSON or error, file bytes)."""
     query = urllib.parse.urlencode({"image": image, "output": "all"})
     boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="params"\r\n\r\n{json.dumps(params or {})}\r\n'.encode()]
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="params"\r\n\r\n{json.dumps(params or {})}\r\n'.encode()
+    ]
     if upload is not None:
         parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{Path(upload).name}"\r\n'
                      "Content-Type: application/octet-stream\r\n\r\n".encode()
@@ -165,7 +181,10 @@ def infer(server, task, image="", params=None, upload=None):
         except json.JSONDecodeError:
             return error.code, {"detail": text}, None
     message = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + content)
-    parts = {part.get_param("name", header="content-disposition"): part.get_payload(decode=True) for part in message.get_payload()}
+    parts = {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in message.get_payload()
+    }
     return 200, json.loads(parts["params"]), parts.get("image")
 
 
@@ -184,7 +203,11 @@ def test_synthetic_ct_as_slicer_asks_returns_int16_hu_on_the_mr_grid(server, stu
     status, result, payload = infer(server, "synthetic_ct", image="mr_head", params=slicer)
     first = time.time() - start
     assert status == 200, result
-    assert result["result_dtype"] == "int16" and result["requested_result_dtype"] == "uint8" and "int16 was written" in result["why"]
+    assert (
+        result["result_dtype"] == "int16"
+        and result["requested_result_dtype"] == "uint8"
+        and "int16 was written" in result["why"]
+    )
     hu, affine, _ = _read(payload, ".nrrd", tmp_path)
     source = nib.load(studies["studies"] / "mr_head.nii.gz")
     assert hu.shape == source.shape and np.array_equal(hu, np.round(hu))
@@ -197,7 +220,9 @@ def test_synthetic_ct_as_slicer_asks_returns_int16_hu_on_the_mr_grid(server, stu
     # a second call as the README's Slicer console snippet makes it (no form, output=image): a NIfTI, same values;
     # and the latency of a warm server
     start = time.time()
-    bare = urllib.request.Request(f"{server['url']}/infer/synthetic_ct?image=mr_head&output=image", data=b"", method="POST")
+    bare = urllib.request.Request(
+        f"{server['url']}/infer/synthetic_ct?image=mr_head&output=image", data=b"", method="POST"
+    )
     with urllib.request.urlopen(bare, timeout=300) as r:
         payload = r.read()
     second = time.time() - start
@@ -211,8 +236,12 @@ def test_synthetic_ct_as_slicer_asks_returns_int16_hu_on_the_mr_grid(server, stu
 
 
 @needs_sct_weights
-def test_synthetic_ct_of_a_whole_head_has_air_around_it_and_its_uncertainty_as_a_second_image(server, studies, tmp_path):
-    status, result, payload = infer(server, "synthetic_ct", image="mr_whole_head", params={"uncertainty": True, "result_dtype": "uint8"})
+def test_synthetic_ct_of_a_whole_head_has_air_around_it_and_its_uncertainty_as_a_second_image(
+    server, studies, tmp_path
+):
+    status, result, payload = infer(
+        server, "synthetic_ct", image="mr_whole_head", params={"uncertainty": True, "result_dtype": "uint8"}
+    )
     assert status == 200, result
     assert result["image"] == "the result" and result["result_dtype"] == "int16"
     hu, affine, dtype = _read(payload, ".nii.gz", tmp_path)
@@ -253,7 +282,9 @@ def test_reconstruction_of_uploaded_kspace_is_float_in_the_input_units_and_beats
     assert error < zf_error / 2  # the cascade removes most of the undersampling error, on the input's scale
     assert abs(np.percentile(recon, 99) - np.percentile(target, 99)) < 0.1
     # the flip-spread map: on the same grid, larger where the reconstruction is wrong
-    status, result, payload = infer(server, "reconstruction", params={"uncertainty": "only"}, upload=studies["uploads"] / "slice.npz")
+    status, result, payload = infer(
+        server, "reconstruction", params={"uncertainty": "only"}, upload=studies["uploads"] / "slice.npz"
+    )
     assert status == 200 and result["image"].startswith("uncertainty"), result
     spread = _read(payload, ".nii.gz", tmp_path)[0].reshape(target.shape)
     order = np.argsort(spread.ravel())
@@ -264,7 +295,9 @@ def test_reconstruction_of_uploaded_kspace_is_float_in_the_input_units_and_beats
 
 def test_sampling_task_returns_a_stack_of_vae_samples_and_names_missing_gan_weights(server, tmp_path):
     assert "sample_vae" in server["info"]["models"] and "sample_gan" not in server["info"]["models"]  # no GAN weights
-    status, result, payload = infer(server, "sample_vae", image="mr_head", params={"num_samples": 3, "seed": 7, "result_dtype": "uint8"})
+    status, result, payload = infer(
+        server, "sample_vae", image="mr_head", params={"num_samples": 3, "seed": 7, "result_dtype": "uint8"}
+    )
     assert status == 200, result
     assert result["result_dtype"] == "float32" and result["num_samples"] == 3 and result["bundle"] == "vae_mri"
     stack, _, dtype = _read(payload, ".nii.gz", tmp_path)
@@ -288,7 +321,9 @@ def test_sampling_task_returns_a_stack_of_vae_samples_and_names_missing_gan_weig
         ("reconstruction", "", "mask_of_another_size.npz", "does not match k-space of shape (256, 256"),
     ],
 )
-def test_bad_input_is_answered_with_the_reason_and_the_server_keeps_serving(server, studies, task, image, upload, expected):
+def test_bad_input_is_answered_with_the_reason_and_the_server_keeps_serving(
+    server, studies, task, image, upload, expected
+):
     image = str(studies["uploads"] / "empty_series") if image == "EMPTY" else image
     status, result, _ = infer(server, task, image=image, upload=upload and studies["uploads"] / upload)
     assert status == 422 and expected in result["detail"], result

@@ -19,8 +19,12 @@ TINY_CASCADE = {"cascades": 2, "channels": 4, "depth": 3}
 def tiny_dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("cs_compare")
     datalist = generate_brain_mr_dataset(
-        root / "data", num_subjects={"training": 1, "validation": 1, "test": 1}, slices_per_subject=3,
-        spatial_size=(32, 32), snr=30.0, seed=0,
+        root / "data",
+        num_subjects={"training": 1, "validation": 1, "test": 1},
+        slices_per_subject=3,
+        spatial_size=(32, 32),
+        snr=30.0,
+        seed=0,
     )
     torch.manual_seed(0)  # the untrained networks' weights are fixed: a test bounds the untrained cascade's PSNR
     torch.save(DAGANGenerator(**TINY_DAGAN).state_dict(), root / "model.pt")
@@ -76,19 +80,27 @@ def test_comparison_writes_tables_with_every_method_and_the_facts(tiny_dataset):
 def test_bad_settings_are_clear_errors(tiny_dataset, tmp_path):
     _, datalist = tiny_dataset
     with pytest.raises(ValueError, match="unknown classical methods"):
-        ReconstructionComparison(datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}], classical=["cg"])
+        ReconstructionComparison(
+            datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}], classical=["cg"]
+        )
     with pytest.raises(ValueError, match="needs mask_type"):
         ReconstructionComparison(datalist, str(tmp_path), [{"mask_type": "gaussian1d"}])
     with pytest.raises(FileNotFoundError, match="datalist"):
-        ReconstructionComparison(str(tmp_path / "none.json"), str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}])
+        ReconstructionComparison(
+            str(tmp_path / "none.json"), str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}]
+        )
     with pytest.raises(ValueError, match="learned_methods"):
-        ReconstructionComparison(datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3, "checkpoint": "m.pt"}])
+        ReconstructionComparison(
+            datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3, "checkpoint": "m.pt"}]
+        )
     with pytest.raises(ValueError, match="unknown extra_keys"):
         ReconstructionComparison(datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}],
                                  learned=[{"name": "x", "network": DAGANGenerator(**TINY_DAGAN), "checkpoint": "m.pt",
                                            "extra_keys": ["kspace"]}])  # fmt: skip
     missing = ReconstructionComparison(
-        datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}],
+        datalist,
+        str(tmp_path),
+        [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}],
         learned=[{"name": "DAGAN", "network": DAGANGenerator(**TINY_DAGAN), "checkpoint": str(tmp_path / "x.pt")}],
         classical=[],
     )
@@ -98,13 +110,17 @@ def test_bad_settings_are_clear_errors(tiny_dataset, tmp_path):
 
 def test_slow_method_scored_on_a_subset_gets_a_like_for_like_table(tiny_dataset, tmp_path):
     _, datalist = tiny_dataset
-    comparison = ReconstructionComparison(datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}])
+    comparison = ReconstructionComparison(
+        datalist, str(tmp_path), [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}]
+    )
     psnr = {"zero-filled": [20.0, 22.0, 30.0], "BM3D-MRI": [25.0, 27.0]}
     for method, values in psnr.items():
         scores = [{"psnr": v, "ssim": v / 100, "hfen": v / 50,
                    "psnr_head": v - 1, "ssim_head": v / 200, "hfen_head": v / 40} for v in values]  # fmt: skip
         for name, s in zip(["a", "b", "c"], scores):
-            comparison.per_slice.append({"mask_type": "gaussian1d", "sampling_fraction": 0.3, "method": method, "slice": name, **s})
+            comparison.per_slice.append(
+                {"mask_type": "gaussian1d", "sampling_fraction": 0.3, "method": method, "slice": name, **s}
+            )
         comparison.results.add_row({"mask_type": "gaussian1d", "sampling_fraction": 0.3}, method, "-", "-", scores, 0.0)
     md = comparison.markdown((32, 32), 3, 2)
     subset = md.split("On the same test slices as BM3D-MRI (n = 2)")[1]
@@ -175,7 +191,7 @@ def test_noise_level_known_bm3d_gets_each_slice_s_datalist_noise(tiny_dataset, t
     for bad_value in (float("nan"), -0.01, "high"):
         listed["test"][0]["noise_sigma"] = bad_value
         for split in ("validation", "test"):
-            for item in listed[split][1 if split == "test" else 0:]:
+            for item in listed[split][1 if split == "test" else 0 :]:
                 item["noise_sigma"] = 0.01
         with open(bare, "w") as f:
             json.dump(listed, f)
@@ -187,7 +203,8 @@ def test_noise_level_known_bm3d_gets_each_slice_s_datalist_noise(tiny_dataset, t
         json.dump(listed, f)
     with pytest.raises(ValueError, match="have no 'noise_sigma' entry"):
         ReconstructionComparison(str(bare), str(tmp_path / "eval4"), **common).tuning_table(
-            "bm3d_noise", common["settings"][0], {"noise_factor": [1.0]})
+            "bm3d_noise", common["settings"][0], {"noise_factor": [1.0]}
+        )
 
 
 def test_tuning_cache_is_shared_between_runs_and_never_stale(tiny_dataset, tmp_path, monkeypatch):
@@ -229,7 +246,11 @@ def test_a_rerun_reuses_finished_classical_slices(tiny_dataset, tmp_path, monkey
     second = ReconstructionComparison(**common).run()
     assert len(calls) == 1 + 1  # the one tuning slice (no cache given) and the figure's test slice
     for a, b in zip(first, second):
-        assert a["method"] == b["method"] and a["psnr"] == pytest.approx(b["psnr"]) and a["ssim"] == pytest.approx(b["ssim"])
+        assert (
+            a["method"] == b["method"]
+            and a["psnr"] == pytest.approx(b["psnr"])
+            and a["ssim"] == pytest.approx(b["ssim"])
+        )
     with open(tmp_path / "eval" / "per_slice.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 2 * 3  # zero-filled and TV, three slices, no duplicates
     # scores from before HFEN existed are not reused with a gap: those slices are reconstructed again
@@ -284,7 +305,9 @@ def test_zero_background_test_scores_the_same_slices_with_a_zero_background(tiny
     with pytest.raises(TypeError, match="zero_background_test True"):
         ReconstructionComparison(output_dir=str(tmp_path / "x"), zero_background_test="true", **common)
     with pytest.raises(ValueError, match="needs a head mask"):
-        ReconstructionComparison(output_dir=str(tmp_path / "y"), zero_background_test=True, head_mask_key="none", **common).run()
+        ReconstructionComparison(
+            output_dir=str(tmp_path / "y"), zero_background_test=True, head_mask_key="none", **common
+        ).run()
 
 
 def test_tuning_table_scores_a_grid_on_the_run_s_own_tuning_slices(tiny_dataset, tmp_path):
@@ -314,7 +337,10 @@ def test_a_run_stopped_part_way_keeps_the_earlier_scores_it_had_not_reached(tiny
     from monai_genmed.apps.baselines import TotalVariationCS
 
     root, datalist = tiny_dataset
-    settings = [{"mask_type": "gaussian1d", "sampling_fraction": 0.3}, {"mask_type": "poisson2d", "sampling_fraction": 0.2}]
+    settings = [
+        {"mask_type": "gaussian1d", "sampling_fraction": 0.3},
+        {"mask_type": "poisson2d", "sampling_fraction": 0.2},
+    ]
     common = dict(datalist=datalist, output_dir=str(tmp_path / "eval"), settings=settings, classical=["tv"],
                   grids={"tv": {"lamda": [1e-3]}}, fixed_params={"tv": {"max_iter": 20}}, tune_slices=1)  # fmt: skip
     ReconstructionComparison(**common).run()
@@ -345,7 +371,10 @@ def test_runs_one_mask_each_are_joined_by_reuse_from_and_other_data_is_refused(t
     from monai_genmed.apps.baselines import TotalVariationCS
 
     _, datalist = tiny_dataset
-    gaussian, poisson = {"mask_type": "gaussian1d", "sampling_fraction": 0.3}, {"mask_type": "poisson2d", "sampling_fraction": 0.2}
+    gaussian, poisson = (
+        {"mask_type": "gaussian1d", "sampling_fraction": 0.3},
+        {"mask_type": "poisson2d", "sampling_fraction": 0.2},
+    )
     common = dict(datalist=datalist, classical=["tv"], grids={"tv": {"lamda": [1e-3, 1e-2]}},
                   fixed_params={"tv": {"max_iter": 20}}, tune_slices=1,
                   tuning_cache=str(tmp_path / "tuning.json"))  # fmt: skip
@@ -360,15 +389,21 @@ def test_runs_one_mask_each_are_joined_by_reuse_from_and_other_data_is_refused(t
     assert len(calls) == 2  # the figure's slice, per mask; the tuning came from the shared cache
     tv = lambda rows: [r for r in rows if r["method"].startswith("TV")]  # noqa: E731
     for a, b in zip(tv(one) + tv(two), tv(joined)):
-        assert (a["mask_type"], a["settings"]) == (b["mask_type"], b["settings"]) and a["psnr"] == pytest.approx(b["psnr"])
+        assert (a["mask_type"], a["settings"]) == (b["mask_type"], b["settings"]) and a["psnr"] == pytest.approx(
+            b["psnr"]
+        )
     with open(tmp_path / "all" / "per_slice.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 2 * 2 * 3  # zero-filled and TV, two masks, three slices each
     # scores of other data: the same file names in a dataset generated again with another seed
     other = generate_brain_mr_dataset(tmp_path / "other_data", num_subjects={"training": 1, "validation": 1, "test": 1},
                                       slices_per_subject=3, spatial_size=(32, 32), snr=30.0, seed=1)  # fmt: skip
-    ReconstructionComparison(output_dir=str(tmp_path / "other"), settings=[gaussian], **{**common, "datalist": other, "tuning_cache": None}).run()
+    ReconstructionComparison(
+        output_dir=str(tmp_path / "other"), settings=[gaussian], **{**common, "datalist": other, "tuning_cache": None}
+    ).run()
     with pytest.raises(ValueError, match="reuse_from .*other.* other data"):
-        ReconstructionComparison(output_dir=str(tmp_path / "x"), settings=[gaussian], reuse_from=[str(tmp_path / "other")], **common).run()
+        ReconstructionComparison(
+            output_dir=str(tmp_path / "x"), settings=[gaussian], reuse_from=[str(tmp_path / "other")], **common
+        ).run()
     calls.clear()
     rescored = ReconstructionComparison(output_dir=str(tmp_path / "other"), settings=[gaussian], **common).run()
     assert len(calls) == 3 and tv(rescored)[0]["psnr"] == pytest.approx(tv(one)[0]["psnr"])
@@ -378,9 +413,13 @@ def test_runs_one_mask_each_are_joined_by_reuse_from_and_other_data_is_refused(t
     text = (tmp_path / "g" / "per_slice.csv").read_text()
     cut.write_text(text[: text.rindex(",")])
     with pytest.raises(ValueError, match="reuse_from .*cut.* damaged: line 7 has fewer fields"):
-        ReconstructionComparison(output_dir=str(tmp_path / "z"), settings=[gaussian], reuse_from=[str(cut)], **common).run()
+        ReconstructionComparison(
+            output_dir=str(tmp_path / "z"), settings=[gaussian], reuse_from=[str(cut)], **common
+        ).run()
     with pytest.raises(FileNotFoundError, match="reuse_from .*missing"):
-        ReconstructionComparison(output_dir=str(tmp_path / "y"), settings=[gaussian], reuse_from=[str(tmp_path / "missing")], **common)
+        ReconstructionComparison(
+            output_dir=str(tmp_path / "y"), settings=[gaussian], reuse_from=[str(tmp_path / "missing")], **common
+        )
 
 
 def _store_entries(cache: str, first: int, count: int) -> None:

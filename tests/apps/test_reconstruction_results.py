@@ -20,8 +20,12 @@ def finished_run(folder, zero_filled_psnr=20.0, methods=("zero-filled", "TV"), s
         for method in methods:
             psnr = zero_filled_psnr if method == "zero-filled" else 25.0
             for name in ("a", "b"):
-                store.add_slice(setting, method, name, "-" if method == "zero-filled" else "lamda=0.01", 1.5, scores(psnr))
-            store.add_row(setting, method, "-" if method == "zero-filled" else "lamda=0.01", "-", [scores(psnr)] * 2, 1.5)
+                store.add_slice(
+                    setting, method, name, "-" if method == "zero-filled" else "lamda=0.01", 1.5, scores(psnr)
+                )
+            store.add_row(
+                setting, method, "-" if method == "zero-filled" else "lamda=0.01", "-", [scores(psnr)] * 2, 1.5
+            )
     store.write_tables(final=True)
     return store
 

@@ -18,7 +18,9 @@ def test_markdown_table_lines_and_a_row_of_the_wrong_width_is_refused():
         markdown_table(["a", "b", "c"], [(1, 2)])
 
 
-@pytest.mark.parametrize("value,expected", [(None, "-"), (math.nan, "-"), (math.inf, "-"), (1.23456, "1.23"), (3, "3.00")])
+@pytest.mark.parametrize(
+    "value,expected", [(None, "-"), (math.nan, "-"), (math.inf, "-"), (1.23456, "1.23"), (3, "3.00")]
+)
 def test_format_cell_marks_what_was_not_scored(value, expected):
     assert format_cell(value, ".2f") == expected
 
@@ -29,13 +31,21 @@ def test_writer_writes_markdown_csv_and_a_figure_into_a_new_folder(tmp_path):
     assert open(md).read() == "# Title\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n"
     rows = [{"method": "TV", "psnr": 25.1}, {"method": "BM3D", "psnr": 26.0, "ssim": 0.7}]
     with open(writer.write_csv("results.csv", rows), newline="") as f:
-        assert list(csv.DictReader(f)) == [{"method": "TV", "psnr": "25.1", "ssim": ""}, {"method": "BM3D", "psnr": "26.0", "ssim": "0.7"}]
+        assert list(csv.DictReader(f)) == [
+            {"method": "TV", "psnr": "25.1", "ssim": ""},
+            {"method": "BM3D", "psnr": "26.0", "ssim": "0.7"},
+        ]
     assert open(writer.write_csv("t_tests.csv", [])).read() == ""
     fig = writer.new_figure((2, 2))
     fig.subplots().plot([0, 1], [0, 1])
     png = writer.save_figure(fig, "line.png", dpi=50)
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["line.png", "results.csv", "results.md", "t_tests.csv"]
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == [
+        "line.png",
+        "results.csv",
+        "results.md",
+        "t_tests.csv",
+    ]
 
 
 def test_a_failed_write_leaves_the_earlier_file_whole(tmp_path):
@@ -49,4 +59,6 @@ def test_a_failed_write_leaves_the_earlier_file_whole(tmp_path):
 
     with pytest.raises(RuntimeError):
         writer.save_figure(Broken(), "results.md")
-    assert (tmp_path / "results.md").read_text() == "earlier\n" and [p.name for p in tmp_path.iterdir()] == ["results.md"]
+    assert (tmp_path / "results.md").read_text() == "earlier\n" and [p.name for p in tmp_path.iterdir()] == [
+        "results.md"
+    ]

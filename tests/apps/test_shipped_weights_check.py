@@ -63,9 +63,15 @@ def test_record_then_verify_manifest_round_trip(shipped, tmp_path):
     shipped_method = dict(method, checkpoint=str(folder / "model.pt"), **SETTING)
     entry = record_shipped(tmp_path / "manifest.json", shipped_method, datalist, slices=2)
     stored = json.loads((tmp_path / "manifest.json").read_text())["cascade_gaussian1d_30"]
-    assert stored == entry and entry["command"].endswith("--epochs 1") and entry["file"] == "cascade_gaussian1d_30/model.pt"
+    assert (
+        stored == entry
+        and entry["command"].endswith("--epochs 1")
+        and entry["file"] == "cascade_gaussian1d_30/model.pt"
+    )
     assert entry["sha256"] == sha256_of(folder / "model.pt") and len(entry["val_psnr"]) == 3
-    again = verify_manifest(tmp_path / "manifest.json", [dict(shipped_method, network=DataConsistentCascade(**TINY))], datalist)
+    again = verify_manifest(
+        tmp_path / "manifest.json", [dict(shipped_method, network=DataConsistentCascade(**TINY))], datalist
+    )
     assert again["cascade_gaussian1d_30"] == pytest.approx(entry["val_psnr"], abs=1e-6)
     # the same file again in a flip ensemble (another row of the table): the file is checked once, as the plain network
     from monai_genmed.networks.nets import FlipEnsemble

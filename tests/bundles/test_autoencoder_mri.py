@@ -30,13 +30,20 @@ TINY = {
 def configs(repo_root, *names):
     shared = {"brain": "configs/brain_mr_64.json", "train": "configs/autoencoder.json",
               "reconstruct": "configs/autoencoder.json", "sample": "configs/sampling.json"}  # fmt: skip
-    return [str(repo_root / shared[n]) if n in shared else str(repo_root / "bundles" / NAME / "configs" / n) for n in names]
+    return [
+        str(repo_root / shared[n]) if n in shared else str(repo_root / "bundles" / NAME / "configs" / n) for n in names
+    ]
 
 
 @pytest.fixture(scope="module")
 def trained(repo_root, tmp_path_factory):
     root = tmp_path_factory.mktemp(NAME)
-    run(config_file=configs(repo_root, "brain", "train", "common.json", "train.json"), bundle_root=str(root), epochs=2, **TINY)
+    run(
+        config_file=configs(repo_root, "brain", "train", "common.json", "train.json"),
+        bundle_root=str(root),
+        epochs=2,
+        **TINY,
+    )
     return root
 
 
@@ -53,12 +60,23 @@ def test_training_writes_model_checkpoint_metrics_and_the_latent_figures(trained
     rows = read_csv(trained / "logs" / "metrics.csv")
     assert [r["epoch"] for r in rows] == ["1", "2"] and float(rows[-1]["val_mse"]) > 0
     figures = sorted(p.name for p in (trained / "logs" / "figures").iterdir())
-    assert figures == ["fitted_samples.png", "interpolation.png", "latent_pca.png", "prior_samples.png", "reconstructions.png"]
+    assert figures == [
+        "fitted_samples.png",
+        "interpolation.png",
+        "latent_pca.png",
+        "prior_samples.png",
+        "reconstructions.png",
+    ]
     assert glob.glob(str(trained / "logs" / "tensorboard" / "events.out.tfevents.*"))
 
 
 def test_training_resumes_where_it_stopped(repo_root, trained):
-    run(config_file=configs(repo_root, "brain", "train", "common.json", "train.json"), bundle_root=str(trained), epochs=3, **TINY)
+    run(
+        config_file=configs(repo_root, "brain", "train", "common.json", "train.json"),
+        bundle_root=str(trained),
+        epochs=3,
+        **TINY,
+    )
     rows = read_csv(trained / "logs" / "metrics.csv")
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
     assert int(rows[-1]["iteration"]) == 3 * int(rows[0]["iteration"])
@@ -86,14 +104,23 @@ def test_inference_reconstructs_a_slice(repo_root, trained, test_slice, tmp_path
 def test_sampling_decodes_prior_draws(repo_root, trained, tmp_path):
     run(config_file=configs(repo_root, "brain", "sample", "common.json", "sample.json"), bundle_root=str(trained),
         output_dir=str(tmp_path), num_samples=3, **TINY_NET)  # fmt: skip
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample_0000.nii.gz", "sample_0001.nii.gz", "sample_0002.nii.gz", "samples.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "sample_0000.nii.gz",
+        "sample_0001.nii.gz",
+        "sample_0002.nii.gz",
+        "samples.png",
+    ]
 
 
-def test_verify_metadata_net_in_out_and_export(repo_root, trained, tmp_path, verify_and_export, assert_export_matches_eager):
+def test_verify_metadata_net_in_out_and_export(
+    repo_root, trained, tmp_path, verify_and_export, assert_export_matches_eager
+):
     config = configs(repo_root, "brain", "reconstruct", "common.json", "inference.json")
     scripted = verify_and_export(repo_root / "bundles" / NAME / "configs" / "metadata.json", config,
                                  trained / "models" / "model.pt", tmp_path, bundle_root=str(trained),
                                  **TINY_NET)  # fmt: skip
     x = torch.rand(2, 1, 64, 64)
     assert scripted(x).shape == x.shape
-    assert_export_matches_eager(scripted, config, trained / "models" / "model.pt", x, bundle_root=str(trained), **TINY_NET)
+    assert_export_matches_eager(
+        scripted, config, trained / "models" / "model.pt", x, bundle_root=str(trained), **TINY_NET
+    )

@@ -93,13 +93,26 @@ BUNDLES = [
     BundleSpec(
         name="dagan_csmri",
         train={
-            "spatial_size": [32, 32], "num_subjects": {"training": 1, "validation": 1, "test": 1},
-            "slices_per_subject": 4, "batch_size": 2, "num_workers": 0, "epochs": 1, "device_name": "cpu",
-            "generator_channels": [8, 16, 32], "generator_up_channels": [32, 16, 8], "discriminator_channels": [8, 16],
-            "discriminator_head_channels": [16, 8], "discriminator_residual_channels": 4, "divergence_patience": 100,
+            "spatial_size": [32, 32],
+            "num_subjects": {"training": 1, "validation": 1, "test": 1},
+            "slices_per_subject": 4,
+            "batch_size": 2,
+            "num_workers": 0,
+            "epochs": 1,
+            "device_name": "cpu",
+            "generator_channels": [8, 16, 32],
+            "generator_up_channels": [32, 16, 8],
+            "discriminator_channels": [8, 16],
+            "discriminator_head_channels": [16, 8],
+            "discriminator_residual_channels": 4,
+            "divergence_patience": 100,
         },
-        infer={"spatial_size": [32, 32], "generator_channels": [8, 16, 32], "generator_up_channels": [32, 16, 8],
-               "device_name": "cpu"},
+        infer={
+            "spatial_size": [32, 32],
+            "generator_channels": [8, 16, 32],
+            "generator_up_channels": [32, 16, 8],
+            "device_name": "cpu",
+        },
         image_key="image",
         changed_setting={"mask_type": "poisson2d", "sampling_fraction": 0.1},
         other_widths={"generator_channels": [4, 8, 16], "generator_up_channels": [16, 8, 4]},
@@ -109,9 +122,17 @@ BUNDLES = [
     ),
     BundleSpec(
         name="cyclegan_mr2ct",
-        train={"spatial_size": [32, 32], "num_subjects": {"training": 1, "validation": 1, "test": 1}, "slices_per_subject": 4,
-               "generator_channels": 8, "generator_res_blocks": 1, "discriminator_channels": 8, "epochs": 1,
-               "num_workers": 0, "device_name": "cpu"},
+        train={
+            "spatial_size": [32, 32],
+            "num_subjects": {"training": 1, "validation": 1, "test": 1},
+            "slices_per_subject": 4,
+            "generator_channels": 8,
+            "generator_res_blocks": 1,
+            "discriminator_channels": 8,
+            "epochs": 1,
+            "num_workers": 0,
+            "device_name": "cpu",
+        },
         infer={"spatial_size": [32, 32], "generator_channels": 8, "generator_res_blocks": 1, "device_name": "cpu"},
         image_key="mr",
         changed_setting={"lambda_cycle": 5.0},
@@ -126,9 +147,18 @@ BUNDLES = [
             name=name,
             # the guard's patience of 3 lets the tiny 1- and 2-epoch runs through (4 slices cannot beat the mean
             # image in 2 epochs) and stops the 3-epoch run with a learning rate far too high
-            train={"spatial_size": [64, 64], "num_subjects": {"training": 1, "validation": 1, "test": 1},
-                   "slices_per_subject": 4, "batch_size": 2, "channels": [4, 8], "strides": [2, 2], "epochs": 1,
-                   "num_figure_samples": 4, "divergence_patience": 3, "device_name": "cpu"},
+            train={
+                "spatial_size": [64, 64],
+                "num_subjects": {"training": 1, "validation": 1, "test": 1},
+                "slices_per_subject": 4,
+                "batch_size": 2,
+                "channels": [4, 8],
+                "strides": [2, 2],
+                "epochs": 1,
+                "num_figure_samples": 4,
+                "divergence_patience": 3,
+                "device_name": "cpu",
+            },
             infer={"channels": [4, 8], "strides": [2, 2], "device_name": "cpu"},
             image_key="image",
             changed_setting={"latent_size": 10},
@@ -141,10 +171,21 @@ BUNDLES = [
     ),
     BundleSpec(
         name="gan_mri",
-        train={"spatial_size": [64, 64], "num_subjects": {"training": 1, "validation": 1, "test": 1},
-               "slices_per_subject": 4, "batch_size": 2, "passes_per_epoch": 1, "generator_channels": [16, 8, 8, 4],
-               "latent_size": 8, "discriminator_channels": [4, 8, 8, 16], "fd_num_samples": 8, "grid_samples": 4,
-               "monitor_log_every": 1, "epochs": 1, "device_name": "cpu"},
+        train={
+            "spatial_size": [64, 64],
+            "num_subjects": {"training": 1, "validation": 1, "test": 1},
+            "slices_per_subject": 4,
+            "batch_size": 2,
+            "passes_per_epoch": 1,
+            "generator_channels": [16, 8, 8, 4],
+            "latent_size": 8,
+            "discriminator_channels": [4, 8, 8, 16],
+            "fd_num_samples": 8,
+            "grid_samples": 4,
+            "monitor_log_every": 1,
+            "epochs": 1,
+            "device_name": "cpu",
+        },
         infer={"generator_channels": [16, 8, 8, 4], "latent_size": 8, "num_samples": 2, "device_name": "cpu"},
         image_key="image",
         changed_setting={"latent_size": 4},
@@ -210,7 +251,10 @@ def _rewrite(path: Path, change: Callable[[np.ndarray], np.ndarray]) -> None:
 # ---- training: bad data and bad settings ------------------------------------------------------------------------
 TRAINING_DATA_FAULTS = {
     "truncated-gzip": (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "truncated or corrupt"),
-    "nan-pixels": (lambda p: _rewrite(p, lambda a: np.where(np.arange(a.size).reshape(a.shape) % 97 == 0, np.nan, a)), "NaN"),
+    "nan-pixels": (
+        lambda p: _rewrite(p, lambda a: np.where(np.arange(a.size).reshape(a.shape) % 97 == 0, np.nan, a)),
+        "NaN",
+    ),
     "values-x1000": (lambda p: _rewrite(p, lambda a: a * 1000.0), "outside the"),
     "missing-file": (lambda p: p.unlink(), "does not exist"),
 }
@@ -225,7 +269,12 @@ def test_bad_training_file_is_named_before_training(bundle, tmp_path, fault):
     damage(bad)
     # a datalist of the user's own files (the bundle's generator would redo a generated folder with a missing file)
     datalist = str(copy / "datalist.json")
-    expect(lambda: _train(spec, tmp_path / "run", **{spec.datalist_key: datalist}), (ValueError, FileNotFoundError), phrase, bad.name)
+    expect(
+        lambda: _train(spec, tmp_path / "run", **{spec.datalist_key: datalist}),
+        (ValueError, FileNotFoundError),
+        phrase,
+        bad.name,
+    )
     assert not list((tmp_path / "run").glob("models/checkpoints/*.pt"))  # nothing trained on bad data
 
 
@@ -236,7 +285,11 @@ def test_empty_training_split_is_an_error(bundle, tmp_path):
     datalist["training"] = []
     (copy / "datalist.json").write_text(json.dumps(datalist))
     datalist = str(copy / "datalist.json")
-    expect(lambda: _train(spec, tmp_path / "run", **{spec.datalist_key: datalist}), (ValueError,), "training datalist holds 0 item")
+    expect(
+        lambda: _train(spec, tmp_path / "run", **{spec.datalist_key: datalist}),
+        (ValueError,),
+        "training datalist holds 0 item",
+    )
 
 
 def test_batch_larger_than_the_data_is_an_error(bundle, tmp_path):
@@ -250,7 +303,12 @@ def test_resume_with_other_model_settings_lists_them(bundle, tmp_path):
     run_dir = tmp_path / "resume"
     shutil.copytree(root, run_dir)
     key = sorted(spec.changed_setting)[0]
-    expect(lambda: _train(spec, run_dir, epochs=2, **spec.changed_setting), (ValueError,), "other settings", f"{key}: saved")
+    expect(
+        lambda: _train(spec, run_dir, epochs=2, **spec.changed_setting),
+        (ValueError,),
+        "other settings",
+        f"{key}: saved",
+    )
 
 
 def test_learning_rate_far_too_high_does_not_end_successfully(bundle, tmp_path):
@@ -331,7 +389,9 @@ def test_the_training_checkpoint_loads_when_its_key_is_named(bundle, tmp_path):
     """The fix the training-checkpoint message gives works."""
     spec, root, dataset = bundle
     training = next(root.glob("models/checkpoints/*.pt"))
-    generator = next(k for k in torch.load(training, weights_only=True) if k.startswith("network_") and k != spec.discriminator)
+    generator = next(
+        k for k in torch.load(training, weights_only=True) if k.startswith("network_") and k != spec.discriminator
+    )
     _infer(spec, root, **_good_input(spec, dataset, tmp_path), ckpt_path=str(training), ckpt_key=generator,
            output_dir=str(tmp_path / "out"))  # fmt: skip
     assert list((tmp_path / "out").iterdir())
@@ -354,7 +414,9 @@ def test_a_resumed_run_gives_the_numbers_of_an_uninterrupted_one(bundle, tmp_pat
     for key in networks:
         for name, value in straight[key].items():
             assert torch.equal(value, resumed[key][name]), f"{key}.{name} differs after resuming"
-    rows = [(tmp_path / d / "logs" / "metrics.csv").read_text().splitlines()[-1].split(",") for d in ("straight", "resumed")]
+    rows = [
+        (tmp_path / d / "logs" / "metrics.csv").read_text().splitlines()[-1].split(",") for d in ("straight", "resumed")
+    ]
     header = (tmp_path / "straight" / "logs" / "metrics.csv").read_text().splitlines()[0].split(",")
     keep = [i for i, h in enumerate(header) if h != "seconds"]  # wall-clock time differs; no loss or metric may
     assert [rows[0][i] for i in keep] == [rows[1][i] for i in keep]

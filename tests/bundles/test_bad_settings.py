@@ -114,7 +114,11 @@ def _input_cases(spec: BundleSpec, dataset: Path, tmp: Path) -> dict[str, tuple[
             "truncated-npz": (str(cut), {}, "cut.npz"),
             "mask-samples-nothing": (str(tmp / "nothing.npz"), {}, "no measured sample"),
             "mask-not-binary": (str(tmp / "soft.npz"), {}, "not binary"),
-            "slice_batch_size-0": (_save(image, affine, tmp / "zf.nii.gz"), {"slice_batch_size": 0}, "slice_batch_size=0"),
+            "slice_batch_size-0": (
+                _save(image, affine, tmp / "zf.nii.gz"),
+                {"slice_batch_size": 0},
+                "slice_batch_size=0",
+            ),
         }
     return {  # autoencoder_mri, vae_mri: slices in the training range
         "values-x1000": (_save(image * 1000, affine, tmp / "x1000.nii.gz"), {}, "outside the"),
@@ -125,9 +129,22 @@ def _input_cases(spec: BundleSpec, dataset: Path, tmp: Path) -> dict[str, tuple[
 
 
 INPUT_CASES = {
-    "cyclegan_mr2ct": ["ct-in-hounsfield", "dicom-modality-ct", "negative-mr", "constant", "4d-two-volumes", "sw_batch_size-0"],
+    "cyclegan_mr2ct": [
+        "ct-in-hounsfield",
+        "dicom-modality-ct",
+        "negative-mr",
+        "constant",
+        "4d-two-volumes",
+        "sw_batch_size-0",
+    ],
     "dagan_csmri": [
-        "negative", "constant", "4d", "truncated-npz", "mask-samples-nothing", "mask-not-binary", "slice_batch_size-0",
+        "negative",
+        "constant",
+        "4d",
+        "truncated-npz",
+        "mask-samples-nothing",
+        "mask-not-binary",
+        "slice_batch_size-0",
     ],  # fmt: skip
     "autoencoder_mri": ["values-x1000", "volume", "constant", "jpg-output"],
     "vae_mri": ["values-x1000", "volume", "constant", "jpg-output"],
@@ -137,7 +154,9 @@ INPUT_CASES = {
 INPUT_PAIRS = [(BY_NAME[name], case) for name, cases in INPUT_CASES.items() for case in cases]
 
 
-@pytest.mark.parametrize("bundle, case", INPUT_PAIRS, indirect=["bundle"], ids=[f"{s.name}-{c}" for s, c in INPUT_PAIRS])
+@pytest.mark.parametrize(
+    "bundle, case", INPUT_PAIRS, indirect=["bundle"], ids=[f"{s.name}-{c}" for s, c in INPUT_PAIRS]
+)
 def test_an_input_the_model_cannot_use_is_refused(bundle, tmp_path, case):
     spec, root, dataset = bundle
     path, overrides, phrase = _input_cases(spec, dataset, tmp_path)[case]
@@ -153,7 +172,9 @@ def test_cyclegan_takes_a_2d_slice_and_a_4d_file_with_one_volume(bundle, tmp_pat
     image, affine = _slice(spec, dataset)
     volume = np.stack([image] * 3, -1)
     for name, array in (("volume", volume), ("slice", image), ("one_volume", volume[..., None])):
-        _infer(spec, root, input_path=_save(array, affine, tmp_path / f"{name}.nii.gz"), output_dir=str(tmp_path / name))
+        _infer(
+            spec, root, input_path=_save(array, affine, tmp_path / f"{name}.nii.gz"), output_dir=str(tmp_path / name)
+        )
     reference = nib.load(tmp_path / "volume" / "volume_synct.nii.gz").get_fdata()
     slice_ = nib.load(tmp_path / "slice" / "slice_synct.nii.gz").get_fdata()
     one_volume = nib.load(tmp_path / "one_volume" / "one_volume_synct.nii.gz").get_fdata()
@@ -199,7 +220,6 @@ def test_the_training_checkpoint_hint_names_a_key_that_loads(bundle, tmp_path):
     assert set(torch.load(training, weights_only=True)[key]) == set(model)
 
 
-
 RECONSTRUCTING = [BY_NAME[name] for name in ("dagan_csmri", "autoencoder_mri", "vae_mri")]
 
 
@@ -210,7 +230,9 @@ def test_a_slice_saved_with_extra_axes_of_size_1_gives_the_same_result(bundle, t
     image, affine = _slice(spec, dataset)
     extra = image[..., None, None] if spec.name == "dagan_csmri" else image[..., None]
     for name, array in (("plain", image), ("extra", extra)):
-        _infer(spec, root, input_path=_save(array, affine, tmp_path / f"{name}.nii.gz"), output_dir=str(tmp_path / name))
+        _infer(
+            spec, root, input_path=_save(array, affine, tmp_path / f"{name}.nii.gz"), output_dir=str(tmp_path / name)
+        )
     plain, extra_out = (nib.load(next((tmp_path / n).iterdir())).get_fdata() for n in ("plain", "extra"))
     assert extra_out.shape == plain.shape
     np.testing.assert_allclose(extra_out, plain, atol=1e-5)
@@ -284,7 +306,11 @@ def test_a_useless_evaluation_setting_is_refused_first(tmp_path, name, case):
     spec = BY_NAME[name]
     overrides, *phrases = EVALUATE_SETTINGS[name][case]
     # the CS-MRI comparison is the shared configs/csmri_evaluate.json under the bundle's common.json
-    files = csmri_configs(REPO / "bundles" / name, "evaluate.json") if name == "dagan_csmri" else spec.config("evaluate.json")
+    files = (
+        csmri_configs(REPO / "bundles" / name, "evaluate.json")
+        if name == "dagan_csmri"
+        else spec.config("evaluate.json")
+    )
     expect(lambda: run(config_file=files, bundle_root=str(tmp_path), device_name="cpu", **overrides),
            (ValueError,), "useless or failing evaluation", *phrases)  # fmt: skip
     assert not list(tmp_path.rglob("*.nii.gz")) and not list(tmp_path.rglob("*.csv"))  # refused before data or scores
@@ -322,7 +348,13 @@ def _slice_size_cases(dataset: Path, tmp: Path) -> dict[str, tuple[str, tuple[st
     }  # fmt: skip
 
 
-SLICE_SIZE_CASES = ["image-larger", "volume-smaller", "kspace-larger-dagan", "kspace-smaller-cascade", "kspace-mask-other-size"]
+SLICE_SIZE_CASES = [
+    "image-larger",
+    "volume-smaller",
+    "kspace-larger-dagan",
+    "kspace-smaller-cascade",
+    "kspace-mask-other-size",
+]
 
 
 @pytest.mark.parametrize("bundle", [BY_NAME["dagan_csmri"]], indirect=True, ids=["dagan_csmri"])
@@ -334,7 +366,9 @@ def test_dagan_refuses_slices_of_another_size_than_the_model(bundle, tmp_path, c
     spec, root, dataset = bundle
     path, extra, phrases = _slice_size_cases(dataset, tmp_path)[case]
     configs = [*spec.config("inference.json"), *(str(REPO / f) for f in extra)]
-    expect(lambda: run_config(configs, root, input_path=path, output_dir=str(tmp_path / "out")), (ValueError,), *phrases)
+    expect(
+        lambda: run_config(configs, root, input_path=path, output_dir=str(tmp_path / "out")), (ValueError,), *phrases
+    )
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
@@ -351,7 +385,9 @@ def test_dagan_reconstructs_a_volume_of_the_model_slice_size_slice_by_slice(bund
     image, affine = _slice(spec, dataset)
     volume = np.stack([image, image[::-1], image[:, ::-1]], -1)
     _infer(spec, root, input_path=_save(volume, affine, tmp_path / "volume.nii.gz"), output_dir=str(tmp_path / "vol"))
-    _infer(spec, root, input_path=_save(image[:, ::-1], affine, tmp_path / "one.nii.gz"), output_dir=str(tmp_path / "one"))
+    _infer(
+        spec, root, input_path=_save(image[:, ::-1], affine, tmp_path / "one.nii.gz"), output_dir=str(tmp_path / "one")
+    )
     out = nib.load(tmp_path / "vol" / "volume_recon.nii.gz").get_fdata()
     assert out.shape == volume.shape
     # slice 2 alone (its own percentile scaling) is close to slice 2 of the volume (the volume's scaling)

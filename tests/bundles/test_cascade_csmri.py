@@ -99,7 +99,9 @@ def test_inference_reconstructs_a_folder_in_one_process(bundle, trained, undersa
         save_kspace(folder / f"{name}.npz", kspace * scale, mask, undersampled_inputs["affine"])
     common = dict(bundle_root=str(trained), ckpt_path=str(trained / "models" / "trained" / "model.pt"), **TINY_NET,
                   **TINY_CASCADE)  # fmt: skip
-    run(config_file=configs(bundle, "inference.json"), input_dir=str(folder), output_dir=str(tmp_path / "out"), **common)
+    run(
+        config_file=configs(bundle, "inference.json"), input_dir=str(folder), output_dir=str(tmp_path / "out"), **common
+    )
     first, second = (nib.load(tmp_path / "out" / f"{n}_recon.nii.gz").get_fdata() for n in ("first", "second"))
     np.testing.assert_allclose(second, 0.5 * first, rtol=1e-3, atol=1e-4 * np.abs(first).max())  # scaled back each
     nib.save(nib.Nifti1Image(np.ones((32, 32), np.float32), np.eye(4)), folder / "image.nii.gz")
@@ -110,7 +112,11 @@ def test_inference_reconstructs_a_folder_in_one_process(bundle, trained, undersa
                              (dict(input_dir=str(folder), input_path=str(folder / "first.npz")),
                               ("not both",))):  # fmt: skip
         with pytest.raises(RuntimeError) as info:
-            run(config_file=configs(bundle, "inference.json"), output_dir=str(tmp_path / "bad"), **{**common, **overrides})
+            run(
+                config_file=configs(bundle, "inference.json"),
+                output_dir=str(tmp_path / "bad"),
+                **{**common, **overrides},
+            )
         chain, error = [], info.value
         while error is not None:
             chain.append(str(error))
@@ -169,8 +175,10 @@ def test_fine_tuning_starts_from_init_weights_with_another_pixel_loss(bundle, tm
     before, after = (torch.load(p, weights_only=True)["model"] for p in (start, tmp_path / "ft" / "model.pt"))
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert read_csv(tmp_path / "ft_logs" / "metrics.csv")[0]["loss"].startswith("MSE")
-    for bad, words in ((dict(init_weights=str(tmp_path / "nope.pt")), ("init_weights", "nope.pt")),
-                       (dict(init_weights=str(start), cascades=3), ("init_weights", "cascades"))):  # other widths
+    for bad, words in (
+        (dict(init_weights=str(tmp_path / "nope.pt")), ("init_weights", "nope.pt")),
+        (dict(init_weights=str(start), cascades=3), ("init_weights", "cascades")),
+    ):  # other widths
         with pytest.raises(RuntimeError) as info:
             run(config_file=files, bundle_root=str(tmp_path), epochs=1, ckpt_dir=str(tmp_path / "ft2"),
                 **TINY, **{**tiny_cascade, **bad})  # fmt: skip
@@ -181,9 +189,9 @@ def test_fine_tuning_starts_from_init_weights_with_another_pixel_loss(bundle, tm
         assert any(all(w in c for w in words) for c in chain), chain
 
 
-
-
-def test_cascade_inference_reconstructs_kspace_slice_by_slice_and_refuses_an_image(bundle, tmp_path, undersampled_inputs):
+def test_cascade_inference_reconstructs_kspace_slice_by_slice_and_refuses_an_image(
+    bundle, tmp_path, undersampled_inputs
+):
     """inference.json with the cascade overlay: a 3-slice k-space volume in, each slice through the network with
     its own k-space, the measured samples kept exactly (DC inside); an image input is refused with the fix."""
     tiny_cascade = {"cascades": 2, "cascade_channels": 4, "cascade_depth": 3}

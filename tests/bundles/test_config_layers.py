@@ -105,17 +105,25 @@ def test_logging_and_loader_blocks_have_one_home():
             if block not in TINY_BLOCKS:
                 homes[block].add(f"{name}:{node_id}")
     todo = TODO_DUPLICATES | TODO_INFERENCE
-    copies = {block: sorted(places) for block, places in homes.items()
-              if len({place.split(":")[0] for place in places} - todo) > 1}
+    copies = {
+        block: sorted(places)
+        for block, places in homes.items()
+        if len({place.split(":")[0] for place in places} - todo) > 1
+    }
     assert not copies, "blocks defined in several files; move each into one shared configs/ file:\n" + "\n".join(
-        f"{json.loads(b)['_target_']}: {', '.join(p)}" for b, p in copies.items())
+        f"{json.loads(b)['_target_']}: {', '.join(p)}" for b, p in copies.items()
+    )
 
 
 def test_no_config_picks_a_handler_by_position():
     found = [f"{name}:{node_id}: {value}" for name, node_id, value in _nodes()
              if isinstance(value, str) and value.startswith(("$", "@")) and BY_POSITION.search(value)]  # fmt: skip
-    found += [f"{_name(path)}: key {key}" for path in CONFIGS for key in json.loads(path.read_text())
-              if BY_POSITION.search(key)]  # a layered file's id that addresses an item of a handler list
+    found += [
+        f"{_name(path)}: key {key}"
+        for path in CONFIGS
+        for key in json.loads(path.read_text())
+        if BY_POSITION.search(key)
+    ]  # a layered file's id that addresses an item of a handler list
     assert not found, "name the handler lists (train#rank_handlers, ...) instead:\n" + "\n".join(found)
 
 
@@ -128,7 +136,8 @@ def _long_expressions():
 def test_no_expression_is_longer_than_the_limit():
     new = sorted(_long_expressions() - TODO_LONG)
     assert not new, f"$ expressions over {MAX_EXPRESSION} characters; make each a tested function:\n" + "\n".join(
-        f"{n}:{i}" for n, i in new)
+        f"{n}:{i}" for n, i in new
+    )
 
 
 def test_the_todo_list_of_long_expressions_only_shrinks():

@@ -55,7 +55,8 @@ def test_manifest_lists_every_shipped_method(owner):
     folders = {m["checkpoint"].split("/")[-2] for m in parser.get_parsed_content("learned_methods")}
     assert folders == set(manifest)
     assert {os.path.dirname(m["checkpoint"]) for m in parser.get_parsed_content("learned_methods")} <= {
-        str(MODELS[owner.name] / name) for name in manifest}
+        str(MODELS[owner.name] / name) for name in manifest
+    }
     for name, entry in manifest.items():
         assert (MODELS[owner.name] / entry["file"]).is_file(), name
         # the command as it was run (the cascades were trained when they lived in dagan_csmri/models/varied)
@@ -89,8 +90,14 @@ def test_shipped_cascade_reconstructs_kspace_through_inference_json(one_subject,
     mask = np.asarray(default_undersampling_mask(mask_type, int(percent) / 100, target.shape), np.float32)
     save_kspace(tmp_path / "scan.npz", np.asarray(image_to_kspace(target[None]))[0] * mask, mask, image.affine)
     # the default ckpt_path is the shipped file of the mask and width asked for
-    run(config_file=csmri_configs(CASCADE, "inference.json", *overlays), input_path=str(tmp_path / "scan.npz"),
-        output_dir=str(tmp_path / "out"), device_name="cpu", mask_type=mask_type, sampling_fraction=int(percent) / 100)
+    run(
+        config_file=csmri_configs(CASCADE, "inference.json", *overlays),
+        input_path=str(tmp_path / "scan.npz"),
+        output_dir=str(tmp_path / "out"),
+        device_name="cpu",
+        mask_type=mask_type,
+        sampling_fraction=int(percent) / 100,
+    )
     result = nib.load(tmp_path / "out" / "scan_recon.nii.gz")
     np.testing.assert_allclose(result.affine, image.affine, atol=1e-5)
     recon = result.get_fdata().astype(np.float32)

@@ -51,7 +51,14 @@ def rows(path):
 def test_cyclegan_trains_with_validation_mae_and_the_lookup_in_the_metrics(trained):
     metrics = rows(trained / "logs" / "metrics.csv")
     assert [r["epoch"] for r in metrics] == ["1", "2"]
-    for key in ("val_mae", "val_psnr", "val_ssim", "train_g_cycle_a", "train_d_adversarial_b", "baseline_lookup_val_mae"):
+    for key in (
+        "val_mae",
+        "val_psnr",
+        "val_ssim",
+        "train_g_cycle_a",
+        "train_d_adversarial_b",
+        "baseline_lookup_val_mae",
+    ):
         assert float(metrics[-1][key]) == float(metrics[-1][key])  # present and a number
     assert float(metrics[-1]["val_mae"]) > 0
     saved = torch.load(trained / "models" / "model.pt", weights_only=True)
@@ -91,7 +98,9 @@ def test_generator_ema_is_validated_saved_and_restored_on_resume(bundle, tmp_pat
     torch.save(zeroed, tmp_path / "b" / "models" / "checkpoints" / "checkpoint_epoch=1.pt")
     for r in ("a", "b"):
         run(config_file=configs(bundle, "train.json"), bundle_root=str(tmp_path / r), epochs=2, **ema)
-    ends = [torch.load(tmp_path / r / "models" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True) for r in "ab"]
+    ends = [
+        torch.load(tmp_path / r / "models" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True) for r in "ab"
+    ]
     for k, saved in first["syn_ct_ema"].items():
         torch.testing.assert_close(ends[0]["network_syn_ct"][k], ends[1]["network_syn_ct"][k])
         torch.testing.assert_close(ends[0]["syn_ct_ema"][k] - ends[1]["syn_ct_ema"][k], (1 - momentum) ** steps * saved)
@@ -195,7 +204,9 @@ def test_inference_sets_the_air_around_the_head_to_air(bundle, trained, tmp_path
         run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained),
             input_path=str(tmp_path / "mr.nii.gz"), output_dir=str(tmp_path / str(masked)), mask_outside_head=masked,
             **NET)  # fmt: skip
-        outputs[masked] = [nib.load(tmp_path / str(masked) / f"mr_synct{p}.nii.gz").get_fdata() for p in ("", "_uncertainty")]
+        outputs[masked] = [
+            nib.load(tmp_path / str(masked) / f"mr_synct{p}.nii.gz").get_fdata() for p in ("", "_uncertainty")
+        ]
     (sct, spread), (plain, plain_spread) = outputs[True], outputs[False]
     air = np.ones(padded.shape, bool)
     air[pad:-pad, pad:-pad] = False
@@ -226,15 +237,26 @@ def test_inference_reads_a_dicom_mr_series_and_writes_a_ct_series_of_its_study(b
     np.testing.assert_array_equal(ct.numpy(), nifti.get_fdata())  # HU of every voxel
     np.testing.assert_allclose(ct.affine.numpy(), nifti.affine, atol=1e-4)  # world coordinates of every voxel
     header = read_dicom_header(files[0])
-    assert {t: header[t] for t in study} == study and header["0008|0060"] == "CT" and header["0008|0008"].startswith("DERIVED")
+    assert (
+        {t: header[t] for t in study} == study
+        and header["0008|0060"] == "CT"
+        and header["0008|0008"].startswith("DERIVED")
+    )
     assert header["0020|000e"] != read_dicom_header(tmp_path / "mr_series")["0020|000e"]
     if has_pydicom:  # a second reader: a few voxels' HU at the world coordinates the NIfTI gives them
         for i, j, k in ((0, 0, 0), (10, 20, 2), (31, 31, 4)):
             ds = pydicom.dcmread(files[k])
             hu = float(ds.pixel_array[j, i]) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
             assert hu == nifti.get_fdata()[i, j, k]
-            row_dir, col_dir = np.array(ds.ImageOrientationPatient[:3], float), np.array(ds.ImageOrientationPatient[3:], float)
-            world = np.array(ds.ImagePositionPatient, float) + i * float(ds.PixelSpacing[1]) * row_dir + j * float(ds.PixelSpacing[0]) * col_dir
+            row_dir, col_dir = (
+                np.array(ds.ImageOrientationPatient[:3], float),
+                np.array(ds.ImageOrientationPatient[3:], float),
+            )
+            world = (
+                np.array(ds.ImagePositionPatient, float)
+                + i * float(ds.PixelSpacing[1]) * row_dir
+                + j * float(ds.PixelSpacing[0]) * col_dir
+            )
             np.testing.assert_allclose(world * [-1, -1, 1], (nifti.affine @ [i, j, k, 1])[:3], atol=1e-3)  # LPS vs RAS
     # a NIfTI input writes the series when asked
     run(config_file=configs(bundle, "inference.json"), bundle_root=str(trained), input_path=str(tmp_path / "mr.nii.gz"),
@@ -282,10 +304,18 @@ def test_evaluate_rebuilds_rows_and_t_tests_from_archived_scores_without_the_wei
     archived = {"name": "an earlier run", "kind": "unpaired", "misalignment": None,
                 "checkpoint": str(tmp_path / "gone.pt"), "scores": str(first / "per_subject.csv"),
                 "scores_method": "CycleGAN (default train.json)"}  # fmt: skip
-    run(config_file=configs(bundle, "evaluate.json"), bundle_root=str(trained), eval_dir=str(second), methods=[archived], **TINY)
+    run(
+        config_file=configs(bundle, "evaluate.json"),
+        bundle_root=str(trained),
+        eval_dir=str(second),
+        methods=[archived],
+        **TINY,
+    )
     before = {r["method"]: r for r in rows(first / "results.csv")}["CycleGAN (default train.json)"]
     after = {r["method"]: r for r in rows(second / "results.csv")}["an earlier run"]
-    assert float(after["mae"]) == pytest.approx(float(before["mae"])) and float(after["ssim"]) == pytest.approx(float(before["ssim"]))
+    assert float(after["mae"]) == pytest.approx(float(before["mae"])) and float(after["ssim"]) == pytest.approx(
+        float(before["ssim"])
+    )
     assert after["source"].startswith("archived scores") and before["source"] == "scored here"
     tests = rows(second / "t_tests.csv")
     assert [(t["a"], t["b"]) for t in tests] == [("an earlier run", "intensity-to-HU lookup")]

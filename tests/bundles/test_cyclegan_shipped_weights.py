@@ -32,4 +32,8 @@ def test_manifest_records_both_shipped_files_with_their_command(bundle):
 
 
 def test_shipped_weights_reproduce_their_manifest(bundle, tmp_path):
-    run(config_file=configs(bundle, "verify_shipped.json"), dataset_dir=str(tmp_path / "head_mr_ct"), **TWO_VALIDATION_SUBJECTS)
+    run(
+        config_file=configs(bundle, "verify_shipped.json"),
+        dataset_dir=str(tmp_path / "head_mr_ct"),
+        **TWO_VALIDATION_SUBJECTS,
+    )

@@ -81,8 +81,13 @@ def test_train_writes_checkpoints_metrics_images_and_tensorboard(trained):
     # MONAI's nested checkpoint: the generator's weights under "model" (inference, MONAI Label, ckpt_export with
     # key_in_ckpt="model"), beside the settings that define the model
     assert "output_conv.weight" in saved["model"]
-    assert saved["run_fingerprint"] == {"generator_channels": [8, 16, 32], "generator_up_channels": [32, 16, 8],
-                                        "refinement": True, "mask_type": "gaussian1d", "sampling_fraction": 0.3}
+    assert saved["run_fingerprint"] == {
+        "generator_channels": [8, 16, 32],
+        "generator_up_channels": [32, 16, 8],
+        "refinement": True,
+        "mask_type": "gaussian1d",
+        "sampling_fraction": 0.3,
+    }
 
 
 def test_train_resumes_where_it_stopped(bundle, trained):
@@ -90,7 +95,9 @@ def test_train_resumes_where_it_stopped(bundle, trained):
     rows = read_csv(trained / "logs" / "metrics.csv")
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]  # epochs 1-2 were not trained again
     assert int(rows[-1]["iteration"]) == 3 * int(rows[0]["iteration"])
-    assert [p.name for p in (trained / "models" / "checkpoints").iterdir() if p.name != ".lock"] == ["checkpoint_epoch=3.pt"]
+    assert [p.name for p in (trained / "models" / "checkpoints").iterdir() if p.name != ".lock"] == [
+        "checkpoint_epoch=3.pt"
+    ]
     saved = torch.load(trained / "models" / "checkpoints" / "checkpoint_epoch=3.pt", weights_only=False)
     # early stopping's patience counter travels with the checkpoint, so a stopped run stays stopped
     assert {"trainer", "early_stop", "best_model", "g_lr_scheduler"} <= set(saved)
@@ -102,7 +109,9 @@ def undersampled_inputs(trained, tmp_path_factory):
     return undersampled_slice(trained, tmp_path_factory.mktemp("inputs"), volume=True)
 
 
-@pytest.mark.parametrize("name, shape", [("slice.nii.gz", (32, 32)), ("volume.nii.gz", (32, 32, 3)), ("slice.npz", (32, 32))])
+@pytest.mark.parametrize(
+    "name, shape", [("slice.nii.gz", (32, 32)), ("volume.nii.gz", (32, 32, 3)), ("slice.npz", (32, 32))]
+)
 def test_inference_writes_nifti_with_the_input_affine(bundle, trained, undersampled_inputs, name, shape):
     out_dir = undersampled_inputs["dir"] / "out"
     run(
@@ -138,14 +147,23 @@ def test_verify_metadata_net_in_out_and_export(bundle, trained, repo_root, tmp_p
     meta = str(bundle / "configs" / "metadata.json")
     verify_metadata(meta_file=meta, filepath=str(repo_root / "configs" / "bundle" / "meta_schema_20240725.json"))
     verify_net_in_out(
-        net_id="network_def", meta_file=meta, config_file=configs(bundle, "inference.json"),
-        device="cpu", bundle_root=str(trained), **TINY_NET,
+        net_id="network_def",
+        meta_file=meta,
+        config_file=configs(bundle, "inference.json"),
+        device="cpu",
+        bundle_root=str(trained),
+        **TINY_NET,
     )
     exported = tmp_path / "model.ts"
     ckpt_export(
-        net_id="network_def", filepath=str(exported), ckpt_file=str(trained / "models" / "model.pt"),
-        meta_file=meta, config_file=configs(bundle, "inference.json"), bundle_root=str(trained),
-        key_in_ckpt="model", **TINY_NET,
+        net_id="network_def",
+        filepath=str(exported),
+        ckpt_file=str(trained / "models" / "model.pt"),
+        meta_file=meta,
+        config_file=configs(bundle, "inference.json"),
+        bundle_root=str(trained),
+        key_in_ckpt="model",
+        **TINY_NET,
     )
     scripted = torch.jit.load(str(exported))
     x = torch.rand(1, 1, 32, 32)
@@ -159,7 +177,9 @@ def test_configs_share_one_network_definition(bundle):
     import json
 
     widths = ("generator_channels", "generator_up_channels", "refinement", "network_def", "generator_def")
-    shared = [bundle.parents[1] / "configs" / f"csmri_{n}.json" for n in ("train", "inference", "evaluate", "pixel_loss")]
+    shared = [
+        bundle.parents[1] / "configs" / f"csmri_{n}.json" for n in ("train", "inference", "evaluate", "pixel_loss")
+    ]
     own = [bundle / "configs" / f"{n}.json" for n in ("train", "inference", "pixel_loss", "dagan_dc", "no_adversarial")]
     for name in shared + own:
         config = json.loads(name.read_text())
@@ -179,8 +199,11 @@ def test_configs_share_one_network_definition(bundle):
 
 @pytest.mark.parametrize(
     "overlays, method",
-    [(["pixel_loss.json"], "unet_pixel"), (["dagan_dc.json"], "dagan_dc"),
-     (["dagan_dc.json", "no_adversarial.json"], "no_adversarial")],  # fmt: skip
+    [
+        (["pixel_loss.json"], "unet_pixel"),
+        (["dagan_dc.json"], "dagan_dc"),
+        (["dagan_dc.json", "no_adversarial.json"], "no_adversarial"),
+    ],  # fmt: skip
 )
 def test_learned_method_overlays_train_one_epoch(bundle, tmp_path, overlays, method):
     """The U-Net with pixel loss, DAGAN-DC and its twin without the adversarial term each run one short epoch on the

@@ -35,7 +35,11 @@ def configs(repo_root, *names):
 
 
 def train(repo_root, root, **overrides):
-    run(config_file=configs(repo_root, "brain", "common.json", "train.json"), bundle_root=str(root), **{**TINY, **overrides})
+    run(
+        config_file=configs(repo_root, "brain", "common.json", "train.json"),
+        bundle_root=str(root),
+        **{**TINY, **overrides},
+    )
 
 
 def sample(repo_root, root, out, **overrides):

@@ -33,7 +33,11 @@ def configs(repo_root, *names):
 
 
 def train(repo_root, root, **overrides):
-    run(config_file=configs(repo_root, "brain", "common.json", "train.json"), bundle_root=str(root), **{**TINY, **overrides})
+    run(
+        config_file=configs(repo_root, "brain", "common.json", "train.json"),
+        bundle_root=str(root),
+        **{**TINY, **overrides},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,10 @@ def test_training_writes_the_best_fd_model_sample_grids_monitor_curves_and_metri
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["1", "2"] and all(float(r["val_fd"]) > 0 for r in rows)
     assert {"train_d_real_logit", "train_d_fake_logit", "train_g_adversarial"} <= set(rows[0])
-    assert sorted(p.name for p in (trained / "logs" / "samples").iterdir()) == ["samples_epoch_0001.png", "samples_epoch_0002.png"]
+    assert sorted(p.name for p in (trained / "logs" / "samples").iterdir()) == [
+        "samples_epoch_0001.png",
+        "samples_epoch_0002.png",
+    ]
     assert (trained / "logs" / "gan_curves.png").is_file()
     checkpoint = torch.load(trained / "models" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True)
     history = checkpoint["gan_monitor"]["history"]
@@ -89,17 +96,28 @@ def test_stabilisers_and_a_discriminator_head_start(repo_root, trained, tmp_path
 def test_sampling_writes_nifti_samples_and_a_grid(repo_root, trained, tmp_path):
     run(config_file=configs(repo_root, "brain", "sample", "common.json", "inference.json"), bundle_root=str(trained),
         output_dir=str(tmp_path), num_samples=3, **TINY_NET)  # fmt: skip
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample_0000.nii.gz", "sample_0001.nii.gz", "sample_0002.nii.gz", "samples.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "sample_0000.nii.gz",
+        "sample_0001.nii.gz",
+        "sample_0002.nii.gz",
+        "samples.png",
+    ]
 
 
-def test_verify_metadata_net_in_out_and_export(repo_root, trained, tmp_path, verify_and_export, assert_export_matches_eager):
+def test_verify_metadata_net_in_out_and_export(
+    repo_root, trained, tmp_path, verify_and_export, assert_export_matches_eager
+):
     meta = repo_root / "bundles" / NAME / "configs" / "metadata.json"
     config = configs(repo_root, "brain", "sample", "common.json", "inference.json")
     overrides = {**TINY_NET, "_meta_#network_data_format#inputs#image#num_channels": 8}
-    scripted = verify_and_export(meta, config, trained / "models" / "model.pt", tmp_path, bundle_root=str(trained), **overrides)
+    scripted = verify_and_export(
+        meta, config, trained / "models" / "model.pt", tmp_path, bundle_root=str(trained), **overrides
+    )
     latent = torch.randn(2, 8)
     assert scripted(latent).shape == (2, 1, 64, 64)
-    assert_export_matches_eager(scripted, config, trained / "models" / "model.pt", latent, bundle_root=str(trained), **TINY_NET)
+    assert_export_matches_eager(
+        scripted, config, trained / "models" / "model.pt", latent, bundle_root=str(trained), **TINY_NET
+    )
     assert json.loads(meta.read_text())["network_data_format"]["inputs"]["image"]["num_channels"] == 64  # the default
 
 
@@ -135,4 +153,3 @@ def test_bad_new_settings_are_named_at_the_start(repo_root, trained, tmp_path, s
         error = error.__cause__ or error.__context__
     assert any(setting in str(e) for e in chain), [str(e) for e in chain]
     assert not list(tmp_path.glob("models/checkpoints/*.pt"))
-

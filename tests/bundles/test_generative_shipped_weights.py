@@ -24,9 +24,11 @@ SHIPPED = {
 
 
 def configs(repo_root, name, *extra):
-    return [str(repo_root / c) for c in SHIPPED[name]] + [str(repo_root / "bundles" / name / "configs" / "common.json")] + [
-        str(repo_root / e) for e in extra
-    ]
+    return (
+        [str(repo_root / c) for c in SHIPPED[name]]
+        + [str(repo_root / "bundles" / name / "configs" / "common.json")]
+        + [str(repo_root / e) for e in extra]
+    )
 
 
 @pytest.fixture(scope="module")

@@ -259,8 +259,10 @@ def test_thirty_random_kills_lose_no_finished_epoch(tmp_path):
             row_ahead += len(rows) == saved[-1] + 1
     assert kills == 30, f"the run ended after {kills} kills: give it more epochs"
     assert progress == sorted(progress) and 0 < progress[-1] < epochs  # kills never moved it back, and spanned epochs
-    print(f"kill loop: {kills} kills ({during_start} during a start); {in_write} left a half-written file, "
-          f"{row_ahead} landed between an epoch's row and its checkpoint; checkpoints reached: {progress}")
+    print(
+        f"kill loop: {kills} kills ({during_start} during a start); {in_write} left a half-written file, "
+        f"{row_ahead} landed between an epoch's row and its checkpoint; checkpoints reached: {progress}"
+    )
     _train(spec, root, **settings)
     assert _epochs_in_csv(root) == list(range(1, epochs + 1))
     assert _leftovers(checkpoints) == [] and _leftovers(root / "models") == [] and _leftovers(root / "logs") == []

@@ -28,13 +28,20 @@ SHARED = {"brain": "configs/brain_mr_64.json", "train": "configs/autoencoder.jso
 
 
 def configs(repo_root, *names):
-    return [str(repo_root / SHARED[n]) if n in SHARED else str(repo_root / "bundles" / NAME / "configs" / n) for n in names]
+    return [
+        str(repo_root / SHARED[n]) if n in SHARED else str(repo_root / "bundles" / NAME / "configs" / n) for n in names
+    ]
 
 
 @pytest.fixture(scope="module")
 def trained(repo_root, tmp_path_factory):
     root = tmp_path_factory.mktemp(NAME)
-    run(config_file=configs(repo_root, "brain", "train", "common.json", "train.json"), bundle_root=str(root), epochs=2, **TINY)
+    run(
+        config_file=configs(repo_root, "brain", "train", "common.json", "train.json"),
+        bundle_root=str(root),
+        epochs=2,
+        **TINY,
+    )
     return root
 
 
@@ -67,7 +74,9 @@ def test_sampling_decodes_prior_draws(repo_root, trained, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sample_0000.png", "sample_0001.png", "samples.png"]
 
 
-def test_verify_metadata_net_in_out_and_export(repo_root, trained, tmp_path, verify_and_export, assert_export_matches_eager):
+def test_verify_metadata_net_in_out_and_export(
+    repo_root, trained, tmp_path, verify_and_export, assert_export_matches_eager
+):
     config = configs(repo_root, "brain", "reconstruct", "common.json", "inference.json")
     scripted = verify_and_export(repo_root / "bundles" / NAME / "configs" / "metadata.json", config,
                                  trained / "models" / "model.pt", tmp_path, bundle_root=str(trained),
@@ -75,4 +84,6 @@ def test_verify_metadata_net_in_out_and_export(repo_root, trained, tmp_path, ver
     x = torch.rand(2, 1, 64, 64)
     assert scripted(x).shape == x.shape
     # the exported decoder runs on the posterior mean, as eager inference does (no sampling in eval mode)
-    assert_export_matches_eager(scripted, config, trained / "models" / "model.pt", x, bundle_root=str(trained), **TINY_NET)
+    assert_export_matches_eager(
+        scripted, config, trained / "models" / "model.pt", x, bundle_root=str(trained), **TINY_NET
+    )

@@ -147,8 +147,24 @@ def test_bad_arguments_raise(small, tmp_path, bad):
 def test_command_line(tmp_path):
     from monai_genmed.data.__main__ import main
 
-    path = main(["brain_mr", "--output_dir", str(tmp_path), "--num_subjects", '{"test": 1}', "--slices_per_subject",
-                 "2", "--spatial_size", "33", "32", "--spacing", "6", "--snr", "inf"])
+    path = main(
+        [
+            "brain_mr",
+            "--output_dir",
+            str(tmp_path),
+            "--num_subjects",
+            '{"test": 1}',
+            "--slices_per_subject",
+            "2",
+            "--spatial_size",
+            "33",
+            "32",
+            "--spacing",
+            "6",
+            "--snr",
+            "inf",
+        ]
+    )
     datalist = json.loads(Path(path).read_text())
     assert datalist["noise"] == "none" and datalist["snr"] is None and len(datalist["test"]) == 2
     assert _array(path, datalist["test"][0]["image"]).shape == (33, 32)

@@ -16,8 +16,13 @@ from monai_genmed.data.synthesis.acquisition import Acquisition, band_limit, syn
 from monai_genmed.data.synthesis.anatomy import SmoothField, subject_rng
 from monai_genmed.data.synthesis.contrast import CONTRAST_FAMILIES, TissueContrast
 
-TINY = {"num_subjects": {"training": 2, "test": 1}, "slices_per_subject": 3, "spatial_size": (40, 48),
-        "spacing": 4.0, "seed": 5}
+TINY = {
+    "num_subjects": {"training": 2, "test": 1},
+    "slices_per_subject": 3,
+    "spatial_size": (40, 48),
+    "spacing": 4.0,
+    "seed": 5,
+}
 
 
 def _lists(path: str) -> dict:
@@ -36,8 +41,9 @@ def _render(family: str, seed: int, resolution_mm: float = 2.0, snr: float | Non
     acquisition = Acquisition(snr, resolution_mm, 2.0, 0.0, False)
     bias = SmoothField(np.random.default_rng(0), 1, 0.0, 80.0, np.zeros((2, 3)))
     contrast = TissueContrast(family, np.random.default_rng(seed))
-    return synthesize_varied_mr(template, transform, contrast, acquisition, bias, np.random.default_rng(seed),
-                                "axial", positions, points).image[0]
+    return synthesize_varied_mr(
+        template, transform, contrast, acquisition, bias, np.random.default_rng(seed), "axial", positions, points
+    ).image[0]
 
 
 @pytest.mark.parametrize("family", CONTRAST_FAMILIES)
@@ -75,9 +81,16 @@ def test_lower_resolution_removes_high_k_space_energy():
 @pytest.fixture(scope="module")
 def varied(tmp_path_factory):
     return generate_brain_mr_dataset(
-        tmp_path_factory.mktemp("varied"), **TINY, contrasts="random", ood_contrast="flair", snr=(15, 80),
-        resolution_mm=(4, 8), zoom=(0.9, 1.1), orientations=("axial", "sagittal", "coronal"),
-        noise_free_fraction=0.5, zero_background_fraction=0.5,
+        tmp_path_factory.mktemp("varied"),
+        **TINY,
+        contrasts="random",
+        ood_contrast="flair",
+        snr=(15, 80),
+        resolution_mm=(4, 8),
+        zoom=(0.9, 1.1),
+        orientations=("axial", "sagittal", "coronal"),
+        noise_free_fraction=0.5,
+        zero_background_fraction=0.5,
     )
 
 
@@ -117,9 +130,16 @@ def test_varied_datalist_batches_through_monai_dataloader(varied):
 
 
 def test_varied_dataset_is_seeded(varied, tmp_path):
-    options = dict(contrasts="random", ood_contrast="flair", snr=(15, 80), resolution_mm=(4, 8), zoom=(0.9, 1.1),
-                   orientations=("axial", "sagittal", "coronal"), noise_free_fraction=0.5,
-                   zero_background_fraction=0.5)
+    options = dict(
+        contrasts="random",
+        ood_contrast="flair",
+        snr=(15, 80),
+        resolution_mm=(4, 8),
+        zoom=(0.9, 1.1),
+        orientations=("axial", "sagittal", "coronal"),
+        noise_free_fraction=0.5,
+        zero_background_fraction=0.5,
+    )
     again = generate_brain_mr_dataset(tmp_path / "again", **TINY, **options)
     other = generate_brain_mr_dataset(tmp_path / "other", **{**TINY, "seed": 6}, **options)
     for a, b in zip(_lists(varied)["training"], _lists(again)["training"], strict=True):
@@ -129,14 +149,23 @@ def test_varied_dataset_is_seeded(varied, tmp_path):
 
 
 def test_write_clean_adds_the_noise_free_twin_and_changes_nothing_else(varied, tmp_path):
-    options = dict(contrasts="random", ood_contrast="flair", snr=(15, 80), resolution_mm=(4, 8), zoom=(0.9, 1.1),
-                   orientations=("axial", "sagittal", "coronal"), noise_free_fraction=0.5,
-                   zero_background_fraction=0.5)
+    options = dict(
+        contrasts="random",
+        ood_contrast="flair",
+        snr=(15, 80),
+        resolution_mm=(4, 8),
+        zoom=(0.9, 1.1),
+        orientations=("axial", "sagittal", "coronal"),
+        noise_free_fraction=0.5,
+        zero_background_fraction=0.5,
+    )
     twin = generate_brain_mr_dataset(tmp_path / "twin", **TINY, **options, write_clean=True)
     noisy_seen = clean_seen = False
     for split in ("training", "test", "test_ood"):
         for a, b in zip(_lists(varied)[split], _lists(twin)[split], strict=True):
-            assert {k: v for k, v in b.items() if k != "clean"} == a and b["clean"].endswith(f"_{b['contrast']}_clean.nii.gz")
+            assert {k: v for k, v in b.items() if k != "clean"} == a and b["clean"].endswith(
+                f"_{b['contrast']}_clean.nii.gz"
+            )
             image = _image(twin, b)
             assert np.array_equal(image, _image(varied, a))
             clean = np.asanyarray(nib.load(Path(twin).parent / b["clean"]).dataobj)

@@ -27,7 +27,8 @@ def test_several_keys_pair_images_by_name(tmp_path):
         _nifti(tmp_path / "ct" / f"{case}.nii")
     items = datalist_from_folder(tmp_path, keys=("mr", "ct"))
     assert [(i["mr"].split("/")[-1], i["ct"].split("/")[-1]) for i in items] == [
-        ("case01.nii.gz", "case01.nii"), ("case02.nii.gz", "case02.nii")
+        ("case01.nii.gz", "case01.nii"),
+        ("case02.nii.gz", "case02.nii"),
     ]
     _nifti(tmp_path / "mr" / "case03.nii.gz")
     with pytest.raises(ValueError, match="case03"):

@@ -78,8 +78,13 @@ def test_mr_and_alignment_follow_misalignment(brain_mr, head_mr_ct, head_mr_ct_m
 
 @pytest.mark.parametrize(
     "bad",
-    [{"misalignment": -0.5}, {"misalignment": float("inf")}, {"ct_noise_hu": -1.0}, {"mr_snr": 0.0},
-     {"slicing": "oblique"}],
+    [
+        {"misalignment": -0.5},
+        {"misalignment": float("inf")},
+        {"ct_noise_hu": -1.0},
+        {"mr_snr": 0.0},
+        {"slicing": "oblique"},
+    ],
 )
 def test_bad_arguments_raise(small, tmp_path, bad):
     with pytest.raises(ValueError):

@@ -10,8 +10,13 @@ import numpy as np
 
 from monai_genmed.data import generate_brain_mr_dataset, generate_head_mr_ct_dataset
 
-TINY = {"num_subjects": {"training": 1, "test": 1}, "slices_per_subject": 2, "spatial_size": (33, 40), "spacing": 6.0,
-        "seed": 3}
+TINY = {
+    "num_subjects": {"training": 1, "test": 1},
+    "slices_per_subject": 2,
+    "spatial_size": (33, 40),
+    "spacing": 6.0,
+    "seed": 3,
+}
 # (subject, slice, MR at row 16 columns 14, 16, 18, 20, CT there in HU, body-mask pixels, MR noise sigma), as
 # generated before data/_synthesis.py became data/synthesis/; tolerances allow for BLAS rounding on other CPUs.
 PINNED = [

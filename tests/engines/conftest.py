@@ -8,12 +8,16 @@ from monai_genmed.utils.enums import GenerativeKeys
 
 
 def tiny_generator() -> torch.nn.Module:
-    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(4, 1, 3, padding=1))
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(4, 1, 3, padding=1)
+    )
 
 
 def tiny_discriminator() -> torch.nn.Module:
     return torch.nn.Sequential(
-        torch.nn.Conv2d(1, 4, 4, stride=2, padding=1), torch.nn.LeakyReLU(0.2), torch.nn.Conv2d(4, 1, 4, stride=2, padding=1)
+        torch.nn.Conv2d(1, 4, 4, stride=2, padding=1),
+        torch.nn.LeakyReLU(0.2),
+        torch.nn.Conv2d(4, 1, 4, stride=2, padding=1),
     )
 
 
@@ -26,10 +30,17 @@ class TwoDomainObjective(AdversarialObjective):
     def generate(self, networks, batch):
         fake_b = networks["g_ab"](batch["a"])
         fake_a = networks["g_ba"](batch["b"])
-        return {"fake_a": fake_a, "fake_b": fake_b, "rec_a": networks["g_ba"](fake_b), "rec_b": networks["g_ab"](fake_a)}
+        return {
+            "fake_a": fake_a,
+            "fake_b": fake_b,
+            "rec_a": networks["g_ba"](fake_b),
+            "rec_b": networks["g_ab"](fake_a),
+        }
 
     def generator_loss(self, networks, batch, outputs):
-        adv = ((networks["d_b"](outputs["fake_b"]) - 1) ** 2).mean() + ((networks["d_a"](outputs["fake_a"]) - 1) ** 2).mean()
+        adv = ((networks["d_b"](outputs["fake_b"]) - 1) ** 2).mean() + (
+            (networks["d_a"](outputs["fake_a"]) - 1) ** 2
+        ).mean()
         cycle = (outputs["rec_a"] - batch["a"]).abs().mean() + (outputs["rec_b"] - batch["b"]).abs().mean()
         return {GenerativeKeys.TOTAL: adv + 10 * cycle, "adversarial": adv, "cycle": cycle}
 

@@ -43,8 +43,12 @@ def test_two_iterations_with_two_generators_and_two_discriminators_change_every_
 def test_n_critic_steps_the_generators_every_nth_iteration(build_two_domain_trainer, two_domain_data):
     trainer = build_two_domain_trainer(two_domain_data * 2, n_critic=2)  # 4 iterations
     counts = {"g": 0, "d": 0}
-    trainer.add_event_handler(GenerativeIterationEvents.GENERATOR_STEP_COMPLETED, lambda e: counts.__setitem__("g", counts["g"] + 1))
-    trainer.add_event_handler(GenerativeIterationEvents.DISCRIMINATOR_STEP_COMPLETED, lambda e: counts.__setitem__("d", counts["d"] + 1))
+    trainer.add_event_handler(
+        GenerativeIterationEvents.GENERATOR_STEP_COMPLETED, lambda e: counts.__setitem__("g", counts["g"] + 1)
+    )
+    trainer.add_event_handler(
+        GenerativeIterationEvents.DISCRIMINATOR_STEP_COMPLETED, lambda e: counts.__setitem__("d", counts["d"] + 1)
+    )
     trainer.run()
     assert counts == {"g": 2, "d": 4}
     g_steps = trainer.state.g_optimizers["g_optimizer"].state[trainer.state.generators["g_ab"][0].weight]["step"]
@@ -85,11 +89,19 @@ def test_non_finite_loss_stops_with_a_clear_error(build_two_domain_trainer, two_
 
 def test_objective_names_networks_it_needs():
     g = torch.nn.Conv2d(1, 1, 1)
-    objective = PairedAdversarialObjective(lambda p, t, f: {"total": p.mean()}, lambda r, f: r.mean(), discriminator="critic")
+    objective = PairedAdversarialObjective(
+        lambda p, t, f: {"total": p.mean()}, lambda r, f: r.mean(), discriminator="critic"
+    )
     with pytest.raises(KeyError, match="needs networks \\['critic'\\]"):
         GenerativeAdversarialTrainer(
-            "cpu", 1, DataLoader([]), {"generator": g}, objective, torch.optim.SGD(g.parameters(), lr=0.1),
-            {"discriminator": torch.nn.Conv2d(1, 1, 1)}, torch.optim.SGD(g.parameters(), lr=0.1),
+            "cpu",
+            1,
+            DataLoader([]),
+            {"generator": g},
+            objective,
+            torch.optim.SGD(g.parameters(), lr=0.1),
+            {"discriminator": torch.nn.Conv2d(1, 1, 1)},
+            torch.optim.SGD(g.parameters(), lr=0.1),
         )
 
 
@@ -185,8 +197,16 @@ def test_an_empty_training_loader_is_an_error_that_names_the_fix(build_two_domai
 def test_stateless_objectives_keep_the_checkpoint_keys_of_older_runs(build_two_domain_trainer, two_domain_data):
     keys = set(build_two_domain_trainer(two_domain_data).checkpoint_objects())
     assert keys == {
-        "trainer", "network_g_ab", "network_g_ba", "network_d_a", "network_d_b",
-        "optimizer_g_optimizer", "optimizer_d_a", "optimizer_d_b", "g_scaler", "d_scaler",
+        "trainer",
+        "network_g_ab",
+        "network_g_ba",
+        "network_d_a",
+        "network_d_b",
+        "optimizer_g_optimizer",
+        "optimizer_d_a",
+        "optimizer_d_b",
+        "g_scaler",
+        "d_scaler",
     }
 
 
@@ -197,7 +217,14 @@ def cyclegan_trainer(max_epochs, handlers=None, seed=0):
     gens = {"syn_ct": tiny_generator(), "syn_mr": tiny_generator()}
     discs = {"dis_mr": tiny_discriminator(), "dis_ct": tiny_discriminator()}
     objective = CycleGANObjective(
-        g_ab="syn_ct", g_ba="syn_mr", d_a="dis_mr", d_b="dis_ct", key_a="mr", key_b="ct", lambda_identity=5.0, pool_size=3
+        g_ab="syn_ct",
+        g_ba="syn_mr",
+        d_a="dis_mr",
+        d_b="dis_ct",
+        key_a="mr",
+        key_b="ct",
+        lambda_identity=5.0,
+        pool_size=3,
     )
     return GenerativeAdversarialTrainer(
         device="cpu",
@@ -206,7 +233,9 @@ def cyclegan_trainer(max_epochs, handlers=None, seed=0):
         generators=gens,
         discriminators=discs,
         objective=objective,
-        g_optimizer=torch.optim.Adam([p for net in gens.values() for p in net.parameters()], lr=2e-4, betas=(0.5, 0.999)),
+        g_optimizer=torch.optim.Adam(
+            [p for net in gens.values() for p in net.parameters()], lr=2e-4, betas=(0.5, 0.999)
+        ),
         d_optimizer={k: torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999)) for k, d in discs.items()},
         train_handlers=handlers,
     )
@@ -215,7 +244,8 @@ def cyclegan_trainer(max_epochs, handlers=None, seed=0):
 def record_losses(trainer):
     losses = {}
     trainer.add_event_handler(
-        Events.ITERATION_COMPLETED, lambda e: losses.__setitem__(e.state.iteration, dict(e.state.output[GenerativeKeys.LOSSES]))
+        Events.ITERATION_COMPLETED,
+        lambda e: losses.__setitem__(e.state.iteration, dict(e.state.output[GenerativeKeys.LOSSES])),
     )
     return losses
 
@@ -246,7 +276,10 @@ def test_resumed_cyclegan_run_continues_with_its_image_pools(tmp_path):
     for domain, images in pool_images(uninterrupted.objective).items():
         torch.testing.assert_close(pool_images(resumed.objective)[domain], images, rtol=0, atol=0)
     torch.testing.assert_close(
-        resumed.objective.pool_a.generator.get_state(), uninterrupted.objective.pool_a.generator.get_state(), rtol=0, atol=0
+        resumed.objective.pool_a.generator.get_state(),
+        uninterrupted.objective.pool_a.generator.get_state(),
+        rtol=0,
+        atol=0,
     )
 
 

@@ -66,7 +66,9 @@ def test_a_trained_tiny_model_predicts_the_noise_better_than_its_untrained_self(
     def mse(seed: int) -> float:
         objective = DenoisingDiffusionObjective(scheduler, generator="unet", seed=seed)
         with torch.no_grad():
-            return float(objective.generator_loss(None, None, objective.generate({"unet": unet}, {"image": images}))["mse"])
+            return float(
+                objective.generator_loss(None, None, objective.generate({"unet": unet}, {"image": images}))["mse"]
+            )
 
     before = sum(mse(s) for s in range(100, 104)) / 4
     trainer = GenerativeAdversarialTrainer(

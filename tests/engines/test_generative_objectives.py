@@ -6,7 +6,12 @@ from ignite.engine import Events
 from monai.data import DataLoader
 from monai.utils import CommonKeys
 
-from monai_genmed.engines import GenerativeAdversarialTrainer, LatentKeys, UnconditionalGANObjective, diversity_shortfall
+from monai_genmed.engines import (
+    GenerativeAdversarialTrainer,
+    LatentKeys,
+    UnconditionalGANObjective,
+    diversity_shortfall,
+)
 from monai_genmed.losses import GANLoss, gradient_penalty
 from monai_genmed.networks.nets import DCGANDiscriminator, DCGANGenerator
 from monai_genmed.utils.enums import GenerativeKeys
@@ -197,7 +202,9 @@ def test_an_unrolled_step_gives_g_the_gradient_through_d_s_look_ahead(steps):
     real = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     critic, generator = LinearCritic(weight=0.1), ConstantGenerator(0.3)
     plain = UnconditionalGANObjective(GANLoss("wasserstein"), latent_dim=2)
-    unrolled = UnconditionalGANObjective(GANLoss("wasserstein"), latent_dim=2, unroll_steps=steps, unroll_learning_rate=lr)
+    unrolled = UnconditionalGANObjective(
+        GANLoss("wasserstein"), latent_dim=2, unroll_steps=steps, unroll_learning_rate=lr
+    )
     before = {k: v.clone() for k, v in critic.state_dict().items()}
     grad_plain = generator_gradient(plain, critic, generator, real)
     grad_unrolled = generator_gradient(unrolled, critic, generator, real)

@@ -52,7 +52,9 @@ def test_worse_than_baseline_for_patience_validations_stops():
     target = torch.rand(2, 1, 8, 8)
     bad = target + 1.0  # far worse than predicting 0.5 everywhere
     validator, advance = _validator([bad, target, bad, bad, bad], target)
-    baseline = TrivialBaseline(MaskedPSNR(data_range=1.0, output_transform=from_engine(["pred", "label"])), "input", "label")
+    baseline = TrivialBaseline(
+        MaskedPSNR(data_range=1.0, output_transform=from_engine(["pred", "label"])), "input", "label"
+    )
     guard = DivergenceGuard(validator, "val_psnr", "max", baseline, "the constant 0.5", patience=3, loss_key=None)
     trainer = Engine(lambda e, b: None)
     guard.attach(trainer)

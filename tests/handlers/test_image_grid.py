@@ -25,8 +25,11 @@ def test_saver_writes_png_and_tensorboard_on_the_first_batch_of_each_epoch(tmp_p
 
     engine = Engine(step)
     saver = ImageGridSaver(
-        columns=["image", "pred", "label"], titles=["undersampled", "reconstruction", "target"], error=["pred", "label"],
-        output_dir=str(tmp_path / "png"), log_dir=str(tmp_path / "tb"),
+        columns=["image", "pred", "label"],
+        titles=["undersampled", "reconstruction", "target"],
+        error=["pred", "label"],
+        output_dir=str(tmp_path / "png"),
+        log_dir=str(tmp_path / "tb"),
     )
     saver.attach(engine)
     data = [torch.rand(2, 1, 16, 16) for _ in range(3)]

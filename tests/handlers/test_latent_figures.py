@@ -73,7 +73,9 @@ def test_networks_without_encode_and_decode_need_functions(slices, tmp_path):
     with pytest.raises(TypeError, match="encode_fn"):
         LatentFigures(torch.nn.Identity(), DataLoader(slices), str(tmp_path))
     with pytest.raises(ValueError, match="unknown figures"):
-        LatentFigures(ConvAutoEncoder(2, (1, 16, 16), 1, 3, (4,), (2,)), DataLoader(slices), str(tmp_path), figures=["tsne"])
+        LatentFigures(
+            ConvAutoEncoder(2, (1, 16, 16), 1, 3, (4,), (2,)), DataLoader(slices), str(tmp_path), figures=["tsne"]
+        )
 
 
 def test_sample_grid_of_a_generator_run_on_fixed_latents(tmp_path):
@@ -92,4 +94,3 @@ def test_sample_grid_of_a_generator_run_on_fixed_latents(tmp_path):
     assert sum(len(x) for x in saver._images) == 6
     height, width = imread(saver.written[0]).shape[:2]
     assert width > height  # two rows of three
-

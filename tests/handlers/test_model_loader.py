@@ -30,10 +30,15 @@ def test_bare_and_nested_state_dicts_load(tmp_path):
     "content, phrases",
     [
         (b"this is not a checkpoint", ["junk.pt", "not a PyTorch weights file", "--ckpt_path"]),
-        ({"trainer": {"epoch": 3}, "network_generator": None, "optimizer_generator": {}},
-         ["is a training checkpoint", "network_generator", "--ckpt_key network_generator", "models/model.pt"]),
+        (
+            {"trainer": {"epoch": 3}, "network_generator": None, "optimizer_generator": {}},
+            ["is a training checkpoint", "network_generator", "--ckpt_key network_generator", "models/model.pt"],
+        ),
         ({"model": {"head.weight": torch.zeros(2, 2)}}, ["another network", "head.weight", "discriminator"]),
-        ({"model": _net(8).state_dict()}, ["does not fit", "0.weight: file (8, 1, 3, 3), network (4, 1, 3, 3)", "generator_channels"]),
+        (
+            {"model": _net(8).state_dict()},
+            ["does not fit", "0.weight: file (8, 1, 3, 3), network (4, 1, 3, 3)", "generator_channels"],
+        ),
         ({"weights": _net().state_dict()}, ["no weights under 'model'", "weights", "--ckpt_key"]),
     ],
     ids=["junk", "training-checkpoint", "other-network", "other-width", "other-key"],

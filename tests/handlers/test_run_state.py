@@ -24,7 +24,9 @@ from monai_genmed.handlers import (
 
 def test_fingerprint_differences_compare_json_shapes():
     assert fingerprint_differences({"channels": (8, 16), "fraction": 0.3}, {"channels": [8, 16], "fraction": 0.3}) == []
-    diffs = fingerprint_differences({"mask_type": "gaussian1d", "fraction": 0.3}, {"mask_type": "poisson2d", "widths": [4]})
+    diffs = fingerprint_differences(
+        {"mask_type": "gaussian1d", "fraction": 0.3}, {"mask_type": "poisson2d", "widths": [4]}
+    )
     assert diffs == [
         "fraction: saved 0.3, now '<not set>'",
         "mask_type: saved 'gaussian1d', now 'poisson2d'",
@@ -86,7 +88,9 @@ def test_resume_with_other_settings_lists_them_and_a_resumed_run_matches_an_unin
     rest, net_resumed = _tiny_run(tmp_path / "b", {"mask_type": "gaussian1d"}, epochs=3)
     assert first + rest == straight  # same shuffles and augmentations after the resume
     torch.testing.assert_close(net_straight.weight, net_resumed.weight)
-    with pytest.raises(ValueError, match=r"(?s)other settings.*mask_type: saved 'gaussian1d', now 'poisson2d'.*--ckpt_dir"):
+    with pytest.raises(
+        ValueError, match=r"(?s)other settings.*mask_type: saved 'gaussian1d', now 'poisson2d'.*--ckpt_dir"
+    ):
         _tiny_run(tmp_path / "b", {"mask_type": "poisson2d"}, epochs=4)
 
 
@@ -101,5 +105,5 @@ def test_model_file_carries_the_fingerprint_and_loading_names_the_difference(tmp
     other = torch.nn.Linear(2, 3)
     assert load_model_weights(other, tmp_path / "model.pt", fingerprint={"width": 3}) == {"width": 3}
     torch.testing.assert_close(other.weight, net.weight)
-    with pytest.raises(ValueError, match=r'(?s)width: saved 3, now 4.*--width 3'):
+    with pytest.raises(ValueError, match=r"(?s)width: saved 3, now 4.*--width 3"):
         load_model_weights(torch.nn.Linear(2, 4), tmp_path / "model.pt", fingerprint={"width": 4})

@@ -37,7 +37,8 @@ def test_clipping_keeps_every_critic_weight_in_range_after_each_critic_step():
     d, g = trainer.state.discriminators["discriminator"], trainer.state.generators["generator"]
     largest = []
     trainer.add_event_handler(
-        GenerativeIterationEvents.DISCRIMINATOR_STEP_COMPLETED, lambda e: largest.append(max(p.abs().max().item() for p in d.parameters()))
+        GenerativeIterationEvents.DISCRIMINATOR_STEP_COMPLETED,
+        lambda e: largest.append(max(p.abs().max().item() for p in d.parameters())),
     )
     trainer.run()
     assert len(largest) == 4 and max(largest) <= 0.01  # every critic step ends inside [-c, c]

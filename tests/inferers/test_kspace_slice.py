@@ -24,7 +24,9 @@ def test_each_slice_gets_its_own_kspace(sw_batch_size, per_slice_mask):
     mask = (torch.rand(2, 1, 6, 5, 3 if per_slice_mask else 1, generator=g) > 0.5).float()
     mask = mask if per_slice_mask else mask[..., 0]
     out = KspaceSliceInferer(sw_batch_size)(x, Recorder(), kspace_masked=k, mask=mask)
-    expected = torch.stack([Recorder()(x[..., i], k[..., i], mask[..., i] if per_slice_mask else mask) for i in range(3)], -1)
+    expected = torch.stack(
+        [Recorder()(x[..., i], k[..., i], mask[..., i] if per_slice_mask else mask) for i in range(3)], -1
+    )
     assert out.shape == x.shape and torch.equal(out, expected)
 
 
@@ -33,6 +35,10 @@ def test_missing_kspace_or_mismatched_shapes_are_clear_errors():
     with pytest.raises(ValueError, match="measured k-space"):
         KspaceSliceInferer()(x, Recorder())
     with pytest.raises(ValueError, match="does not match the volume"):
-        KspaceSliceInferer()(x, Recorder(), kspace_masked=torch.zeros(1, 1, 6, 5, 2, dtype=torch.complex64), mask=torch.ones(1, 1, 6, 5))
+        KspaceSliceInferer()(
+            x, Recorder(), kspace_masked=torch.zeros(1, 1, 6, 5, 2, dtype=torch.complex64), mask=torch.ones(1, 1, 6, 5)
+        )
     with pytest.raises(ValueError, match="mask of shape"):
-        KspaceSliceInferer()(x, Recorder(), kspace_masked=torch.zeros(1, 1, 6, 5, 3, dtype=torch.complex64), mask=torch.ones(1, 1, 5, 6))
+        KspaceSliceInferer()(
+            x, Recorder(), kspace_masked=torch.zeros(1, 1, 6, 5, 3, dtype=torch.complex64), mask=torch.ones(1, 1, 5, 6)
+        )

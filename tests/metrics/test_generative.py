@@ -148,9 +148,9 @@ def test_diversity_of_independent_noise_is_lower_than_of_near_duplicates():
 
 def test_diversity_pairs_are_distinct_and_seeded():
     pair = smooth_images(2, seed=3)
-    expected = MultiScaleSSIMMetric(
-        spatial_dims=2, kernel_size=MS_SSIM_64_KERNEL_SIZE, weights=MS_SSIM_64_WEIGHTS
-    )(pair[:1], pair[1:])
+    expected = MultiScaleSSIMMetric(spatial_dims=2, kernel_size=MS_SSIM_64_KERNEL_SIZE, weights=MS_SSIM_64_WEIGHTS)(
+        pair[:1], pair[1:]
+    )
     # with two images every pair is (0, 1) or (1, 0): never an image with itself
     assert ms_ssim_diversity(pair, num_pairs=7) == pytest.approx(float(expected), abs=1e-5)
     images = smooth_images(10, seed=4)

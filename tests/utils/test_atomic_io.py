@@ -47,7 +47,10 @@ def test_csv_has_every_column_in_order_of_first_appearance(tmp_path):
     assert list(rows[0]) == ["epoch", "loss", "psnr"]
     assert rows[0]["psnr"] == "" and rows[1]["psnr"] == "30.0"
     write_json_atomic(tmp_path / "x.json", {"b": 2, "a": 1}, sort_keys=True, indent=1)
-    assert (tmp_path / "x.json").read_text().endswith("}\n") and json.loads((tmp_path / "x.json").read_text()) == {"a": 1, "b": 2}
+    assert (tmp_path / "x.json").read_text().endswith("}\n") and json.loads((tmp_path / "x.json").read_text()) == {
+        "a": 1,
+        "b": 2,
+    }
 
 
 def test_stale_temporaries_of_dead_writers_go_and_those_of_live_ones_stay(tmp_path):

@@ -45,7 +45,10 @@ def test_every_bad_setting_is_named_with_its_rule_and_the_flag():
 
 
 def test_good_settings_pass_and_come_back():
-    assert check_settings({"epochs": (3, "int >= 1"), "crop": (None, "optional ints >= 1")}) == {"epochs": 3, "crop": None}
+    assert check_settings({"epochs": (3, "int >= 1"), "crop": (None, "optional ints >= 1")}) == {
+        "epochs": 3,
+        "crop": None,
+    }
     assert check_setting("epochs", 3, "int >= 1") is None
 
 

@@ -9,9 +9,8 @@ image are computed on.
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 import numpy as np
 

@@ -79,7 +79,10 @@ class IntensityToHounsfieldMap:
         return np.minimum((scaled * self.num_bins).astype(np.int64), self.num_bins - 1)
 
     def fit(
-        self, mr_slices: Iterable[np.ndarray], ct_slices: Iterable[np.ndarray], body_masks: Iterable[np.ndarray] | None = None
+        self,
+        mr_slices: Iterable[np.ndarray],
+        ct_slices: Iterable[np.ndarray],
+        body_masks: Iterable[np.ndarray] | None = None,
     ) -> IntensityToHounsfieldMap:
         """Fit the lookup: the median HU per MR intensity bin over pixels in the head (and the CT's body mask).
 
@@ -108,7 +111,9 @@ class IntensityToHounsfieldMap:
             raise ValueError("IntensityToHounsfieldMap.fit got no training slices; pass the training MR/CT pairs.")
         filled = np.array([bool(v) for v in values])
         if not filled.any():
-            raise ValueError("no training pixel lies inside the head; check the MR scaling ([0, 1]) and the body masks.")
+            raise ValueError(
+                "no training pixel lies inside the head; check the MR scaling ([0, 1]) and the body masks."
+            )
         medians = np.array([np.median(np.concatenate(v)) if v else np.nan for v in values])
         centres = self.bin_centres
         self.bin_hu = np.interp(centres, centres[filled], medians[filled]).astype(np.float32)
@@ -117,7 +122,9 @@ class IntensityToHounsfieldMap:
     def __call__(self, mr: np.ndarray) -> np.ndarray:
         """Synthetic CT in HU (float32) of a 2D MR slice ``(H, W)`` or ``(1, H, W)``, same shape."""
         if self.bin_hu is None:
-            raise RuntimeError("IntensityToHounsfieldMap is not fitted: call fit() on training pairs or load_state_dict().")
+            raise RuntimeError(
+                "IntensityToHounsfieldMap is not fitted: call fit() on training pairs or load_state_dict()."
+            )
         array = np.asarray(mr, np.float32)
         squeezed = array.squeeze()
         if squeezed.ndim != 2:
@@ -150,7 +157,11 @@ def _load_slices(datalist: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> 
 
 
 def fit_intensity_to_hu(
-    datalist: Sequence[Mapping[str, Any]], mr_key: str = "mr", ct_key: str = "ct", mask_key: str | None = "body_mask", **kwargs: Any
+    datalist: Sequence[Mapping[str, Any]],
+    mr_key: str = "mr",
+    ct_key: str = "ct",
+    mask_key: str | None = "body_mask",
+    **kwargs: Any,
 ) -> IntensityToHounsfieldMap:
     """Fit :class:`IntensityToHounsfieldMap` on the paired files of a MONAI datalist (keyword arguments go to it)."""
     if not datalist:
@@ -161,7 +172,10 @@ def fit_intensity_to_hu(
 
 
 def lookup_mae(
-    lookup: IntensityToHounsfieldMap, datalist: Sequence[Mapping[str, Any]], mr_key: str = "mr", ct_key: str = "ct",
+    lookup: IntensityToHounsfieldMap,
+    datalist: Sequence[Mapping[str, Any]],
+    mr_key: str = "mr",
+    ct_key: str = "ct",
     mask_key: str = "body_mask",
 ) -> float:
     """Mean over a datalist's slices of the MAE in HU inside each body mask, as the validation handler scores."""

@@ -129,7 +129,13 @@ class TotalVariationCS(_SigPyCS):
         if self.noise_factor is None:
             return {"lamda": self.lamda, "max_iter": self.max_iter, "sigma": self.sigma, **super().params}
         sigma = self.fixed_sigma if self.fixed_sigma is not None else "sqrt(weight)"
-        return {"lamda": self.lamda, "noise_factor": self.noise_factor, "max_iter": self.max_iter, "sigma": sigma, **super().params}
+        return {
+            "lamda": self.lamda,
+            "noise_factor": self.noise_factor,
+            "max_iter": self.max_iter,
+            "sigma": sigma,
+            **super().params,
+        }
 
     def slice_lamda(self, noise_sigma: float | None = None) -> float:
         if self.noise_factor is None:
@@ -183,7 +189,9 @@ class L1WaveletCS(_SigPyCS):
         import pywt
 
         if wave_name not in pywt.wavelist(kind="discrete"):
-            raise ValueError(f"wave_name {wave_name!r} is not a discrete PyWavelets wavelet; try 'db4', 'sym8' or 'haar'.")
+            raise ValueError(
+                f"wave_name {wave_name!r} is not a discrete PyWavelets wavelet; try 'db4', 'sym8' or 'haar'."
+            )
         self.wave_name = wave_name
 
     @property

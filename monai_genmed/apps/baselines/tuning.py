@@ -107,9 +107,13 @@ def evaluate_cs_method(
     _check_slices(slices)
     psnrs, ssims, seconds, cpu_seconds = [], [], [], []
     for kspace, mask, target, region, *noise in slices:
-        extra = {"noise_sigma": noise[0] if noise else None} if getattr(reconstructor, "uses_noise_level", False) else {}
+        extra = (
+            {"noise_sigma": noise[0] if noise else None} if getattr(reconstructor, "uses_noise_level", False) else {}
+        )
         if extra and extra["noise_sigma"] is None:
-            raise ValueError(f"{reconstructor!r} adapts to the noise level; give each slice a fifth entry, its noise_sigma.")
+            raise ValueError(
+                f"{reconstructor!r} adapts to the noise level; give each slice a fifth entry, its noise_sigma."
+            )
         start, start_cpu = time.perf_counter(), time.process_time()
         recon = reconstructor(kspace, mask, **extra)
         seconds.append(time.perf_counter() - start)

@@ -261,7 +261,9 @@ class GenerativeComparison:
                           format_cell(r.get("final_d_accuracy"), ".2f"), format_cell(r.get("final_g_grad_norm"), ".3g"),
                           f"{r['iterations']} ({r.get('generator_steps', r['iterations'])})", f"{r['cpu_seconds']:.0f}",
                           f"{r['wall_seconds']:.0f}", format_cell(r.get("load_average_15min"), ".1f")))  # fmt: skip
-        return ReportWriter(self.output_dir).write_markdown("comparison.md", lines + [""] + markdown_table(header, cells))
+        return ReportWriter(self.output_dir).write_markdown(
+            "comparison.md", lines + [""] + markdown_table(header, cells)
+        )
 
     def _figures(self) -> None:
         writer = ReportWriter(self.output_dir)

@@ -201,10 +201,14 @@ class BundleImageTask(BasicInferTask):
             "value_range": [float(shown.min()), float(shown.max())],
             "device": device_name,
             "bundle": self.bundle_dir.name,
-            "weights": os.path.relpath(os.path.realpath(self.configure(input_path)[1].get("ckpt_path", self.path[-1])), self.bundle_dir),
+            "weights": os.path.relpath(
+                os.path.realpath(self.configure(input_path)[1].get("ckpt_path", self.path[-1])), self.bundle_dir
+            ),
         }
         if mode == "second":  # MONAI Label sends one file and the JSON: the map travels in the JSON
-            second = self.write_result(spread, affine, self.uncertainty_dtype, {**request, "result_extension": ".nii.gz"})
+            second = self.write_result(
+                spread, affine, self.uncertainty_dtype, {**request, "result_extension": ".nii.gz"}
+            )
             try:
                 data = base64.b64encode(Path(second).read_bytes()).decode("ascii")
             finally:
@@ -225,7 +229,11 @@ class SyntheticCTTask(BundleImageTask):
 
     def __init__(self, bundle_dir: str | os.PathLike, ckpt_path: str | None = None, **overrides: Any) -> None:
         bundle_dir = Path(bundle_dir)
-        overrides = {"ckpt_path": str(ckpt_path or bundle_dir / "models" / "model.pt"), "output_format": "nifti", **overrides}
+        overrides = {
+            "ckpt_path": str(ckpt_path or bundle_dir / "models" / "model.pt"),
+            "output_format": "nifti",
+            **overrides,
+        }
         super().__init__(bundle_dir, ["common.json", "inference.json"], overrides, "*_synct.nii.gz", "int16",
                          "Hounsfield units", "MR -> synthetic CT (HU, int16) by the cyclegan_mr2ct generator",
                          input_checks=[check_mr_volume])  # fmt: skip
@@ -255,7 +263,9 @@ class SyntheticCTTask(BundleImageTask):
 
         found = sorted(glob.glob(os.path.join(work, "*_synct_uncertainty.nii.gz")))
         if not found:
-            raise RuntimeError(f"the bundle {self.bundle_dir.name} wrote no *_synct_uncertainty.nii.gz for {input_path}.")
+            raise RuntimeError(
+                f"the bundle {self.bundle_dir.name} wrote no *_synct_uncertainty.nii.gz for {input_path}."
+            )
         spread = np.asarray(nib.load(found[0]).dataobj, np.float32)
         return spread.reshape(result.shape)
 
@@ -280,7 +290,9 @@ class ReconstructionTask(BundleImageTask):
         self.image_bundle_dir = Path(image_bundle_dir) if image_bundle_dir else bundle_dir.parent / "dagan_csmri"
         setting = f"{mask_type}_{round(sampling_fraction * 100)}"
         self.cascade_path = str(bundle_dir / "models" / (cascade or f"cascade_wide_{setting}") / "model.pt")
-        self.image_model_path = str(self.image_bundle_dir / "models" / "varied" / (image_model or f"dagan_{setting}") / "model.pt")
+        self.image_model_path = str(
+            self.image_bundle_dir / "models" / "varied" / (image_model or f"dagan_{setting}") / "model.pt"
+        )
         overrides = {"mask_type": mask_type, "sampling_fraction": sampling_fraction}
         super().__init__(bundle_dir, ["common.json", "inference.json"], overrides, "*_recon.nii.gz", "float32",
                          "the input's units (the zero-filled image's, or those of the k-space's inverse FFT)",
@@ -330,7 +342,9 @@ class GenerativeSampleTask(BundleImageTask):
         repo = Path(repo).resolve()
         bundle_dir = repo / "bundles" / bundle
         if not (bundle_dir / "configs" / "common.json").is_file():
-            raise ValueError(f"no bundle {bundle!r} under {repo / 'bundles'}; name a generative bundle: vae_mri or gan_mri.")
+            raise ValueError(
+                f"no bundle {bundle!r} under {repo / 'bundles'}; name a generative bundle: vae_mri or gan_mri."
+            )
         own = "sample.json" if (bundle_dir / "configs" / "sample.json").is_file() else "inference.json"
         super().__init__(bundle_dir, ["common.json", own], {}, "sample_*.nii.gz", "float32",
                          "the generator's intensities (about [0, 1], as its training images)",

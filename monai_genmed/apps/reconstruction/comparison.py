@@ -30,7 +30,14 @@ from .methods import LearnedMethod, Reconstructor, UndersampledSlice, ZeroFilled
 from .report import example_figure, results_markdown
 from .results import ResultsStore, metric_keys, slice_scores, unscored
 from .slices import ComparisonSlices, spread, undersample
-from .tuning import CLASSICAL_METHODS, NOISE_LEVEL_METHODS, SLOW_METHODS, ClassicalTuning, TuningCache, classical_methods
+from .tuning import (
+    CLASSICAL_METHODS,
+    NOISE_LEVEL_METHODS,
+    SLOW_METHODS,
+    ClassicalTuning,
+    TuningCache,
+    classical_methods,
+)
 
 __all__ = ["ReconstructionComparison", "CLASSICAL_METHODS", "LearnedMethod"]
 
@@ -115,7 +122,9 @@ class ReconstructionComparison:
         reuse_from: Sequence[str] = (),
     ) -> None:
         if not os.path.isfile(datalist):
-            raise FileNotFoundError(f"datalist {datalist!r} does not exist; generate the data or pass your own datalist.")
+            raise FileNotFoundError(
+                f"datalist {datalist!r} does not exist; generate the data or pass your own datalist."
+            )
         if not settings:
             raise ValueError("settings is empty: give at least one {'mask_type': ..., 'sampling_fraction': ...}.")
         unknown = set(classical) - set(CLASSICAL_METHODS)
@@ -149,7 +158,9 @@ class ReconstructionComparison:
         self.batch_size = batch_size
         self.head_mask_key = head_mask_key
         if test_split == "validation" or test_split == "training":
-            raise ValueError(f"test_split {test_split!r} would score methods on data they were tuned or trained on; use 'test' or 'test_ood'.")
+            raise ValueError(
+                f"test_split {test_split!r} would score methods on data they were tuned or trained on; use 'test' or 'test_ood'."
+            )
         self.test_split = test_split
         self.tuning_cache = tuning_cache
         self.zero_background_test = ensure_bool(zero_background_test, "zero_background_test")
@@ -166,7 +177,9 @@ class ReconstructionComparison:
                 )
             self.reuse_from.append(path)
         self.slices = ComparisonSlices(datalist, head_mask_key, test_split if self.zero_background_test else None)
-        self.tuning = ClassicalTuning(self.slices, self.grids, self.fixed_params, slow_method_tune_slices, TuningCache(tuning_cache))
+        self.tuning = ClassicalTuning(
+            self.slices, self.grids, self.fixed_params, slow_method_tune_slices, TuningCache(tuning_cache)
+        )
         self.results = ResultsStore(output_dir, self.reuse_from)
         self.examples: dict[tuple[str, float], dict[str, Any]] = {}
         self.example_slice: str | None = None
@@ -208,7 +221,9 @@ class ReconstructionComparison:
         self._write(shape, len(test), len(validation))
         return self.rows
 
-    def tuning_table(self, method: str, setting: Mapping[str, Any], grid: Mapping[str, Sequence[Any]]) -> tuple[dict, list[dict], list[str]]:
+    def tuning_table(
+        self, method: str, setting: Mapping[str, Any], grid: Mapping[str, Sequence[Any]]
+    ) -> tuple[dict, list[dict], list[str]]:
         """Score ``grid`` of the classical ``method`` (``"tv"``, ``"bm3d"``...) on the validation slices :py:meth:`run`
         tunes it on for ``setting``, with the same fixed settings; the tuning cache and the tables are not touched.
         For checking a tuned value on a finer grid or past the grid's end.
@@ -220,7 +235,9 @@ class ReconstructionComparison:
             raise ValueError(f"unknown classical method {method!r}; choose from {CLASSICAL_METHODS}.")
         validation = self.slices.load("validation", self.tune_slices)
         self.slices.check_noise_levels([method] if method in NOISE_LEVEL_METHODS else [])
-        mask = np.asarray(self.mask_fn(setting["mask_type"], setting["sampling_fraction"], validation[0][0].shape), dtype=np.float32)
+        mask = np.asarray(
+            self.mask_fn(setting["mask_type"], setting["sampling_fraction"], validation[0][0].shape), dtype=np.float32
+        )
         return self.tuning.table(method, grid, validation, mask)
 
     def _score(self, setting: Mapping[str, Any], method: Reconstructor, test: list, undersampled: Mapping[str, UndersampledSlice],
@@ -231,7 +248,9 @@ class ReconstructionComparison:
         for _, region, name in test:
             found = None
             if method.reuses_earlier_scores and name != self.example_slice:
-                found = self.results.earlier((setting["mask_type"], str(setting["sampling_fraction"]), method.name, name, method.settings))
+                found = self.results.earlier(
+                    (setting["mask_type"], str(setting["sampling_fraction"]), method.name, name, method.settings)
+                )
             needed = metric_keys(region is not None)
             if found is not None and self.rescore_missing and any(unscored(found.get(k)) for k in needed):
                 found = None  # scored before a metric was added (HFEN): score it again rather than leave a gap
@@ -248,10 +267,22 @@ class ReconstructionComparison:
             else:
                 (recon, spent), scored = fresh[name], None
                 seconds.append(spent)
-            scores.append(self._record(setting, method.name, image, region, name, recon, method.settings, seconds[-1], scored))
+            scores.append(
+                self._record(setting, method.name, image, region, name, recon, method.settings, seconds[-1], scored)
+            )
         if earlier:
-            logger.info(f"{method.name}: {len(earlier)} of {len(test)} slices scored by an earlier run with the same settings (per_slice.csv)")
-        self.results.add_row(setting, method.name, method.settings, method.tuned_on, scores, float(np.mean(seconds)), method.real_valued_prior)
+            logger.info(
+                f"{method.name}: {len(earlier)} of {len(test)} slices scored by an earlier run with the same settings (per_slice.csv)"
+            )
+        self.results.add_row(
+            setting,
+            method.name,
+            method.settings,
+            method.tuned_on,
+            scores,
+            float(np.mean(seconds)),
+            method.real_valued_prior,
+        )
         self.results.write_tables()
 
     def _record(self, setting, name, image, region, fname, recon, params: str = "-", seconds: float = 0.0,
@@ -276,8 +307,12 @@ class ReconstructionComparison:
     @staticmethod
     def figure(examples: Mapping[str, Any], path: str, title: str, error_gain: float = 5.0) -> None:
         """Reference and every method's reconstruction of one slice (top) and their errors (bottom), as a PNG."""
-        ReportWriter(os.path.dirname(path)).save_figure(example_figure(examples, title, error_gain), os.path.basename(path), dpi=90)
+        ReportWriter(os.path.dirname(path)).save_figure(
+            example_figure(examples, title, error_gain), os.path.basename(path), dpi=90
+        )
 
     def markdown(self, shape, n_test: int, n_val: int) -> str:
         """The table as Markdown, with the facts a reader needs to judge it."""
-        return results_markdown(self.rows, self.per_slice, self.datalist, self.test_split, shape, n_test, n_val, self.zero_background_test)
+        return results_markdown(
+            self.rows, self.per_slice, self.datalist, self.test_split, shape, n_test, n_val, self.zero_background_test
+        )

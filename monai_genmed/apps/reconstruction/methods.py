@@ -132,12 +132,20 @@ class LearnedMethod:
         sampling_fraction: float | None = None,
     ) -> None:
         if not isinstance(network, torch.nn.Module):
-            raise TypeError(f"learned method {name!r}: network must be a torch module (a network_def), got {type(network)}.")
+            raise TypeError(
+                f"learned method {name!r}: network must be a torch module (a network_def), got {type(network)}."
+            )
         unknown = set(extra_keys) - {"kspace_masked", "mask"}
         if unknown:
-            raise ValueError(f"learned method {name!r}: unknown extra_keys {sorted(unknown)}; use 'kspace_masked', 'mask'.")
+            raise ValueError(
+                f"learned method {name!r}: unknown extra_keys {sorted(unknown)}; use 'kspace_masked', 'mask'."
+            )
         self.name, self.network, self.checkpoint = name, network, str(checkpoint)
-        self.real_valued_prior, self.extra_keys, self.data_consistency = bool(real_valued_prior), tuple(extra_keys), data_consistency
+        self.real_valued_prior, self.extra_keys, self.data_consistency = (
+            bool(real_valued_prior),
+            tuple(extra_keys),
+            data_consistency,
+        )
         self.mask_type, self.sampling_fraction = mask_type, sampling_fraction
 
     def applies_to(self, setting: Mapping[str, Any]) -> bool:
@@ -186,8 +194,10 @@ def predict(
             if not method.extra_keys:
                 preds.append(inferer(batch, method.network).float().cpu().numpy()[:, 0])
                 continue
-            extra = {"kspace_masked": torch.from_numpy(np.stack([k for k, _ in chunk])[:, None]).to(device),
-                     "mask": torch.from_numpy(mask)[None, None].expand(len(chunk), 1, *mask.shape).to(device)}
+            extra = {
+                "kspace_masked": torch.from_numpy(np.stack([k for k, _ in chunk])[:, None]).to(device),
+                "mask": torch.from_numpy(mask)[None, None].expand(len(chunk), 1, *mask.shape).to(device),
+            }
             out = method.network(batch, **{k: extra[k] for k in method.extra_keys})  # fmt: skip
             preds.append(out.float().cpu().numpy()[:, 0])
     return np.concatenate(preds)
@@ -207,7 +217,9 @@ class LearnedReconstructor(Reconstructor):
 
     def reconstruct(self, slices: Sequence[UndersampledSlice], mask: np.ndarray) -> list[tuple[np.ndarray, float]]:
         start = time.perf_counter()
-        pred = predict(self.method, [(s.kspace, s.zero_filled) for s in slices], mask, self.device, self.inferer, self.batch_size)
+        pred = predict(
+            self.method, [(s.kspace, s.zero_filled) for s in slices], mask, self.device, self.inferer, self.batch_size
+        )
         per_slice_s = (time.perf_counter() - start) / len(slices)
         self.last = ([s.name for s in slices], pred, per_slice_s)
         return [(p, per_slice_s) for p in pred]

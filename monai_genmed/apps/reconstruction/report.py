@@ -49,8 +49,12 @@ def results_markdown(
         "",
         f"- Data: `{_display_path(datalist)}`, split `{test_split}`: {n_test} slices ({shape[0]}x{shape[1]}), "
         f"{data_text(datalist, test_split)}; images are magnitudes in [0, 1], PSNR/SSIM with data range 1."
-        + (" Background set to exactly 0 outside the head mask on every test slice (the same slices as the plain "
-           "table; tuning on the validation slices as they are)." if zero_background_test else ""),
+        + (
+            " Background set to exactly 0 outside the head mask on every test slice (the same slices as the plain "
+            "table; tuning on the validation slices as they are)."
+            if zero_background_test
+            else ""
+        ),
         "- Masks: one fixed mask per setting (monai_genmed's shipped DAGAN grid), the same for every method.",
         f"- Classical methods: regularisation tuned by grid search on {n_val} validation slices (best PSNR); "
         "never on test slices. Learned methods: trained on the training split, checkpoint chosen on validation.",
@@ -90,7 +94,9 @@ def subset_table(rows: Sequence[Mapping[str, Any]], per_slice: Sequence[Mapping[
             scores = [p for p in slices if p["method"] == r["method"] and p["slice"] in subset]
             mean = {k: float(np.mean([float(p[k]) for p in scores])) if scores and k in scores[0] else float("nan")
                     for k, _ in SUBSET_SCORES}  # fmt: skip
-            cells.append((mask_type, f"{fraction:.0%}", r["method"], *(format_cell(mean[k], f".{d}f") for k, d in SUBSET_SCORES)))
+            cells.append(
+                (mask_type, f"{fraction:.0%}", r["method"], *(format_cell(mean[k], f".{d}f") for k, d in SUBSET_SCORES))
+            )
     return intro + markdown_table(SUBSET_HEADER, cells) if intro else []
 
 
@@ -105,7 +111,9 @@ def example_figure(examples: Mapping[str, Any], title: str, error_gain: float = 
     for j, name in enumerate(methods, start=1):
         recon, psnr = examples[name]
         axes[0, j].imshow(recon, cmap="gray", vmin=0, vmax=1)
-        axes[0, j].set_title(f"{textwrap.fill(name.rsplit(' (', 1)[0], 24)}\n{psnr:.2f} dB", fontsize=8)  # drop "(model.pt)"
+        axes[0, j].set_title(
+            f"{textwrap.fill(name.rsplit(' (', 1)[0], 24)}\n{psnr:.2f} dB", fontsize=8
+        )  # drop "(model.pt)"
         axes[1, j].imshow(np.abs(recon - target), cmap="inferno", vmin=0, vmax=1 / error_gain)
     axes[1, 0].text(0.5, 0.5, f"|error| x {error_gain:g}", ha="center", va="center", fontsize=9)
     for ax in axes.ravel():

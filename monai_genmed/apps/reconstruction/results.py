@@ -65,13 +65,17 @@ class ResultsStore:
         self.per_slice: list[dict[str, Any]] = []
         self.previous: dict[tuple, dict[str, str]] = {}  # this output_dir's earlier rows
         self.sources: list[tuple[str, dict[tuple, dict[str, str]]]] = []  # (path, rows): output_dir's, then reuse_from
-        self.rejected: set[tuple[str, str, str]] = set()  # (path, mask_type, fraction) whose data differ from this run's
+        self.rejected: set[tuple[str, str, str]] = (
+            set()
+        )  # (path, mask_type, fraction) whose data differ from this run's
 
     def open(self) -> None:
         """Read the earlier tables (this ``output_dir``'s and ``reuse_from``)."""
         own = os.path.join(self.output_dir, "per_slice.csv")
         self.previous = self.load_previous(own)
-        self.sources = [(own, self.previous)] + [(path, self.load_previous(path, required=True)) for path in self.reuse_from]
+        self.sources = [(own, self.previous)] + [
+            (path, self.load_previous(path, required=True)) for path in self.reuse_from
+        ]
         self.rejected = set()
 
     @staticmethod
@@ -118,8 +122,12 @@ class ResultsStore:
             differ = [name for name in shared if abs(zero_filled[name] - fresh[name]) > 1e-6]
             if shared and not differ:
                 continue
-            why = (f"its zero-filled PSNR of {differ[0]} is {zero_filled[differ[0]]:.4f} dB, this run's "
-                   f"{fresh[differ[0]]:.4f} dB" if differ else "it holds no zero-filled score of this run's test slices")
+            why = (
+                f"its zero-filled PSNR of {differ[0]} is {zero_filled[differ[0]]:.4f} dB, this run's "
+                f"{fresh[differ[0]]:.4f} dB"
+                if differ
+                else "it holds no zero-filled score of this run's test slices"
+            )
             if index == 0:  # this output_dir's own table
                 logger.warning(f"{path}: earlier scores of {mask_type} {setting['sampling_fraction']:.0%} are not reused, "
                                f"they were made on other data ({why}); those slices are scored again.")  # fmt: skip
@@ -131,7 +139,15 @@ class ResultsStore:
                 "test split and zero_background_test, or drop it from reuse_from."
             )
 
-    def add_slice(self, setting: Mapping[str, Any], method: str, name: str, settings: str, seconds: float, scores: Mapping[str, float]) -> None:
+    def add_slice(
+        self,
+        setting: Mapping[str, Any],
+        method: str,
+        name: str,
+        settings: str,
+        seconds: float,
+        scores: Mapping[str, float],
+    ) -> None:
         """One slice's scores of ``method``."""
         self.per_slice.append({"mask_type": setting["mask_type"], "sampling_fraction": setting["sampling_fraction"],
                                "method": method, "slice": name, "settings": settings, "seconds": round(seconds, 4), **scores})  # fmt: skip
@@ -157,7 +173,9 @@ class ResultsStore:
             values = np.array([s[key] for s in scores])
             row[key], row[f"{key}_sd"] = float(values.mean()), float(values.std(ddof=1) if len(values) > 1 else 0.0)
         self.rows.append(row)
-        logger.info(f"{setting['mask_type']} {setting['sampling_fraction']:.0%} {method}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}")
+        logger.info(
+            f"{setting['mask_type']} {setting['sampling_fraction']:.0%} {method}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
+        )
         return row
 
     def write_tables(self, final: bool = False) -> None:
@@ -169,6 +187,10 @@ class ResultsStore:
         per_slice = self.per_slice
         if not final:
             reached = {(p["mask_type"], str(p["sampling_fraction"]), p["method"]) for p in self.per_slice}
-            per_slice = per_slice + [r for r in self.previous.values() if (r["mask_type"], r["sampling_fraction"], r["method"]) not in reached]
+            per_slice = per_slice + [
+                r
+                for r in self.previous.values()
+                if (r["mask_type"], r["sampling_fraction"], r["method"]) not in reached
+            ]
         for name, rows in (("results.csv", self.rows), ("per_slice.csv", per_slice)):
             write_csv_atomic(os.path.join(self.output_dir, name), rows)

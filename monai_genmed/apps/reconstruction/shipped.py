@@ -52,9 +52,7 @@ def shipped_checkpoint(models_dir: str | os.PathLike, prefix: str, mask_type: st
     return os.path.join(str(models_dir), f"{prefix}_{mask_type}_{round(100 * float(sampling_fraction))}", "model.pt")
 
 
-def methods_per_setting(
-    settings: Sequence[Mapping[str, Any]], models: Sequence[Sequence[Any]]
-) -> list[dict[str, Any]]:
+def methods_per_setting(settings: Sequence[Mapping[str, Any]], models: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     """One learned method per undersampling setting and shipped model, each pointed at its shipped file.
 
     Args:
@@ -112,13 +110,19 @@ def score_checkpoint(
         found = {os.path.basename(item[2]): item for item in data.load(split, None)}
         missing = [name for name in wanted if name not in found]
         if missing:
-            raise ValueError(f"slices {missing} are not in the {split!r} list of {datalist!r}; generate the subjects they belong to.")
+            raise ValueError(
+                f"slices {missing} are not in the {split!r} list of {datalist!r}; generate the subjects they belong to."
+            )
         items = [found[name] for name in wanted]
-    mask = np.asarray(default_undersampling_mask(setting["mask_type"], setting["sampling_fraction"], items[0][0].shape), np.float32)
+    mask = np.asarray(
+        default_undersampling_mask(setting["mask_type"], setting["sampling_fraction"], items[0][0].shape), np.float32
+    )
     stored = load_model_weights(method.network, method.checkpoint, map_location=device, name="checkpoint") or {}
     for key in ("mask_type", "sampling_fraction"):
         if key in stored and stored[key] != setting[key]:
-            raise ValueError(f"{method.checkpoint!r} was trained for {key}={stored[key]!r}, the setting asks {setting[key]!r}.")
+            raise ValueError(
+                f"{method.checkpoint!r} was trained for {key}={stored[key]!r}, the setting asks {setting[key]!r}."
+            )
     method.network.to(device).eval()
     inputs = [undersample(image, mask) for image, _, _ in items]
     preds = predict(method, inputs, mask, device)
@@ -150,7 +154,9 @@ def verify_shipped(entry: Mapping[str, Any], method: LearnedMethod | Mapping[str
     scores = score_checkpoint(method, datalist, entry["setting"], entry.get("split", "validation"), names)
     for name, value in expected.items():
         if name not in scores:
-            raise ValueError(f"slice {name!r} of the manifest is not among the scored slices {sorted(scores)}; was the data generated with other arguments?")
+            raise ValueError(
+                f"slice {name!r} of the manifest is not among the scored slices {sorted(scores)}; was the data generated with other arguments?"
+            )
         if abs(scores[name] - value) > tolerance_db:
             raise ValueError(
                 f"{method.name} ({method.checkpoint}) scores {scores[name]:.3f} dB on {name}, the manifest "
@@ -203,7 +209,9 @@ def record_shipped(manifest: str | os.PathLike, method: LearnedMethod | Mapping[
     return entry
 
 
-def one_method_per_file(methods: Sequence[LearnedMethod | Mapping[str, Any]]) -> list[LearnedMethod | Mapping[str, Any]]:
+def one_method_per_file(
+    methods: Sequence[LearnedMethod | Mapping[str, Any]],
+) -> list[LearnedMethod | Mapping[str, Any]]:
     """The first method that loads each checkpoint file: a file is recorded and checked once, as its plain network
     (a later method on the same file, e.g. in a :class:`~monai_genmed.networks.nets.FlipEnsemble`, scores
     differently by design)."""
@@ -217,7 +225,9 @@ def one_method_per_file(methods: Sequence[LearnedMethod | Mapping[str, Any]]) ->
     return out
 
 
-def verify_manifest(manifest: str | os.PathLike, methods, datalist: str, tolerance_db: float = 0.05) -> dict[str, dict[str, float]]:
+def verify_manifest(
+    manifest: str | os.PathLike, methods, datalist: str, tolerance_db: float = 0.05
+) -> dict[str, dict[str, float]]:
     """:func:`verify_shipped` for every method whose checkpoint folder the manifest names; raises on a method
     the manifest does not hold (naming it and how to record it). Each file is checked once
     (:func:`one_method_per_file`)."""
@@ -228,6 +238,8 @@ def verify_manifest(manifest: str | os.PathLike, methods, datalist: str, toleran
         method = method if isinstance(method, LearnedMethod) else LearnedMethod(**method)
         name = _entry_name(method)
         if name not in entries:
-            raise ValueError(f"{manifest!r} has no entry {name!r} for {method.checkpoint!r}; record it with the ship_weights config.")
+            raise ValueError(
+                f"{manifest!r} has no entry {name!r} for {method.checkpoint!r}; record it with the ship_weights config."
+            )
         results[name] = verify_shipped(entries[name], method, datalist, tolerance_db)
     return results

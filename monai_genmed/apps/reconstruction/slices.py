@@ -51,7 +51,9 @@ class ComparisonSlices:
         zero_background_split: a split whose images are set to exactly 0 outside the head mask (None: none).
     """
 
-    def __init__(self, datalist: str, head_mask_key: str = "head_mask", zero_background_split: str | None = None) -> None:
+    def __init__(
+        self, datalist: str, head_mask_key: str = "head_mask", zero_background_split: str | None = None
+    ) -> None:
         self.datalist, self.head_mask_key, self.zero_background_split = datalist, head_mask_key, zero_background_split
         self.noise_sigma: dict[str, Any] = {}  # file name -> the datalist's noise_sigma
 
@@ -66,7 +68,9 @@ class ComparisonSlices:
         for item in items:
             image = np.asarray(loader(item["image"]), dtype=np.float32)
             if image.ndim != 2:
-                raise ValueError(f"{item['image']} is not a 2D slice (shape {image.shape}); the comparison is slice-wise.")
+                raise ValueError(
+                    f"{item['image']} is not a 2D slice (shape {image.shape}); the comparison is slice-wise."
+                )
             head = item.get(self.head_mask_key)
             region = None if head is None else np.asarray(loader(head)) > 0
             if split == self.zero_background_split:

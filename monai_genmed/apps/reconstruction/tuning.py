@@ -18,7 +18,14 @@ from monai_genmed.utils.io import write_json_atomic
 from .methods import ClassicalReconstructor
 from .slices import ComparisonSlices, spread, undersample
 
-__all__ = ["CLASSICAL_METHODS", "NOISE_LEVEL_METHODS", "SLOW_METHODS", "ClassicalTuning", "TuningCache", "classical_methods"]
+__all__ = [
+    "CLASSICAL_METHODS",
+    "NOISE_LEVEL_METHODS",
+    "SLOW_METHODS",
+    "ClassicalTuning",
+    "TuningCache",
+    "classical_methods",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -117,13 +124,17 @@ class ClassicalTuning:
         if isinstance(cap, Mapping):
             cap = cap.get(method, 2)
         chosen = spread(validation, cap if method in SLOW_METHODS else None)
-        inputs = [(undersample(image, mask)[0], mask, image, None, self.slices.noise_level(name)) for image, _, name in chosen]
+        inputs = [
+            (undersample(image, mask)[0], mask, image, None, self.slices.noise_level(name)) for image, _, name in chosen
+        ]
         return inputs, [name for _, _, name in chosen]
 
     def factory(self, method: str) -> Callable[..., Any]:
         return functools.partial(classical_methods()[method][1], **self.fixed_params.get(method, {}))
 
-    def tuned(self, method: str, setting: Mapping[str, Any], validation: list, mask: np.ndarray) -> ClassicalReconstructor:
+    def tuned(
+        self, method: str, setting: Mapping[str, Any], validation: list, mask: np.ndarray
+    ) -> ClassicalReconstructor:
         """``method`` with its best settings on the validation slices (from the cache when it holds them)."""
         from monai_genmed.apps.baselines import DEFAULT_GRIDS, tune_cs_method
 
@@ -138,14 +149,18 @@ class ClassicalTuning:
         if best is None:
             start = time.perf_counter()
             best, _ = tune_cs_method(make, grid, tuning, metric="psnr")
-            logger.info(f"{display}: tuned {best} on {len(tuning)} validation slices in {time.perf_counter() - start:.0f} s")
+            logger.info(
+                f"{display}: tuned {best} on {len(tuning)} validation slices in {time.perf_counter() - start:.0f} s"
+            )
             self.cache.store(fields, best)
         else:
             logger.info(f"{display}: tuned settings {best} taken from {self.cache.path}")
         tuned_on = f"validation ({len(tuning)} slices, grid {dict(grid)}, best PSNR)"
         return ClassicalReconstructor(display, make(**best), tuned_on)
 
-    def table(self, method: str, grid: Mapping[str, Sequence[Any]], validation: list, mask: np.ndarray) -> tuple[dict, list[dict], list[str]]:
+    def table(
+        self, method: str, grid: Mapping[str, Sequence[Any]], validation: list, mask: np.ndarray
+    ) -> tuple[dict, list[dict], list[str]]:
         """Score ``grid`` of ``method`` on the slices :meth:`tuned` tunes it on; the cache is not touched."""
         from monai_genmed.apps.baselines import tune_cs_method
 

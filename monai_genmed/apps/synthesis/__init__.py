@@ -5,4 +5,10 @@ from __future__ import annotations
 from .comparison import BONE_HU, SynthesisComparison
 from .shipped import record_shipped_synthesis, score_synthesis_checkpoint, verify_shipped_synthesis
 
-__all__ = ["BONE_HU", "SynthesisComparison", "record_shipped_synthesis", "score_synthesis_checkpoint", "verify_shipped_synthesis"]
+__all__ = [
+    "BONE_HU",
+    "SynthesisComparison",
+    "record_shipped_synthesis",
+    "score_synthesis_checkpoint",
+    "verify_shipped_synthesis",
+]

@@ -36,6 +36,7 @@ __all__ = ["SynthesisComparison", "BONE_HU"]
 
 logger = logging.getLogger(__name__)
 
+
 class SynthesisComparison:
     """Score synthetic-CT methods per test subject and write the table, t-tests and figures.
 
@@ -90,7 +91,12 @@ class SynthesisComparison:
         self.datalist, self.methods, self.network = datalist, [dict(m) for m in methods], network
         self.output_dir, self.lookup = output_dir, lookup
         self.hu_window, self.network_range = tuple(map(float, hu_window)), tuple(map(float, network_range))
-        self.device, self.batch_size, self.split, self.skip_missing = torch.device(device), batch_size, split, skip_missing
+        self.device, self.batch_size, self.split, self.skip_missing = (
+            torch.device(device),
+            batch_size,
+            split,
+            skip_missing,
+        )
         self.t_tests = t_tests
         self.curve_metric = curve_metric
         self.keys = (mr_key, ct_key, mask_key, subject_key)
@@ -129,7 +135,9 @@ class SynthesisComparison:
                 out.extend(a + (y - lo) * (b - a) / (hi - lo))  # network range -> HU
         return out
 
-    def _score(self, name: str, meta: Mapping[str, Any], slices: list[dict[str, Any]], preds: list[np.ndarray], seconds: float) -> None:
+    def _score(
+        self, name: str, meta: Mapping[str, Any], slices: list[dict[str, Any]], preds: list[np.ndarray], seconds: float
+    ) -> None:
         by_subject: dict[str, list[int]] = defaultdict(list)
         for i, s in enumerate(slices):
             by_subject[s["subject"]].append(i)
@@ -176,7 +184,10 @@ class SynthesisComparison:
                    "subjects": len(rows), "s_per_slice": seconds_per_slice, "source": source}  # fmt: skip
         for key in ("mae", "mae_bone", "psnr", "ssim"):
             values = np.array([r[key] for r in rows], float)
-            summary[key], summary[f"{key}_sd"] = float(np.nanmean(values)), float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0
+            summary[key], summary[f"{key}_sd"] = (
+                float(np.nanmean(values)),
+                float(np.nanstd(values, ddof=1)) if len(values) > 1 else 0.0,
+            )
         self.rows.append(summary)
         logger.info(f"{name}: MAE {summary['mae']:.1f} +- {summary['mae_sd']:.1f} HU, PSNR {summary['psnr']:.2f} dB")
 
@@ -188,7 +199,9 @@ class SynthesisComparison:
         kinds = {r["method"]: r["kind"] for r in self.rows}
         pairs = self.t_tests
         if pairs is None:
-            pairs = [(u, p) for u, p in itertools.product(names, names) if kinds[u] == "unpaired" and kinds[p] == "paired"]
+            pairs = [
+                (u, p) for u, p in itertools.product(names, names) if kinds[u] == "unpaired" and kinds[p] == "paired"
+            ]
             pairs += [(m, LOOKUP_NAME) for m in names if m != LOOKUP_NAME and LOOKUP_NAME in names]
         for a, b in pairs:
             if a not in names or b not in names:
@@ -209,11 +222,19 @@ class SynthesisComparison:
         paths = {name: writer.write_csv(name, rows)
                  for name, rows in (("results.csv", self.rows), ("per_subject.csv", self.per_subject), ("t_tests.csv", self.tests))}  # fmt: skip
         paths["results.md"] = writer.write_markdown("results.md", self._markdown(slices))
-        paths["mae_vs_misalignment.png"] = writer.save_figure(misalignment_figure(self.rows), "mae_vs_misalignment.png", dpi=110)
+        paths["mae_vs_misalignment.png"] = writer.save_figure(
+            misalignment_figure(self.rows), "mae_vs_misalignment.png", dpi=110
+        )
         paths["examples.png"] = writer.save_figure(examples_figure(slices, predictions), "examples.png", dpi=100)
-        logs = {m["name"]: m["metrics_csv"] for m in self.methods if m.get("metrics_csv") and os.path.isfile(m["metrics_csv"])}
+        logs = {
+            m["name"]: m["metrics_csv"]
+            for m in self.methods
+            if m.get("metrics_csv") and os.path.isfile(m["metrics_csv"])
+        }
         if logs:
-            paths["validation_curves.png"] = writer.save_figure(curves_figure(logs, self.curve_metric), "validation_curves.png", dpi=110)
+            paths["validation_curves.png"] = writer.save_figure(
+                curves_figure(logs, self.curve_metric), "validation_curves.png", dpi=110
+            )
         return paths
 
     def _markdown(self, slices: list[dict[str, Any]]) -> list[str]:
@@ -242,14 +263,24 @@ class SynthesisComparison:
         if self.lookup is not None:
             start = time.perf_counter()
             predictions[LOOKUP_NAME] = [self.lookup(s["mr"]) for s in slices]
-            self._score(LOOKUP_NAME, {"kind": "lookup", "misalignment": None}, slices, predictions[LOOKUP_NAME], time.perf_counter() - start)
+            self._score(
+                LOOKUP_NAME,
+                {"kind": "lookup", "misalignment": None},
+                slices,
+                predictions[LOOKUP_NAME],
+                time.perf_counter() - start,
+            )
         for method in self.methods:
             ckpt = method["checkpoint"]
             if not os.path.isfile(ckpt) and self._archived(method):
-                logger.warning(f"{method['name']}: {ckpt} does not exist; its per-subject scores come from {method['scores']}.")
+                logger.warning(
+                    f"{method['name']}: {ckpt} does not exist; its per-subject scores come from {method['scores']}."
+                )
                 continue
             if not os.path.isfile(ckpt) and self.skip_missing:
-                logger.warning(f"{method['name']}: {ckpt} does not exist; left out (train it, or drop it from methods).")
+                logger.warning(
+                    f"{method['name']}: {ckpt} does not exist; left out (train it, or drop it from methods)."
+                )
                 continue
             load_model_weights(self.network, ckpt, map_location=self.device, name=f"{method['name']} checkpoint")
             start = time.perf_counter()

@@ -53,7 +53,12 @@ def misalignment_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
         if r["kind"] in ("unpaired", "lookup"):
             style = "--" if r["kind"] == "unpaired" else ":"
             ax.axhline(r["mae"], linestyle=style, color="C1" if r["kind"] == "unpaired" else "gray", label=r["method"])
-            ax.axhspan(r["mae"] - r["mae_sd"], r["mae"] + r["mae_sd"], alpha=0.12, color="C1" if r["kind"] == "unpaired" else "gray")
+            ax.axhspan(
+                r["mae"] - r["mae_sd"],
+                r["mae"] + r["mae_sd"],
+                alpha=0.12,
+                color="C1" if r["kind"] == "unpaired" else "gray",
+            )
     ax.set_xlabel("misalignment of the training pairs (generator's knob)")
     ax.set_ylabel("test MAE in the body (HU)")
     ax.legend(fontsize=7)

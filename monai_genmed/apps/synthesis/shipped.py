@@ -76,7 +76,9 @@ def verify_shipped_synthesis(manifest: str | os.PathLike, network: torch.nn.Modu
     for name, entry in sorted(entries.items()):
         path = os.path.join(root, entry["file"])
         if not os.path.isfile(path):
-            raise ValueError(f"{path!r} of {manifest!r} is missing: restore it with `git checkout`, or retrain it with the manifest's command.")
+            raise ValueError(
+                f"{path!r} of {manifest!r} is missing: restore it with `git checkout`, or retrain it with the manifest's command."
+            )
         digest = sha256_of(path)
         if digest != entry["sha256"]:
             raise ValueError(f"{path!r} has sha256 {digest}, the manifest records {entry['sha256']}: the file is damaged or "

@@ -227,8 +227,9 @@ def random_misalignment(rng: np.random.Generator, template: Template, misalignme
     elastic = SmoothField(rng, 3, 1.0, 32.0, template_box_mm(template))
     elastic.dense *= 1.5 * misalignment
     elastic.is_zero = elastic.is_zero or misalignment == 0
-    return RigidElastic(rotation_matrix(5.0 * misalignment * angles), 5.0 * misalignment * translation,
-                        template.centre_mm, elastic)
+    return RigidElastic(
+        rotation_matrix(5.0 * misalignment * angles), 5.0 * misalignment * translation, template.centre_mm, elastic
+    )
 
 
 def to_template_voxels(points_mm: np.ndarray, template: Template) -> np.ndarray:

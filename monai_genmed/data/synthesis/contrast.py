@@ -42,14 +42,42 @@ CONTRAST_FAMILIES = ("t1", "t2", "pd", "flair", "t2star_epi", "monotone", "nonmo
 _T = HeadTissue
 #: relative signal of each tissue in the tissue-level families (see the module docstring)
 TISSUE_LEVELS: dict[str, dict[HeadTissue, float]] = {
-    "t2": {_T.CSF: 1.0, _T.GREY_MATTER: 0.55, _T.WHITE_MATTER: 0.4, _T.FAT: 0.6, _T.SOFT_TISSUE: 0.3,
-           _T.CORTICAL_BONE: 0.03, _T.MARROW: 0.5},
-    "pd": {_T.CSF: 0.85, _T.GREY_MATTER: 0.75, _T.WHITE_MATTER: 0.6, _T.FAT: 0.8, _T.SOFT_TISSUE: 0.5,
-           _T.CORTICAL_BONE: 0.05, _T.MARROW: 0.6},
-    "flair": {_T.CSF: 0.06, _T.GREY_MATTER: 0.7, _T.WHITE_MATTER: 0.5, _T.FAT: 0.55, _T.SOFT_TISSUE: 0.35,
-              _T.CORTICAL_BONE: 0.03, _T.MARROW: 0.45},
-    "t2star_epi": {_T.CSF: 1.0, _T.GREY_MATTER: 0.62, _T.WHITE_MATTER: 0.45, _T.FAT: 0.12, _T.SOFT_TISSUE: 0.3,
-                   _T.CORTICAL_BONE: 0.02, _T.MARROW: 0.1},
+    "t2": {
+        _T.CSF: 1.0,
+        _T.GREY_MATTER: 0.55,
+        _T.WHITE_MATTER: 0.4,
+        _T.FAT: 0.6,
+        _T.SOFT_TISSUE: 0.3,
+        _T.CORTICAL_BONE: 0.03,
+        _T.MARROW: 0.5,
+    },
+    "pd": {
+        _T.CSF: 0.85,
+        _T.GREY_MATTER: 0.75,
+        _T.WHITE_MATTER: 0.6,
+        _T.FAT: 0.8,
+        _T.SOFT_TISSUE: 0.5,
+        _T.CORTICAL_BONE: 0.05,
+        _T.MARROW: 0.6,
+    },
+    "flair": {
+        _T.CSF: 0.06,
+        _T.GREY_MATTER: 0.7,
+        _T.WHITE_MATTER: 0.5,
+        _T.FAT: 0.55,
+        _T.SOFT_TISSUE: 0.35,
+        _T.CORTICAL_BONE: 0.03,
+        _T.MARROW: 0.45,
+    },
+    "t2star_epi": {
+        _T.CSF: 1.0,
+        _T.GREY_MATTER: 0.62,
+        _T.WHITE_MATTER: 0.45,
+        _T.FAT: 0.12,
+        _T.SOFT_TISSUE: 0.3,
+        _T.CORTICAL_BONE: 0.02,
+        _T.MARROW: 0.1,
+    },
 }
 _BRAIN = (_T.CSF, _T.GREY_MATTER, _T.WHITE_MATTER)
 _BRAIN_T1 = [COLIN27_T1_LEVELS["csf"], COLIN27_T1_LEVELS["grey_matter"], COLIN27_T1_LEVELS["white_matter"]]

@@ -208,7 +208,12 @@ def build_dataset(
 
 
 def write_slices(
-    root: Path, split: str, index: int, slicing: str, subject: Subject, volumes: dict[str, tuple[str, np.ndarray]],
+    root: Path,
+    split: str,
+    index: int,
+    slicing: str,
+    subject: Subject,
+    volumes: dict[str, tuple[str, np.ndarray]],
     extra: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Write every slice of ``volumes`` (``{key: (file suffix, (n, H, W) array)}``) and return the items."""

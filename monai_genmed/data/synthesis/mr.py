@@ -53,8 +53,14 @@ class MRSlices:
 class MRContrast:
     """One subject's receive bias field and contrast gamma, and its intensity scale, applied to sampled T1."""
 
-    def __init__(self, rng: np.random.Generator, template: Template, transform: RigidElastic, slicing: str,
-                 positions: Sequence[int]):
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        template: Template,
+        transform: RigidElastic,
+        slicing: str,
+        positions: Sequence[int],
+    ):
         self.template = template
         self.transform = transform
         self.bias = random_bias_field(rng, template)

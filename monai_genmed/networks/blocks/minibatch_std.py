@@ -26,7 +26,9 @@ class MinibatchStdDev(nn.Module):
     def __init__(self, group_size: int = 4) -> None:
         super().__init__()
         if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2:
-            raise ValueError(f"minibatch_std_group must be an integer >= 2 (0 turns the layer off), got {group_size!r}.")
+            raise ValueError(
+                f"minibatch_std_group must be an integer >= 2 (0 turns the layer off), got {group_size!r}."
+            )
         self.group_size = group_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -148,9 +148,7 @@ def _read_weights(path: Path) -> tuple[dict[str, Any], Mapping[str, torch.Tensor
     return dict(content.get("config", {})), content["state_dict"]
 
 
-def load_brain_encoder(
-    path: str | os.PathLike | None = None, device: torch.device | str = "cpu"
-) -> BrainSliceEncoder:
+def load_brain_encoder(path: str | os.PathLike | None = None, device: torch.device | str = "cpu") -> BrainSliceEncoder:
     """The trained :class:`BrainSliceEncoder`, in eval mode and without gradients.
 
     Args:

@@ -261,8 +261,11 @@ class DAGANDiscriminator(nn.Module):
         """Return the logit, shape ``(B, 1)``, of ``x`` with shape ``(B, *in_shape)``."""
         if list(x.shape[1:]) != self.in_shape_list:
             raise ValueError(
-                "DAGANDiscriminator was built for inputs of shape (B, *" + str(self.in_shape_list) + "), got "
-                + str(x.shape) + "; set in_shape to the image shape."
+                "DAGANDiscriminator was built for inputs of shape (B, *"
+                + str(self.in_shape_list)
+                + "), got "
+                + str(x.shape)
+                + "; set in_shape to the image shape."
             )
         h7 = self.features(x)
         h8 = self.residual_act(h7 + self.residual(h7))

@@ -113,8 +113,11 @@ class DCGANGenerator(nn.Module):
             z = z.reshape([z.shape[0], z.shape[1]] + self.unit)
         if z.shape[1] != self.latent_dim:
             raise ValueError(
-                "DCGANGenerator expects latents (B, " + str(self.latent_dim) + "), got shape "
-                + str(list(z.shape)) + "."
+                "DCGANGenerator expects latents (B, "
+                + str(self.latent_dim)
+                + "), got shape "
+                + str(list(z.shape))
+                + "."
             )
         return self.net(z)
 

@@ -78,5 +78,7 @@ class DiffusionSampler(torch.nn.Module):
                 f"DiffusionSampler takes noise images (batch, channels, *spatial), got shape {tuple(noise.shape)}."
             )
         self.scheduler.set_timesteps(self.num_inference_steps, device=noise.device)
-        sample = self.inferer.sample(input_noise=noise, diffusion_model=self.network, scheduler=self.scheduler, verbose=False)
+        sample = self.inferer.sample(
+            input_noise=noise, diffusion_model=self.network, scheduler=self.scheduler, verbose=False
+        )
         return ((sample + 1.0) / 2.0).clamp(0.0, 1.0)

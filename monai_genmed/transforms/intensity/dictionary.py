@@ -80,7 +80,9 @@ class UndoScaleByPercentiled(MapTransform):
 
     backend = ScaleByPercentile.backend
 
-    def __init__(self, keys: KeysCollection, factor_key: str = "intensity_scale", allow_missing_keys: bool = False) -> None:
+    def __init__(
+        self, keys: KeysCollection, factor_key: str = "intensity_scale", allow_missing_keys: bool = False
+    ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.factor_key = factor_key
 
@@ -173,7 +175,9 @@ class FillOutsideHeadd(MapTransform):
         super().__init__(keys, allow_missing_keys)
         values = [values] * len(self.keys) if isinstance(values, (int, float)) else list(values)
         if len(values) != len(self.keys):
-            raise ValueError(f"values has {len(values)} entries for {len(self.keys)} keys; give one value or one per key.")
+            raise ValueError(
+                f"values has {len(values)} entries for {len(self.keys)} keys; give one value or one per key."
+            )
         self.reference_key = reference_key
         self.fillers = [FillOutsideHead(v, threshold, radius, slice_axis, reference_range) for v in values]
         self.enabled = ensure_bool(enabled, "mask_outside_head")

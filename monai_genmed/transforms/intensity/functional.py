@@ -27,7 +27,9 @@ def _touching_edge(mask: np.ndarray) -> np.ndarray:
     return np.isin(labels, edge[edge > 0])
 
 
-def outside_head_mask(mr: np.ndarray, threshold: float = 0.08, radius: int = 4, slice_axis: int | None = -1) -> np.ndarray:
+def outside_head_mask(
+    mr: np.ndarray, threshold: float = 0.08, radius: int = 4, slice_axis: int | None = -1
+) -> np.ndarray:
     """The air around a head in an MR scaled to about [0, 1]: wide dark regions that reach the image's edge.
 
     A voxel is outside the head when it is below ``threshold`` and belongs to a dark region that survives an

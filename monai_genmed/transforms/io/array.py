@@ -78,7 +78,9 @@ class SaveDicomSeries(Transform):
         path = source if self.reference == "auto" else str(self.reference)
         if not path or not (os.path.isdir(path) or str(path).lower().endswith(".dcm")):
             if self.reference != "auto":
-                raise ValueError(f"reference={self.reference!r} is not a DICOM folder or .dcm file; pass one, 'auto' or None.")
+                raise ValueError(
+                    f"reference={self.reference!r} is not a DICOM folder or .dcm file; pass one, 'auto' or None."
+                )
             return None
         return read_dicom_header(path)
 
@@ -90,7 +92,9 @@ class SaveDicomSeries(Transform):
             raise ValueError("SaveDicomSeries needs the image's affine: pass a MetaTensor or meta_dict with 'affine'.")
         array = img.detach().cpu().numpy() if isinstance(img, torch.Tensor) else np.asarray(img)
         if array.ndim != 4 or array.shape[0] != 1:
-            raise ValueError(f"SaveDicomSeries writes a one-channel 3D image (1, x, y, z), got shape {tuple(array.shape)}.")
+            raise ValueError(
+                f"SaveDicomSeries writes a one-channel 3D image (1, x, y, z), got shape {tuple(array.shape)}."
+            )
         source = meta.get("filename_or_obj", "") or ""
         source = str(source[0] if isinstance(source, (list, tuple)) else source)
         folder = os.path.join(self.output_dir, f"{_stem(source) or 'image'}_{self.output_postfix}")

@@ -23,7 +23,15 @@ from monai_genmed.utils.io import atomic_path
 
 itk, _ = optional_import("itk")
 
-__all__ = ["CT_IMAGE_STORAGE", "MR_IMAGE_STORAGE", "PATIENT_STUDY_TAGS", "dicom_series_files", "new_uid", "read_dicom_header", "write_dicom_series"]
+__all__ = [
+    "CT_IMAGE_STORAGE",
+    "MR_IMAGE_STORAGE",
+    "PATIENT_STUDY_TAGS",
+    "dicom_series_files",
+    "new_uid",
+    "read_dicom_header",
+    "write_dicom_series",
+]
 
 #: SOP Class UIDs of CT and MR Image Storage (PS3.4 B.5)
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
@@ -140,7 +148,9 @@ def write_dicom_series(
     lps = _RAS_TO_LPS @ np.asarray(affine, dtype=np.float64)
     spacing = np.linalg.norm(lps[:3, :3], axis=0)
     if np.any(spacing <= 0):
-        raise ValueError(f"the affine has a zero-length axis (spacing {spacing.tolist()}); pass the volume's real affine.")
+        raise ValueError(
+            f"the affine has a zero-length axis (spacing {spacing.tolist()}); pass the volume's real affine."
+        )
     directions = lps[:3, :3] / spacing
     # GDCM stores (value - intercept) / slope as int16 itself; it is given the values on their own scale, rounded to
     # what int16 storage can hold
@@ -156,37 +166,41 @@ def write_dicom_series(
     except ValueError:
         series_number = 1000
     series_uid = new_uid()
-    tags.update({
-        "0008|0016": MR_IMAGE_STORAGE if modality == "MR" else CT_IMAGE_STORAGE,
-        "0008|0060": modality,
-        "0008|0008": "DERIVED\\SECONDARY",
-        "0008|103e": series_description,
-        "0020|000e": series_uid,
-        "0020|0011": str(series_number),
-        "0008|2111": derivation,
-        "0028|1052": f"{rescale_intercept:g}",
-        "0028|1053": f"{rescale_slope:g}",
-        "0028|1054": "HU" if modality == "CT" else "US",
-        "0028|1050": f"{window[0]:g}",
-        "0028|1051": f"{window[1]:g}",
-        "0020|0037": "\\".join(f"{v:.6f}" for v in (*directions[:, 0], *directions[:, 1])),
-        # PixelSpacing is (between rows, between columns): rows advance along array axis y, columns along x
-        "0028|0030": f"{spacing[1]:.6f}\\{spacing[0]:.6f}",
-        "0018|0050": f"{spacing[2]:.6f}",
-        "0018|0088": f"{spacing[2]:.6f}",
-        # the stored pixel type GDCM converts the float buffer to: signed 16 bit
-        "0028|0100": "16",
-        "0028|0101": "16",
-        "0028|0102": "15",
-        "0028|0103": "1",
-    })
+    tags.update(
+        {
+            "0008|0016": MR_IMAGE_STORAGE if modality == "MR" else CT_IMAGE_STORAGE,
+            "0008|0060": modality,
+            "0008|0008": "DERIVED\\SECONDARY",
+            "0008|103e": series_description,
+            "0020|000e": series_uid,
+            "0020|0011": str(series_number),
+            "0008|2111": derivation,
+            "0028|1052": f"{rescale_intercept:g}",
+            "0028|1053": f"{rescale_slope:g}",
+            "0028|1054": "HU" if modality == "CT" else "US",
+            "0028|1050": f"{window[0]:g}",
+            "0028|1051": f"{window[1]:g}",
+            "0020|0037": "\\".join(f"{v:.6f}" for v in (*directions[:, 0], *directions[:, 1])),
+            # PixelSpacing is (between rows, between columns): rows advance along array axis y, columns along x
+            "0028|0030": f"{spacing[1]:.6f}\\{spacing[0]:.6f}",
+            "0018|0050": f"{spacing[2]:.6f}",
+            "0018|0088": f"{spacing[2]:.6f}",
+            # the stored pixel type GDCM converts the float buffer to: signed 16 bit
+            "0028|0100": "16",
+            "0028|0101": "16",
+            "0028|0102": "15",
+            "0028|0103": "1",
+        }
+    )
     normal = np.cross(directions[:, 0], directions[:, 1])
     os.makedirs(output_dir, exist_ok=True)
     for stale in Path(output_dir).glob("IM*.dcm"):  # an earlier series with more slices would mix into this one
         stale.unlink()
     files = []
     for k in range(values.shape[2]):
-        image = itk.image_from_array(np.ascontiguousarray(values[:, :, k].T, dtype=np.float32))  # ITK's numpy view is (y, x)
+        image = itk.image_from_array(
+            np.ascontiguousarray(values[:, :, k].T, dtype=np.float32)
+        )  # ITK's numpy view is (y, x)
         image.SetSpacing([float(spacing[0]), float(spacing[1])])
         position = lps[:3, :3] @ np.array([0.0, 0.0, float(k)]) + lps[:3, 3]
         meta = image.GetMetaDataDictionary()

@@ -36,7 +36,9 @@ class _KspaceTransform(Transform):
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
 
-    def __init__(self, spatial_dims: int = 2, kspace_spatial_dims: int | None = None, layout: F.ComplexLayout = "complex"):
+    def __init__(
+        self, spatial_dims: int = 2, kspace_spatial_dims: int | None = None, layout: F.ComplexLayout = "complex"
+    ):
         if layout not in ("complex", "channels"):
             raise ValueError(f"layout must be 'complex' or 'channels', got {layout!r}.")
         self.spatial_dims = spatial_dims
@@ -52,7 +54,9 @@ class _KspaceTransform(Transform):
             )
         values = convert_to_tensor(data, track_meta=False)
         if not torch.isfinite(values).all():
-            raise ValueError(f"{type(self).__name__} got non-finite values (NaN or inf) in {name}; clean the input first.")
+            raise ValueError(
+                f"{type(self).__name__} got non-finite values (NaN or inf) in {name}; clean the input first."
+            )
 
     def _check_mask(self, mask: NdarrayOrTensor) -> None:
         """A sampling mask holds 1 where k-space was measured and 0 elsewhere, nothing else: a soft or scaled mask
@@ -246,7 +250,9 @@ class RandUndersample(RandomizableTransform, Undersample):
         self._check(data, self.input_domain)
         shape = self._encoded_shape(data)
         if len(shape) != 2:
-            raise ValueError(f"RandUndersample draws in-plane 2D masks; set kspace_spatial_dims=2 (encoded axes {shape}).")
+            raise ValueError(
+                f"RandUndersample draws in-plane 2D masks; set kspace_spatial_dims=2 (encoded axes {shape})."
+            )
         if self._do_transform:
             mask = torch.from_numpy(self.mask_func(shape, seed=self._seed))
         else:
@@ -295,4 +301,3 @@ class DataConsistency(_KspaceTransform):
         return F.data_consistency(
             img, kspace, mask, self.spatial_dims, self.kspace_spatial_dims, self.layout, self.noise_level, self.output
         )
-

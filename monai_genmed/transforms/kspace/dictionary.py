@@ -64,8 +64,8 @@ class _ElementwiseKspaced(MapTransform):
 
     def __init__(self, keys: KeysCollection, output_keys: KeysCollection | None, allow_missing_keys: bool) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.output_keys = self.keys if output_keys is None else tuple(
-            [output_keys] if isinstance(output_keys, str) else output_keys
+        self.output_keys = (
+            self.keys if output_keys is None else tuple([output_keys] if isinstance(output_keys, str) else output_keys)
         )
         if len(self.output_keys) != len(self.keys):
             raise ValueError(f"output_keys {self.output_keys} must match keys {self.keys} one to one.")
@@ -201,11 +201,23 @@ class RandUndersampled(RandomizableTransform, Undersampled):
         RandomizableTransform.__init__(self, prob)
         self.mask_func = mask_func
         Undersampled.__init__(
-            self, keys, None, kspace_key, mask_key, zero_filled_key, spatial_dims, kspace_spatial_dims, layout,
-            input_domain, zero_filled_output, allow_missing_keys,
+            self,
+            keys,
+            None,
+            kspace_key,
+            mask_key,
+            zero_filled_key,
+            spatial_dims,
+            kspace_spatial_dims,
+            layout,
+            input_domain,
+            zero_filled_output,
+            allow_missing_keys,
         )
 
-    def _make(self, mask, spatial_dims, kspace_spatial_dims, layout, input_domain, zero_filled_output) -> RandUndersample:
+    def _make(
+        self, mask, spatial_dims, kspace_spatial_dims, layout, input_domain, zero_filled_output
+    ) -> RandUndersample:
         return RandUndersample(
             self.mask_func, 1.0, spatial_dims, kspace_spatial_dims, layout, input_domain, zero_filled_output
         )
@@ -248,8 +260,8 @@ class DataConsistencyd(MapTransform):
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.kspace_key, self.mask_key = kspace_key, mask_key
-        self.output_keys = self.keys if output_keys is None else tuple(
-            [output_keys] if isinstance(output_keys, str) else output_keys
+        self.output_keys = (
+            self.keys if output_keys is None else tuple([output_keys] if isinstance(output_keys, str) else output_keys)
         )
         if len(self.output_keys) != len(self.keys):
             raise ValueError(f"output_keys {self.output_keys} must match keys {self.keys} one to one.")

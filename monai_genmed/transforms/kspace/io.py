@@ -21,7 +21,9 @@ from monai_genmed.utils.io import atomic_path
 __all__ = ["save_kspace", "LoadKspace", "LoadKspaced", "LoadKspaceD", "LoadKspaceDict"]
 
 
-def save_kspace(path: str | os.PathLike, kspace: np.ndarray, mask: np.ndarray | None = None, affine: np.ndarray | None = None) -> str:
+def save_kspace(
+    path: str | os.PathLike, kspace: np.ndarray, mask: np.ndarray | None = None, affine: np.ndarray | None = None
+) -> str:
     """Save measured k-space as ``.npz``: ``kspace`` (complex, ``H, W`` or ``H, W, D``, centred, zeros where not
     measured), optional ``mask`` (``H, W``) and ``affine`` (4 x 4, for the reconstructed NIfTI). Written atomically."""
     path = os.fspath(path)

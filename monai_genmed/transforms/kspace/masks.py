@@ -87,7 +87,9 @@ class UndersamplingMaskFunc(ABC):
 
     def __init__(self, sampling_fraction: float, center_fraction: float | None = None, seed: int | None = None) -> None:
         if not np.isfinite(sampling_fraction) or not 0.0 < sampling_fraction <= 1.0:
-            raise ValueError(f"sampling_fraction must be in (0, 1], got {sampling_fraction}; e.g. 0.3 keeps 30 % of k-space.")
+            raise ValueError(
+                f"sampling_fraction must be in (0, 1], got {sampling_fraction}; e.g. 0.3 keeps 30 % of k-space."
+            )
         if center_fraction is None:
             center_fraction = sampling_fraction * self.default_center_share
         if not 0.0 <= center_fraction <= 1.0:
@@ -162,7 +164,9 @@ class UndersamplingMaskFunc(ABC):
         return mask
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(sampling_fraction={self.sampling_fraction}, center_fraction={self.center_fraction})"
+        return (
+            f"{type(self).__name__}(sampling_fraction={self.sampling_fraction}, center_fraction={self.center_fraction})"
+        )
 
 
 class LineMaskFunc(UndersamplingMaskFunc):

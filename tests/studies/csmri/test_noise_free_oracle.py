@@ -45,7 +45,11 @@ def test_oracle_keeps_measurements_is_exact_without_noise_and_leaves_only_unmeas
         k = np.asarray(image_to_kspace(oracle[None]))[0]
         np.testing.assert_allclose(k[mask > 0], y[mask > 0], atol=1e-5)
         errors.append(np.mean((oracle - target) ** 2))
-    partner = np.abs(np.asarray(image_to_kspace(np.conj(np.asarray(kspace_to_image(mask[None].astype(np.complex64), output="complex")))))[0])
+    partner = np.abs(
+        np.asarray(
+            image_to_kspace(np.conj(np.asarray(kspace_to_image(mask[None].astype(np.complex64), output="complex"))))
+        )[0]
+    )
     unknown = np.mean((mask == 0) & (partner < 0.5))
     assert np.mean(errors) == pytest.approx(sigma**2 * unknown, rel=0.15)
 

@@ -24,7 +24,9 @@ def test_summary_reach_drops_and_spread(tmp_path):
     fast = [write_run(tmp_path / f"on{s}" / "metrics.csv", [26 + s, 28, 29, 30]) for s in (0, 1, 2)]
     slow = [write_run(tmp_path / f"off{s}" / "metrics.csv", [25, 27, 25.8, 28 + s]) for s in (0, 1, 2)]
     out = tmp_path / "out"
-    summary = compare_seed_curves({"on": fast, "off": slow}, out, threshold=28.0, drop=0.5, reference={"zero-filled": 25.4})
+    summary = compare_seed_curves(
+        {"on": fast, "off": slow}, out, threshold=28.0, drop=0.5, reference={"zero-filled": 25.4}
+    )
     on, off = summary["on"], summary["off"]
     assert on["final_mean"] == pytest.approx(30) and on["final_sd"] == 0
     assert on["updates_to_threshold"] == [20, 20, 10]  # the third seed starts at 28
@@ -32,7 +34,9 @@ def test_summary_reach_drops_and_spread(tmp_path):
     assert on["drops"] == 0 and off["drops"] == 3 and off["validations"] == 9  # 27 -> 25.8 in every seed
     assert off["final_sd"] == pytest.approx(1.0) and off["best_mean"] == pytest.approx(29)
     # spread: SD over seeds per epoch, averaged over epochs (only the first and last epochs differ)
-    assert on["mean_seed_sd"] == pytest.approx(np.mean([1, 0, 0, 0])) and off["mean_seed_sd"] == pytest.approx(np.mean([0, 0, 0, 1]))
+    assert on["mean_seed_sd"] == pytest.approx(np.mean([1, 0, 0, 0])) and off["mean_seed_sd"] == pytest.approx(
+        np.mean([0, 0, 0, 1])
+    )
     assert (out / "seed_curves.png").stat().st_size > 0
     table = (out / "seed_curves.md").read_text()
     assert "| on | 3 | 30.00 +- 0.00 |" in table and "3 of 9" in table

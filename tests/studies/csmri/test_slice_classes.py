@@ -17,8 +17,11 @@ def test_margins_per_class_and_worst_slice(tmp_path):
         {"image": "t/c.nii.gz", "slicing": "coronal", "contrast": "t2", "zero_background": False, "snr": 20.0},
     ]
     (tmp_path / "datalist.json").write_text(json.dumps({"test": items}))
-    psnr = {"Cascade + DC (model.pt)": [36.0, 30.0, 35.0], "TV-CS (SigPy TotalVariationRecon)": [33.0, 31.0, 34.0],
-            "BM3D-MRI (x)": [35.0, None, None]}  # BM3D scored on a subset
+    psnr = {
+        "Cascade + DC (model.pt)": [36.0, 30.0, 35.0],
+        "TV-CS (SigPy TotalVariationRecon)": [33.0, 31.0, 34.0],
+        "BM3D-MRI (x)": [35.0, None, None],
+    }  # BM3D scored on a subset
     with open(tmp_path / "per_slice.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["mask_type", "sampling_fraction", "method", "slice", "psnr", "psnr_head"])
@@ -35,7 +38,9 @@ def test_margins_per_class_and_worst_slice(tmp_path):
     assert by[("background", "exactly zero")]["psnr_worst"] == -1.0 and by[("noise", "noise-free")]["n"] == 1
     assert by[("contrast", "t1")]["psnr_head_margin"] == pytest.approx(1.0)
     assert "| gaussian1d | 30% | slicing | coronal | 2 |" in (tmp_path / "margins.md").read_text()
-    subset = slice_class_margins(tmp_path / "per_slice.csv", tmp_path / "datalist.json", "test", "Cascade + DC", "BM3D-MRI")
+    subset = slice_class_margins(
+        tmp_path / "per_slice.csv", tmp_path / "datalist.json", "test", "Cascade + DC", "BM3D-MRI"
+    )
     assert subset[0]["n"] == 1 and subset[0]["psnr_margin"] == 1.0  # only the slices both methods scored
     # a comparison that zeroed every test background says so for all its slices
     zeroed = slice_class_margins(tmp_path / "per_slice.csv", tmp_path / "datalist.json", "test", "Cascade + DC",

@@ -50,7 +50,11 @@ def test_slice_by_slice_along_an_axis_equals_each_slice():
 def test_fill_sets_the_outside_only_and_keeps_the_container(kind):
     mr = _head()[None] * 2 - 1  # the network range (-1, 1)
     sct = np.full_like(mr, 700.0)
-    img = {"numpy": sct, "torch": torch.from_numpy(sct), "metatensor": MetaTensor(torch.from_numpy(sct), meta={"x": 1})}[kind]
+    img = {
+        "numpy": sct,
+        "torch": torch.from_numpy(sct),
+        "metatensor": MetaTensor(torch.from_numpy(sct), meta={"x": 1}),
+    }[kind]
     out = FillOutsideHead(-1000.0, radius=2, reference_range=(-1, 1))(img, mr)
     assert type(out) is type(img)
     outside = outside_head_mask(_head(), radius=2)

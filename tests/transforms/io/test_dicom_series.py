@@ -68,7 +68,9 @@ def test_ct_series_read_with_pydicom_gives_hu_at_the_nifti_world_coordinates(hou
         row_dir, col_dir = np.array(ds.ImageOrientationPatient[:3]), np.array(ds.ImageOrientationPatient[3:])
         row_spacing, col_spacing = (float(v) for v in ds.PixelSpacing)
         for i, j in ((0, 0), (6, 0), (3, 5)):  # pixel (column i, row j) of this slice in LPS, per PS3.3 C.7.6.2.1.1
-            dicom_world = np.array(ds.ImagePositionPatient, float) + i * col_spacing * row_dir + j * row_spacing * col_dir
+            dicom_world = (
+                np.array(ds.ImagePositionPatient, float) + i * col_spacing * row_dir + j * row_spacing * col_dir
+            )
             nifti_world = ras_to_lps @ (AFFINE @ [i, j, k, 1])[:3]
             np.testing.assert_allclose(dicom_world, nifti_world, atol=1e-4)
 
@@ -86,7 +88,9 @@ def test_save_transform_names_the_series_after_the_input_and_keeps_the_image(hou
     assert header["0010|0010"] == REFERENCE["0010|0010"] and header["0020|000d"] == REFERENCE["0020|000d"]  # "auto"
     assert header["0020|000e"] != read_dicom_header(source)["0020|000e"]  # a new series of the MR's study
     # a second, shorter series into the same folder leaves no slice of the first behind
-    SaveDicomSeries(tmp_path / "out")(MetaTensor(image[..., :2], affine=image.affine, meta={"filename_or_obj": str(source)}))
+    SaveDicomSeries(tmp_path / "out")(
+        MetaTensor(image[..., :2], affine=image.affine, meta={"filename_or_obj": str(source)})
+    )
     assert len(dicom_series_files(tmp_path / "out" / "mr_series_synct")) == 2
 
 

@@ -45,7 +45,9 @@ def test_undersampled_writes_mask_and_zero_filled_that_travel_together(container
     if isinstance(img, MetaTensor):
         assert d[KspaceKeys.ZERO_FILLED].meta["filename_or_obj"] == "slice_007.nii.gz"
     again = ZeroFilledReconstructiond()(d)
-    np.testing.assert_allclose(np.asarray(again[KspaceKeys.ZERO_FILLED]), np.asarray(d[KspaceKeys.ZERO_FILLED]), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(again[KspaceKeys.ZERO_FILLED]), np.asarray(d[KspaceKeys.ZERO_FILLED]), atol=1e-6
+    )
     with pytest.raises(ValueError, match="one key at a time"):
         Undersampled(["image", "label"], mask=mask)
 

@@ -37,7 +37,9 @@ def test_the_functional_layer_propagates_nan_as_documented():
     assert torch.isnan(F.image_to_kspace(image)).all()  # every sample sees the NaN; transforms refuse it first
 
 
-@pytest.mark.parametrize("mask", [np.full((16, 16), 0.5), np.where(np.eye(16) > 0, 255, 0), np.where(np.eye(16) > 0, np.nan, 1)])
+@pytest.mark.parametrize(
+    "mask", [np.full((16, 16), 0.5), np.where(np.eye(16) > 0, 255, 0), np.where(np.eye(16) > 0, np.nan, 1)]
+)
 def test_undersampling_refuses_a_mask_that_is_not_binary(mask):
     image = np.random.default_rng(0).random((1, 16, 16)).astype(np.float32)
     with pytest.raises(ValueError, match="binary sampling mask|non-finite values"):
@@ -69,7 +71,9 @@ def test_a_truncated_npz_names_the_file(tmp_path):
         LoadKspace()(path)
 
 
-@pytest.mark.parametrize("mask, phrase", [(np.zeros((16, 16)), "the mask is all zero"), (np.full((16, 16), 3), "not binary")])
+@pytest.mark.parametrize(
+    "mask, phrase", [(np.zeros((16, 16)), "the mask is all zero"), (np.full((16, 16), 3), "not binary")]
+)
 def test_a_stored_mask_that_samples_nothing_or_is_not_binary_is_refused(tmp_path, mask, phrase):
     path = tmp_path / "scan.npz"
     kspace = np.fft.fft2(np.random.default_rng(0).random((16, 16))).astype(np.complex64)
