@@ -40,21 +40,26 @@ from .objectives import AdversarialObjective, Regularizer, Weight
 __all__ = ["UnconditionalGANObjective", "LatentKeys", "diversity_shortfall"]
 
 
-def diversity_shortfall(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+def diversity_shortfall(fake: torch.Tensor, real: torch.Tensor, pool: int = 1) -> torch.Tensor:
     """How much less the generated images of a batch differ from each other than the real ones do, in [0, 1].
 
-    Both batches are split in halves paired sample by sample; with ``d(x) = mean_pairs mean|x_1 - x_2|``, returns
-    ``max(0, 1 - d(fake) / d(real))``: 1 for a collapsed batch (all samples alike), 0 once the samples differ as
-    much as the real images of the same step. A mode-seeking term (Mao et al., CVPR 2019,
-    https://arxiv.org/abs/1903.05628) asks G for images that differ where latents differ; its unbounded form
-    ``1 / d(fake)`` keeps rewarding any difference, pixel noise included, so this one is clipped as the
-    diversity-sensitive GAN's is (Yang et al., ICLR 2019, https://arxiv.org/abs/1901.09024), at the real images'
-    own spread rather than a tuned constant."""
+    Both batches are average-pooled by ``pool`` along every spatial axis (so that only structure at that scale
+    counts: head size, pose, anatomy, not pixel texture) and split in halves paired sample by sample; with
+    ``d(x) = mean_pairs mean|x_1 - x_2|``, returns ``max(0, 1 - d(fake) / d(real))``: 1 for a collapsed batch (all
+    samples alike), 0 once the samples differ as much as the real images of the same step. A mode-seeking term
+    (Mao et al., CVPR 2019, https://arxiv.org/abs/1903.05628) asks G for images that differ where latents differ;
+    its unbounded pixel form ``1 / d(fake)`` keeps rewarding any difference, pixel noise included, so this one is
+    clipped as the diversity-sensitive GAN's is (Yang et al., ICLR 2019, https://arxiv.org/abs/1901.09024), at the
+    real images' own spread rather than a tuned constant."""
     half = min(fake.shape[0], real.shape[0]) // 2
     if half < 1:
         raise ValueError(f"the diversity term pairs samples of a batch; it needs at least 2, got {fake.shape[0]}.")
+    if int(pool) < 1:
+        raise ValueError(f"diversity pool must be an integer >= 1 (1: full resolution), got {pool!r}.")
 
     def spread(x: torch.Tensor) -> torch.Tensor:
+        if pool > 1:
+            x = torch.nn.functional.avg_pool3d(x, pool) if x.ndim == 5 else torch.nn.functional.avg_pool2d(x, pool)
         return (x[:half] - x[half : 2 * half]).abs().mean()
 
     reference = spread(real.detach()).clamp_min(1e-8)
@@ -109,6 +114,7 @@ class UnconditionalGANObjective(AdversarialObjective):
         diversity_weight: weight of :func:`diversity_shortfall` in G's loss: G is
             penalised while its samples of a batch differ from each other less than the batch's real images do, a
             direct remedy against mode collapse (logged as ``diversity_shortfall``); 0: off.
+        diversity_pool: the average-pooling factor at which the diversity term compares samples (1: pixels).
 
     Example (WGAN-GP)::
 
@@ -136,6 +142,7 @@ class UnconditionalGANObjective(AdversarialObjective):
         unroll_steps: int = 0,
         unroll_learning_rate: float | None = None,
         diversity_weight: float = 0.0,
+        diversity_pool: int = 1,
     ) -> None:
         if int(latent_dim) < 1:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim}.")
@@ -159,6 +166,7 @@ class UnconditionalGANObjective(AdversarialObjective):
         if not 0.0 <= float(diversity_weight) < float("inf"):
             raise ValueError(f"diversity_weight must be a finite number >= 0 (0: off), got {diversity_weight!r}.")
         self.diversity_weight = float(diversity_weight)
+        self.diversity_pool = int(diversity_pool)
         self.augment = augment
         self.unroll_steps = int(unroll_steps)
         self.unroll_learning_rate = None if unroll_learning_rate is None else float(unroll_learning_rate)
@@ -259,7 +267,7 @@ class UnconditionalGANObjective(AdversarialObjective):
         adversarial = self.gan_loss.generator_loss(logits)
         terms = {GenerativeKeys.TOTAL: adversarial, "adversarial": adversarial}
         if self.diversity_weight and fake.shape[0] >= 2:
-            shortfall = diversity_shortfall(fake, outputs[CommonKeys.IMAGE])
+            shortfall = diversity_shortfall(fake, outputs[CommonKeys.IMAGE], self.diversity_pool)
             terms["diversity_shortfall"] = shortfall
             terms[GenerativeKeys.TOTAL] = adversarial + self.diversity_weight * shortfall
         return terms

@@ -289,3 +289,15 @@ def test_the_diversity_term_is_added_to_g_s_loss_and_changes_its_gradient():
                               generator_gradient(seeking, critic, generator, real))  # fmt: skip
     with pytest.raises(ValueError, match="diversity_weight"):
         UnconditionalGANObjective(diversity_weight=-1.0)
+
+
+def test_the_pooled_diversity_shortfall_does_not_count_pixel_noise_as_diversity():
+    g = torch.Generator().manual_seed(0)
+    real = torch.nn.functional.interpolate(torch.rand(8, 1, 4, 4, generator=g), size=(16, 16))  # coarse shapes
+    one_image = real[:1].expand(8, -1, -1, -1)
+    noise = torch.randn(8, 1, 16, 16, generator=g).sign() * 0.5  # zero-mean pixel noise on the same image
+    noisy_collapse = one_image + noise
+    assert diversity_shortfall(noisy_collapse, real, pool=1) < 0.1  # pixels differ a lot: looks diverse
+    assert diversity_shortfall(noisy_collapse, real, pool=4) > 0.5  # the 4x4 structure is the same image
+    with pytest.raises(ValueError, match="pool"):
+        diversity_shortfall(real, real, pool=0)
