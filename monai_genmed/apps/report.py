@@ -65,7 +65,8 @@ class ReportWriter:
         return path
 
     def write_csv(self, name: str, rows: Sequence[Mapping[str, Any]]) -> str:
-        """``rows`` as the CSV ``name`` with a header (the keys in order of first appearance); no rows: an empty file."""
+        """``rows`` as the CSV ``name`` with a header (the keys in order of first appearance); no rows: an empty
+        file."""
         path = self.path(name)
         if rows:
             write_csv_atomic(path, rows)

@@ -13,12 +13,29 @@ from .io import (
     remove_stale_temporaries,
     write_csv_atomic,
     write_json_atomic,
-)  # fmt: skip
+)
 from .settings import SettingRule, check_setting, check_settings
 
 __all__ = [
-    "FolderLock", "FolderLockedError", "GenerativeKeys", "KspaceKeys", "SettingRule", "atomic_path", "check_output_dir",
-    "check_setting", "check_settings", "cpu_flags", "cpu_summary", "end_process_group", "ensure_bool", "ensure_in_range",
-    "fast_autocast", "fsync_folder", "native_bf16", "process_rank", "remove_stale_temporaries", "write_csv_atomic",
+    "FolderLock",
+    "FolderLockedError",
+    "GenerativeKeys",
+    "KspaceKeys",
+    "SettingRule",
+    "atomic_path",
+    "check_output_dir",
+    "check_setting",
+    "check_settings",
+    "cpu_flags",
+    "cpu_summary",
+    "end_process_group",
+    "ensure_bool",
+    "ensure_in_range",
+    "fast_autocast",
+    "fsync_folder",
+    "native_bf16",
+    "process_rank",
+    "remove_stale_temporaries",
+    "write_csv_atomic",
     "write_json_atomic",
-]  # fmt: skip
+]

@@ -35,7 +35,10 @@ def cpu_summary() -> str:
     model, flags = cpu_flags()
     wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni")
     isa = ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in wanted)
-    return f"{model}; {isa}; torch ISA level {torch.backends.cpu.get_cpu_capability()}; torch threads {torch.get_num_threads()}"
+    return (
+        f"{model}; {isa}; torch ISA level {torch.backends.cpu.get_cpu_capability()}; "
+        f"torch threads {torch.get_num_threads()}"
+    )
 
 
 def fast_autocast(device: torch.device | str) -> bool:

@@ -4,7 +4,8 @@ A setting out of its range rarely fails at once: ``--learning_rate 0`` or ``--la
 and saves a useless model, ``--passes_per_epoch 0`` trains nothing, ``--latent_size 0`` fails an epoch later in a
 figure. A bundle lists its settings with a rule each and calls :func:`check_settings` first in ``initialize``::
 
-    "setting_rules": {"learning_rate": ["@learning_rate", "number > 0"], "slicing": ["@slicing", ["axial", "sagittal"]]},
+    "setting_rules": {"learning_rate": ["@learning_rate", "number > 0"],
+                      "slicing": ["@slicing", ["axial", "sagittal"]]},
     "initialize": ["$monai_genmed.utils.check_settings(@setting_rules)", ...]
 
 Layered configs add rules with ``"setting_rules#lambda_cycle": ["@lambda_cycle", "number >= 0"]``. Every bad
@@ -55,7 +56,8 @@ class SettingRule:
         match = _RULE.match(rule)
         if match is None:
             raise ValueError(
-                f"cannot read the setting rule {rule!r}; write e.g. 'number > 0', 'optional int >= 1', 'ints in [1, 64]'."
+                f"cannot read the setting rule {rule!r}; write e.g. 'number > 0', 'optional int >= 1', "
+                "'ints in [1, 64]'."
             )
         self.optional = bool(match["optional"])
         self.kind = match["kind"]

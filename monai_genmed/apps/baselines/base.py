@@ -149,7 +149,8 @@ class CSReconstructor:
             if noise_sigma is None or not (math.isfinite(float(noise_sigma)) and float(noise_sigma) >= 0):
                 raise ValueError(
                     f"{type(self).__name__} adapts to the noise level, so each slice needs noise_sigma >= 0 (the noise "
-                    f"standard deviation, e.g. from a noise pre-scan or the datalist's 'noise_sigma'), got {noise_sigma!r}."
+                    "standard deviation, e.g. from a noise pre-scan or the datalist's 'noise_sigma'), "
+                    f"got {noise_sigma!r}."
                 )
             extra = {"noise_sigma": float(noise_sigma)}
         if self.real_valued:

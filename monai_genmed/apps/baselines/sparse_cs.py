@@ -59,7 +59,8 @@ class _SigPyCS(CSReconstructor):
         self.objective_values: list[float] = []
 
     def make_app(self, y: np.ndarray, mps: np.ndarray, lamda: float, **solver_kwargs: Any) -> Any:
-        """The SigPy app for k-space ``y`` (``1, H, W``), coil sensitivities ``mps`` (``1, H, W``) and weight ``lamda``."""
+        """The SigPy app for k-space ``y`` (``1, H, W``), coil sensitivities ``mps`` (``1, H, W``) and weight
+        ``lamda``."""
         raise NotImplementedError
 
     def slice_lamda(self, noise_sigma: float | None = None) -> float:

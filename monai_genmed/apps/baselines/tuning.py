@@ -55,7 +55,8 @@ _METRICS = ("psnr", "ssim")
 
 
 def image_psnr(prediction: np.ndarray, target: np.ndarray, region: np.ndarray | None = None) -> float:
-    """PSNR in dB with data range 1, over the whole slice or within ``region`` (:func:`monai_genmed.metrics.compute_psnr`)."""
+    """PSNR in dB with data range 1, over the whole slice or within ``region``
+    (:func:`monai_genmed.metrics.compute_psnr`)."""
     pred, ref = (np.asarray(x, np.float64)[None, None] for x in (prediction, target))
     mask = None if region is None else np.asarray(region, bool)[None, None]
     return float(compute_psnr(pred, ref, data_range=1.0, mask=mask)[0])

@@ -251,16 +251,38 @@ class GenerativeComparison:
             f"Real validation slices ({ref['validation_slices']}, unseen subjects) score FD "
             f"{ref['fd_validation_slices']:.1f}: the floor."
         )
-        header = ("run", "FD of z ~ N(0, I) samples", "FD, Gaussian fitted to codes", "diversity", "best epoch (monitor FD)",
-                  "final D accuracy", "final G grad norm", "iterations (G steps)", "CPU s", "wall s", "load")  # fmt: skip
+        header = (
+            "run",
+            "FD of z ~ N(0, I) samples",
+            "FD, Gaussian fitted to codes",
+            "diversity",
+            "best epoch (monitor FD)",
+            "final D accuracy",
+            "final G grad norm",
+            "iterations (G steps)",
+            "CPU s",
+            "wall s",
+            "load",
+        )
         cells = []
         for run in self.runs:
             r = self.results[run.name]
             best = "-" if "best_epoch" not in r else f"{r['best_epoch']} ({r['best_fd_monitor']:.1f})"
-            cells.append((run.label, f"{r['fd_prior']:.1f}", format_cell(r.get("fd_fitted"), ".1f"), f"{r['diversity']:.3f}", best,
-                          format_cell(r.get("final_d_accuracy"), ".2f"), format_cell(r.get("final_g_grad_norm"), ".3g"),
-                          f"{r['iterations']} ({r.get('generator_steps', r['iterations'])})", f"{r['cpu_seconds']:.0f}",
-                          f"{r['wall_seconds']:.0f}", format_cell(r.get("load_average_15min"), ".1f")))  # fmt: skip
+            cells.append(
+                (
+                    run.label,
+                    f"{r['fd_prior']:.1f}",
+                    format_cell(r.get("fd_fitted"), ".1f"),
+                    f"{r['diversity']:.3f}",
+                    best,
+                    format_cell(r.get("final_d_accuracy"), ".2f"),
+                    format_cell(r.get("final_g_grad_norm"), ".3g"),
+                    f"{r['iterations']} ({r.get('generator_steps', r['iterations'])})",
+                    f"{r['cpu_seconds']:.0f}",
+                    f"{r['wall_seconds']:.0f}",
+                    format_cell(r.get("load_average_15min"), ".1f"),
+                )
+            )
         return ReportWriter(self.output_dir).write_markdown(
             "comparison.md", lines + [""] + markdown_table(header, cells)
         )

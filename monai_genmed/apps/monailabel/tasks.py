@@ -44,8 +44,10 @@ def check_mr_volume(path: str) -> None:
                          "volume (one echo, one time point), not a 4D series.")  # fmt: skip
     values = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
     if np.mean(values < -200) > CT_LIKE_FRACTION:
-        raise ValueError(f"{Path(path).name}: {np.mean(values < -200):.0%} of the voxels are below -200, as in a CT "
-                         "in Hounsfield units; this task takes an MR volume (magnitudes >= 0) and makes the CT.")  # fmt: skip
+        raise ValueError(
+            f"{Path(path).name}: {np.mean(values < -200):.0%} of the voxels are below -200, as in a CT "
+            "in Hounsfield units; this task takes an MR volume (magnitudes >= 0) and makes the CT."
+        )
 
 
 class BundleImageTask(BasicInferTask):
@@ -185,8 +187,14 @@ class BundleImageTask(BasicInferTask):
         requested = request.get("result_dtype")
         dtype = self.uncertainty_dtype if mode == "only" else self.result_dtype
         output_file = self.write_result(spread if mode == "only" else values, affine, dtype, request)
-        why = (f"the values are {self.units}; the request's result_dtype={requested!r} would cast them to "
-               f"{requested} and lose them, so {dtype} was written") if requested and requested != dtype else ""  # fmt: skip
+        why = (
+            (
+                f"the values are {self.units}; the request's result_dtype={requested!r} would cast them to "
+                f"{requested} and lose them, so {dtype} was written"
+            )
+            if requested and requested != dtype
+            else ""
+        )
         shown = spread if mode == "only" else values
         info = {
             "image": self.uncertainty_description if mode == "only" else "the result",
@@ -238,10 +246,12 @@ class SyntheticCTTask(BundleImageTask):
                          "Hounsfield units", "MR -> synthetic CT (HU, int16) by the cyclegan_mr2ct generator",
                          input_checks=[check_mr_volume])  # fmt: skip
 
-    uncertainty_description = ("uncertainty: |sCT(MR) - mirror(sCT(mirror(MR)))| / 2 in HU, the spread of the generator "
-                               "over a left-right mirror of the head, written by the bundle's inference beside the sCT "
-                               "(0 where the air around the head is set to -1000 HU; benchmarks/sct_uncertainty.py "
-                               "measures how it ranks the errors)")  # fmt: skip
+    uncertainty_description = (
+        "uncertainty: |sCT(MR) - mirror(sCT(mirror(MR)))| / 2 in HU, the spread of the generator "
+        "over a left-right mirror of the head, written by the bundle's inference beside the sCT "
+        "(0 where the air around the head is set to -1000 HU; benchmarks/sct_uncertainty.py "
+        "measures how it ranks the errors)"
+    )
 
     @staticmethod
     def _switch(request: Mapping[str, Any], key: str, default: bool) -> bool:
@@ -294,10 +304,16 @@ class ReconstructionTask(BundleImageTask):
             self.image_bundle_dir / "models" / "varied" / (image_model or f"dagan_{setting}") / "model.pt"
         )
         overrides = {"mask_type": mask_type, "sampling_fraction": sampling_fraction}
-        super().__init__(bundle_dir, ["common.json", "inference.json"], overrides, "*_recon.nii.gz", "float32",
-                         "the input's units (the zero-filled image's, or those of the k-space's inverse FFT)",
-                         "CS-MRI reconstruction (float32) by the shipped cascade_csmri cascade (k-space) or dagan_csmri "
-                         "DAGAN (image)")  # fmt: skip
+        super().__init__(
+            bundle_dir,
+            ["common.json", "inference.json"],
+            overrides,
+            "*_recon.nii.gz",
+            "float32",
+            "the input's units (the zero-filled image's, or those of the k-space's inverse FFT)",
+            "CS-MRI reconstruction (float32) by the shipped cascade_csmri cascade (k-space) or dagan_csmri "
+            "DAGAN (image)",
+        )
         self.path = [self.cascade_path, self.image_model_path]
 
     def configure(self, input_path: str) -> tuple[list[str], dict[str, Any]]:
@@ -308,9 +324,11 @@ class ReconstructionTask(BundleImageTask):
         own = [str(self.image_bundle_dir / "configs" / n) for n in self.config_files]
         return shared + own, {**self.overrides, "ckpt_path": self.image_model_path}
 
-    uncertainty_description = ("uncertainty: |recon - mirrored recon| / 2 in the input's units, the spread of the network "
-                               "over a left-right flip of the slice (k-space and mask flipped with it; the bundle's "
-                               "--uncertainty output, FlipSpread)")  # fmt: skip
+    uncertainty_description = (
+        "uncertainty: |recon - mirrored recon| / 2 in the input's units, the spread of the network "
+        "over a left-right flip of the slice (k-space and mask flipped with it; the bundle's "
+        "--uncertainty output, FlipSpread)"
+    )
 
     def uncertainty(self, input_path: str, work: str, device_name: str, result: np.ndarray) -> np.ndarray:
         """The bundle's own uncertainty map (``inference.json`` with ``uncertainty: true``, only that pass run)."""

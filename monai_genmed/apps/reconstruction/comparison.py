@@ -159,7 +159,8 @@ class ReconstructionComparison:
         self.head_mask_key = head_mask_key
         if test_split == "validation" or test_split == "training":
             raise ValueError(
-                f"test_split {test_split!r} would score methods on data they were tuned or trained on; use 'test' or 'test_ood'."
+                f"test_split {test_split!r} would score methods on data they were tuned or trained on; "
+                "use 'test' or 'test_ood'."
             )
         self.test_split = test_split
         self.tuning_cache = tuning_cache
@@ -240,8 +241,14 @@ class ReconstructionComparison:
         )
         return self.tuning.table(method, grid, validation, mask)
 
-    def _score(self, setting: Mapping[str, Any], method: Reconstructor, test: list, undersampled: Mapping[str, UndersampledSlice],
-               mask: np.ndarray) -> None:  # fmt: skip
+    def _score(
+        self,
+        setting: Mapping[str, Any],
+        method: Reconstructor,
+        test: list,
+        undersampled: Mapping[str, UndersampledSlice],
+        mask: np.ndarray,
+    ) -> None:
         """Score ``method`` on ``test``, taking an earlier run's scores of a slice where the method allows it (not
         for the figure's slice, which is reconstructed again); then write the tables."""
         earlier: dict[str, dict[str, float]] = {}
@@ -255,8 +262,10 @@ class ReconstructionComparison:
             if found is not None and self.rescore_missing and any(unscored(found.get(k)) for k in needed):
                 found = None  # scored before a metric was added (HFEN): score it again rather than leave a gap
             if found is not None:
-                earlier[name] = {"seconds": float(found["seconds"]),
-                                 **{k: float("nan") if unscored(found.get(k)) else float(found[k]) for k in needed}}  # fmt: skip
+                earlier[name] = {
+                    "seconds": float(found["seconds"]),
+                    **{k: float("nan") if unscored(found.get(k)) else float(found[k]) for k in needed},
+                }
         todo = [undersampled[name] for _, _, name in test if name not in earlier]
         fresh = dict(zip([s.name for s in todo], method.reconstruct(todo, mask))) if todo else {}
         scores, seconds = [], []
@@ -272,7 +281,8 @@ class ReconstructionComparison:
             )
         if earlier:
             logger.info(
-                f"{method.name}: {len(earlier)} of {len(test)} slices scored by an earlier run with the same settings (per_slice.csv)"
+                f"{method.name}: {len(earlier)} of {len(test)} slices scored by an earlier run with the same settings "
+                "(per_slice.csv)"
             )
         self.results.add_row(
             setting,

@@ -60,9 +60,10 @@ def results_markdown(
         "never on test slices. Learned methods: trained on the training split, checkpoint chosen on validation.",
         "- Prior column: whether a method assumes a real, non-negative image (the real-valued prior).",
         "- Slow methods are tuned on fewer validation slices and scored on a subset of test slices (column n).",
-        "- NMSE = ||x - y||² / ||y||² (fastMRI). HFEN = ||LoG(x) - LoG(y)|| / ||LoG(y)|| (Ravishankar and Bresler 2011, "
-        "15x15 LoG, sigma 1.5): error in edges and fine texture, lower is better. HF ratio = ||LoG(x)|| / ||LoG(y)||: "
-        "below 1 blurrier than the reference, above 1 busier. 'head' columns: inside the head mask.",
+        "- NMSE = ||x - y||² / ||y||² (fastMRI). HFEN = ||LoG(x) - LoG(y)|| / ||LoG(y)|| (Ravishankar and "
+        "Bresler 2011, 15x15 LoG, sigma 1.5): error in edges and fine texture, lower is better. "
+        "HF ratio = ||LoG(x)|| / ||LoG(y)||: below 1 blurrier than the reference, above 1 busier. "
+        "'head' columns: inside the head mask.",
         "- Values: mean ± SD over test slices; seconds per slice on this machine (learned: batched network time).",
         "",
     ]

@@ -94,8 +94,11 @@ class ResultsStore:
         short = [i + 2 for i, r in enumerate(rows) if None in r or None in r.values()]  # csv fills a cut line with None
         if short:
             if required:
-                raise ValueError(f"reuse_from {path!r} is damaged: line {short[0]} has {'more' if None in rows[short[0] - 2] else 'fewer'} "
-                                 "fields than its header (a truncated or edited file); run that comparison again or drop it.")  # fmt: skip
+                raise ValueError(
+                    f"reuse_from {path!r} is damaged: line {short[0]} has "
+                    f"{'more' if None in rows[short[0] - 2] else 'fewer'} fields than its header (a truncated or "
+                    "edited file); run that comparison again or drop it."
+                )
             rows = [r for i, r in enumerate(rows) if i + 2 not in short]
         return {(r["mask_type"], r["sampling_fraction"], r["method"], r["slice"], r["settings"]): r for r in rows}
 
@@ -111,8 +114,11 @@ class ResultsStore:
         """Compare each earlier table's zero-filled scores of ``setting`` with this run's (just computed): a table
         of other data is set aside (this output_dir's: with a warning, it is overwritten) or refused (reuse_from)."""
         mask_type, fraction = setting["mask_type"], str(setting["sampling_fraction"])
-        fresh = {p["slice"]: p["psnr"] for p in self.per_slice
-                 if p["method"] == "zero-filled" and (p["mask_type"], str(p["sampling_fraction"])) == (mask_type, fraction)}  # fmt: skip
+        fresh = {
+            p["slice"]: p["psnr"]
+            for p in self.per_slice
+            if p["method"] == "zero-filled" and (p["mask_type"], str(p["sampling_fraction"])) == (mask_type, fraction)
+        }
         for index, (path, rows) in enumerate(self.sources):
             mine = [r for r in rows.values() if (r["mask_type"], r["sampling_fraction"]) == (mask_type, fraction)]
             if not mine:
@@ -129,8 +135,10 @@ class ResultsStore:
                 else "it holds no zero-filled score of this run's test slices"
             )
             if index == 0:  # this output_dir's own table
-                logger.warning(f"{path}: earlier scores of {mask_type} {setting['sampling_fraction']:.0%} are not reused, "
-                               f"they were made on other data ({why}); those slices are scored again.")  # fmt: skip
+                logger.warning(
+                    f"{path}: earlier scores of {mask_type} {setting['sampling_fraction']:.0%} are not reused, "
+                    f"they were made on other data ({why}); those slices are scored again."
+                )
                 self.rejected.add((path, mask_type, fraction))
                 continue
             raise ValueError(
@@ -149,8 +157,17 @@ class ResultsStore:
         scores: Mapping[str, float],
     ) -> None:
         """One slice's scores of ``method``."""
-        self.per_slice.append({"mask_type": setting["mask_type"], "sampling_fraction": setting["sampling_fraction"],
-                               "method": method, "slice": name, "settings": settings, "seconds": round(seconds, 4), **scores})  # fmt: skip
+        self.per_slice.append(
+            {
+                "mask_type": setting["mask_type"],
+                "sampling_fraction": setting["sampling_fraction"],
+                "method": method,
+                "slice": name,
+                "settings": settings,
+                "seconds": round(seconds, 4),
+                **scores,
+            }
+        )
 
     def add_row(
         self, setting: Mapping, method: str, params: str, tuned_on: str, scores: list[dict], seconds: float,
@@ -174,7 +191,8 @@ class ResultsStore:
             row[key], row[f"{key}_sd"] = float(values.mean()), float(values.std(ddof=1) if len(values) > 1 else 0.0)
         self.rows.append(row)
         logger.info(
-            f"{setting['mask_type']} {setting['sampling_fraction']:.0%} {method}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
+            f"{setting['mask_type']} {setting['sampling_fraction']:.0%} {method}: "
+            f"PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.4f}"
         )
         return row
 

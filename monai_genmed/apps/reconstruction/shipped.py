@@ -155,7 +155,8 @@ def verify_shipped(entry: Mapping[str, Any], method: LearnedMethod | Mapping[str
     for name, value in expected.items():
         if name not in scores:
             raise ValueError(
-                f"slice {name!r} of the manifest is not among the scored slices {sorted(scores)}; was the data generated with other arguments?"
+                f"slice {name!r} of the manifest is not among the scored slices {sorted(scores)}; "
+                "was the data generated with other arguments?"
             )
         if abs(scores[name] - value) > tolerance_db:
             raise ValueError(

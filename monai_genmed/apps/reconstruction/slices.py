@@ -1,4 +1,5 @@
-"""The comparison's data: 2D slices of a datalist's splits, their head masks and noise levels, and their undersampling."""
+"""The comparison's data: 2D slices of a datalist's splits, their head masks and noise levels, and their
+undersampling."""
 
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ class ComparisonSlices:
         return out
 
     def noise_level(self, name: str) -> float | None:
-        """The datalist's ``noise_sigma`` of a loaded slice (None where it has none or one that is not a number >= 0)."""
+        """The datalist's ``noise_sigma`` of a loaded slice (None where it has none or one that is not a
+        number >= 0)."""
         try:
             value = float(self.noise_sigma.get(name))  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -98,7 +100,7 @@ class ComparisonSlices:
         if bad:
             raise ValueError(
                 f"classical methods {list(needs_noise)} need each slice's noise level, but {len(bad)} slices of "
-                f"{self.datalist!r} (e.g. {bad[0]}: {self.noise_sigma[bad[0]]!r}) have no 'noise_sigma' entry or one that "
-                "is not a number >= 0; set it in the datalist (the noise standard deviation on the image's scale, e.g. "
-                "from a noise pre-scan; 0 for noise-free data) or drop those methods."
+                f"{self.datalist!r} (e.g. {bad[0]}: {self.noise_sigma[bad[0]]!r}) have no 'noise_sigma' entry "
+                "or one that is not a number >= 0; set it in the datalist (the noise standard deviation on the "
+                "image's scale, e.g. from a noise pre-scan; 0 for noise-free data) or drop those methods."
             )

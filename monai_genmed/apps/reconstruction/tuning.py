@@ -143,8 +143,15 @@ class ClassicalTuning:
         make = self.factory(method)
         grid = self.grids.get(method, DEFAULT_GRIDS[grid_key])
         tuning, names = self.tuning_slices(method, validation, mask)
-        fields = {"datalist": os.path.abspath(self.slices.datalist), "setting": setting, "method": method, "fixed": fixed,
-                  "grid": {k: list(v) for k, v in grid.items()}, "metric": "psnr", "slices": names}  # fmt: skip
+        fields = {
+            "datalist": os.path.abspath(self.slices.datalist),
+            "setting": setting,
+            "method": method,
+            "fixed": fixed,
+            "grid": {k: list(v) for k, v in grid.items()},
+            "metric": "psnr",
+            "slices": names,
+        }
         best = self.cache.get(fields)
         if best is None:
             start = time.perf_counter()

@@ -146,8 +146,19 @@ class SynthesisComparison:
             ct = np.stack([slices[i]["ct"] for i in index], -1)[None, None]
             mask = np.stack([slices[i]["mask"] for i in index], -1)[None, None]
             bone = mask & (ct > BONE_HU)
-            ssim = np.mean([float(compute_synthrad_ssim(preds[i][None, None], slices[i]["ct"][None, None],
-                                                        slices[i]["mask"][None, None], spatial_dims=2)[0]) for i in index])  # fmt: skip
+            ssim = np.mean(
+                [
+                    float(
+                        compute_synthrad_ssim(
+                            preds[i][None, None],
+                            slices[i]["ct"][None, None],
+                            slices[i]["mask"][None, None],
+                            spatial_dims=2,
+                        )[0]
+                    )
+                    for i in index
+                ]
+            )
             self.per_subject.append({
                 "method": name, "kind": meta.get("kind", "lookup"), "misalignment": meta.get("misalignment"),
                 "subject": subject, "slices": len(index),
@@ -159,7 +170,8 @@ class SynthesisComparison:
         self._summarise(name, meta, seconds / len(slices), "scored here")
 
     def _archived(self, method: Mapping[str, Any]) -> bool:
-        """Take ``method``'s per-subject scores from the ``scores`` CSV of an earlier evaluation; False if there are none."""
+        """Take ``method``'s per-subject scores from the ``scores`` CSV of an earlier evaluation; False if there
+        are none."""
         path = method.get("scores")
         if not path or not os.path.isfile(path):
             return False
@@ -167,14 +179,24 @@ class SynthesisComparison:
         with open(path, newline="") as f:
             rows = [r for r in csv.DictReader(f) if r["method"] == wanted]
         if not rows:
-            raise ValueError(f"{path} has no per-subject scores of method {wanted!r}; set the method's 'scores_method' to "
-                             "the name it has in that file's 'method' column.")  # fmt: skip
+            raise ValueError(
+                f"{path} has no per-subject scores of method {wanted!r}; set the method's 'scores_method' to "
+                "the name it has in that file's 'method' column."
+            )
         for r in rows:
-            self.per_subject.append({
-                "method": method["name"], "kind": method["kind"], "misalignment": method.get("misalignment"),
-                "subject": r["subject"], "slices": int(r["slices"]),
-                **{k: float(r[k]) if r[k] not in ("", None) else float("nan") for k in ("mae", "mae_bone", "psnr", "ssim")},
-            })  # fmt: skip
+            self.per_subject.append(
+                {
+                    "method": method["name"],
+                    "kind": method["kind"],
+                    "misalignment": method.get("misalignment"),
+                    "subject": r["subject"],
+                    "slices": int(r["slices"]),
+                    **{
+                        k: float(r[k]) if r[k] not in ("", None) else float("nan")
+                        for k in ("mae", "mae_bone", "psnr", "ssim")
+                    },
+                }
+            )
         self._summarise(method["name"], method, float("nan"), f"archived scores ({os.path.basename(path)})")
         return True
 
@@ -219,8 +241,14 @@ class SynthesisComparison:
     # ---- output ----------------------------------------------------------------------------------------------
     def _write(self, slices: list[dict[str, Any]], predictions: dict[str, list[np.ndarray]]) -> dict[str, str]:
         writer = ReportWriter(self.output_dir)
-        paths = {name: writer.write_csv(name, rows)
-                 for name, rows in (("results.csv", self.rows), ("per_subject.csv", self.per_subject), ("t_tests.csv", self.tests))}  # fmt: skip
+        paths = {
+            name: writer.write_csv(name, rows)
+            for name, rows in (
+                ("results.csv", self.rows),
+                ("per_subject.csv", self.per_subject),
+                ("t_tests.csv", self.tests),
+            )
+        }
         paths["results.md"] = writer.write_markdown("results.md", self._markdown(slices))
         paths["mae_vs_misalignment.png"] = writer.save_figure(
             misalignment_figure(self.rows), "mae_vs_misalignment.png", dpi=110
@@ -239,21 +267,48 @@ class SynthesisComparison:
 
     def _markdown(self, slices: list[dict[str, Any]]) -> list[str]:
         n = self.rows[0]["subjects"] if self.rows else 0
-        lines = [f"Test split `{self.split}` of `{os.path.relpath(self.datalist)}`: {n} subjects, {len(slices)} slices, "
-                 "scored against the aligned CT inside the body mask (MAE unclipped; PSNR/SSIM clipped to [-1024, 3000] HU, "
-                 "data range 4024, SynthRAD2023). Mean +- SD over subjects.", ""]  # fmt: skip
+        lines = [
+            f"Test split `{self.split}` of `{os.path.relpath(self.datalist)}`: {n} subjects, {len(slices)} slices, "
+            "scored against the aligned CT inside the body mask (MAE unclipped; PSNR/SSIM clipped to [-1024, 3000] HU, "
+            "data range 4024, SynthRAD2023). Mean +- SD over subjects.",
+            "",
+        ]
         lines += markdown_table(
-            ("method", "kind", "training misalignment", "MAE (HU)", "MAE bone > 300 HU", "PSNR (dB)", "SSIM", "s/slice", "scores"),
-            [(r["method"], r["kind"], "-" if r["misalignment"] is None else f"{r['misalignment']:g}",
-              f"{r['mae']:.1f} +- {r['mae_sd']:.1f}", f"{r['mae_bone']:.1f} +- {r['mae_bone_sd']:.1f}",
-              f"{r['psnr']:.2f} +- {r['psnr_sd']:.2f}", f"{r['ssim']:.3f} +- {r['ssim_sd']:.3f}", f"{r['s_per_slice']:.3f}", r["source"])
-             for r in self.rows],
-        )  # fmt: skip
+            (
+                "method",
+                "kind",
+                "training misalignment",
+                "MAE (HU)",
+                "MAE bone > 300 HU",
+                "PSNR (dB)",
+                "SSIM",
+                "s/slice",
+                "scores",
+            ),
+            [
+                (
+                    r["method"],
+                    r["kind"],
+                    "-" if r["misalignment"] is None else f"{r['misalignment']:g}",
+                    f"{r['mae']:.1f} +- {r['mae_sd']:.1f}",
+                    f"{r['mae_bone']:.1f} +- {r['mae_bone_sd']:.1f}",
+                    f"{r['psnr']:.2f} +- {r['psnr_sd']:.2f}",
+                    f"{r['ssim']:.3f} +- {r['ssim_sd']:.3f}",
+                    f"{r['s_per_slice']:.3f}",
+                    r["source"],
+                )
+                for r in self.rows
+            ],
+        )
         if self.tests:
             lines += ["", "Paired t-tests on per-subject MAE (a - b):", ""]
-            lines += markdown_table(("a", "b", "subjects", "mean difference (HU)", "t", "p"),
-                                    [(t["a"], t["b"], t["subjects"], f"{t['mean_difference']:.1f}", f"{t['t']:.2f}", f"{t['p']:.3g}")
-                                     for t in self.tests])  # fmt: skip
+            lines += markdown_table(
+                ("a", "b", "subjects", "mean difference (HU)", "t", "p"),
+                [
+                    (t["a"], t["b"], t["subjects"], f"{t['mean_difference']:.1f}", f"{t['t']:.2f}", f"{t['p']:.3g}")
+                    for t in self.tests
+                ],
+            )
         return lines
 
     def run(self) -> dict[str, str]:

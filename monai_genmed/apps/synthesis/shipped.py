@@ -77,16 +77,21 @@ def verify_shipped_synthesis(manifest: str | os.PathLike, network: torch.nn.Modu
         path = os.path.join(root, entry["file"])
         if not os.path.isfile(path):
             raise ValueError(
-                f"{path!r} of {manifest!r} is missing: restore it with `git checkout`, or retrain it with the manifest's command."
+                f"{path!r} of {manifest!r} is missing: restore it with `git checkout`, "
+                "or retrain it with the manifest's command."
             )
         digest = sha256_of(path)
         if digest != entry["sha256"]:
-            raise ValueError(f"{path!r} has sha256 {digest}, the manifest records {entry['sha256']}: the file is damaged or "
-                             "was replaced; restore it with `git checkout` or retrain it with the manifest's command.")  # fmt: skip
+            raise ValueError(
+                f"{path!r} has sha256 {digest}, the manifest records {entry['sha256']}: the file is damaged or "
+                "was replaced; restore it with `git checkout` or retrain it with the manifest's command."
+            )
         scores = score_synthesis_checkpoint(network, path, datalist, entry["split"], entry["subjects"], **window)
         for subject, value in entry["val_mae_hu"].items():
             if subject not in scores or abs(scores[subject] - value) > tolerance_hu:
-                raise ValueError(f"{path} scores {scores.get(subject, float('nan')):.2f} HU MAE on {subject}, the manifest "
-                                 f"{value:.2f} HU (tolerance {tolerance_hu}): the network definition or the data generator changed.")  # fmt: skip
+                raise ValueError(
+                    f"{path} scores {scores.get(subject, float('nan')):.2f} HU MAE on {subject}, the manifest "
+                    f"{value:.2f} HU (tolerance {tolerance_hu}): the network definition or the data generator changed."
+                )
         results[name] = scores
     return results
