@@ -69,7 +69,9 @@ def test_training_writes_the_best_fd_model_sample_grids_monitor_curves_and_metri
 
 @pytest.mark.parametrize("loss", ["minimax", "wasserstein", "wasserstein_gp", "hinge"])
 def test_every_gan_loss_trains_with_its_settings(repo_root, trained, tmp_path, loss):
-    train(repo_root, tmp_path, epochs=1, gan_loss_name=loss, dataset_dir=str(trained / "data" / "brain_mr"))
+    train(
+        repo_root, tmp_path, epochs=1, gan_loss_name=loss, r1_gamma=1.0, dataset_dir=str(trained / "data" / "brain_mr")
+    )
     checkpoint = torch.load(tmp_path / "models" / "checkpoints" / "checkpoint_epoch=1.pt", weights_only=True)
     assert checkpoint["run_fingerprint"]["n_critic"] == (5 if loss.startswith("wasserstein") else 1)
     critic = checkpoint["network_discriminator"]
@@ -77,7 +79,7 @@ def test_every_gan_loss_trains_with_its_settings(repo_root, trained, tmp_path, l
         assert max(v.abs().max().item() for v in critic.values()) <= 0.01
     with open(tmp_path / "logs" / "metrics.csv", newline="") as f:
         row = next(csv.DictReader(f))
-    # the gradient penalty (WGAN-GP) or R1 (the default r1_gamma) is logged; the clipped critic has neither
+    # the gradient penalty (WGAN-GP) or R1 (r1_gamma > 0) is logged; the clipped critic has neither
     assert ("train_d_regularizer" in row) == (loss != "wasserstein")
 
 
