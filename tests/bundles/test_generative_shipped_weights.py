@@ -20,7 +20,10 @@ from monai.bundle import run
 SHIPPED = {
     "autoencoder_mri": ["configs/brain_mr_64.json", "configs/autoencoder.json"],
     "vae_mri": ["configs/brain_mr_64.json", "configs/autoencoder.json"],
+    "gan_mri": ["configs/brain_mr_64.json"],
 }
+# bundle -> its sampling config (after configs/sampling.json)
+SAMPLING = {"autoencoder_mri": "sample.json", "vae_mri": "sample.json", "gan_mri": "inference.json"}
 
 
 def configs(repo_root, name, *extra):
@@ -63,7 +66,7 @@ def test_shipped_weights_reproduce_their_fd(repo_root, name, reference_dir, caps
 def test_the_sampling_command_writes_images_from_the_shipped_weights(repo_root, name, tmp_path):
     out = tmp_path / "samples"
     run(
-        config_file=configs(repo_root, name, "configs/sampling.json", f"bundles/{name}/configs/sample.json"),
+        config_file=configs(repo_root, name, "configs/sampling.json", f"bundles/{name}/configs/{SAMPLING[name]}"),
         bundle_root=str(repo_root / "bundles" / name),
         output_dir=str(out),
         num_samples=4,
