@@ -1,7 +1,8 @@
 """The configs share definitions by layering, never by copying: checks over every bundle's and every shared config.
 
 - A logging or loader ``_target_`` block (handlers that log, summary writers, datasets, loaders, samplers) is
-  defined in one file only; the next bundle layers that file (``configs/training.json``, ...) instead of a copy.
+  defined in one file only; the next bundle layers that file (``configs/training.json``,
+  ``configs/inference_loader.json``, ...) instead of a copy.
 - No config picks a handler by its position in a list (``@train#handlers[:5]``): an edit of the list would
   silently change what runs; the lists are named (``train#rank_handlers``, ``train#logging_handlers``).
 - No ``$`` expression is longer than :data:`MAX_EXPRESSION`: longer logic is a tested function in the package.
@@ -37,9 +38,6 @@ TINY_BLOCKS = {
 #: configs/training.json. Moving them means listing configs/training.json in the generative bundles' commands.
 TODO_DUPLICATES = {"bundles/gan_mri/configs/train.json", "bundles/ddpm_mri/configs/train.json",
                    "configs/brain_mr_64.json", "configs/autoencoder.json"}  # fmt: skip
-#: TODO: the inference loaders (Dataset, batch-1 DataLoader) of the three inference configs; an inference fragment
-#: would need listing in every inference command.
-TODO_INFERENCE = {"bundles/cyclegan_mr2ct/configs/inference.json", "configs/csmri_inference.json"}
 
 #: a `$` expression longer than this is a function: 160 characters hold one call with a handful of named
 #: arguments (``check_input_file(...)``), about the longest that reads on one screen line of a JSON file
@@ -78,7 +76,7 @@ def test_logging_and_loader_blocks_have_one_home():
             block = json.dumps(value, sort_keys=True)
             if block not in TINY_BLOCKS:
                 homes[block].add(f"{name}:{node_id}")
-    todo = TODO_DUPLICATES | TODO_INFERENCE
+    todo = TODO_DUPLICATES
     copies = {
         block: sorted(places)
         for block, places in homes.items()
