@@ -28,9 +28,9 @@ TINY = {
 
 
 def configs(repo_root, *names):
-    shared = {"brain": "configs/brain_mr_64.json", "train": "configs/autoencoder.json",
-              "reconstruct": "configs/autoencoder.json", "sample": "configs/sampling.json",
-              "loader": "configs/inference_loader.json"}  # fmt: skip
+    shared = {"brain": "configs/brain_mr_64.json", "training": "configs/training.json",
+              "train": "configs/autoencoder.json", "reconstruct": "configs/autoencoder.json",
+              "sample": "configs/sampling.json", "loader": "configs/inference_loader.json"}  # fmt: skip
     return [
         str(repo_root / shared[n]) if n in shared else str(repo_root / "bundles" / NAME / "configs" / n) for n in names
     ]
@@ -40,7 +40,7 @@ def configs(repo_root, *names):
 def trained(repo_root, tmp_path_factory):
     root = tmp_path_factory.mktemp(NAME)
     run(
-        config_file=configs(repo_root, "brain", "train", "common.json", "train.json"),
+        config_file=configs(repo_root, "brain", "training", "train", "common.json", "train.json"),
         bundle_root=str(root),
         epochs=2,
         **TINY,
@@ -73,7 +73,7 @@ def test_training_writes_model_checkpoint_metrics_and_the_latent_figures(trained
 
 def test_training_resumes_where_it_stopped(repo_root, trained):
     run(
-        config_file=configs(repo_root, "brain", "train", "common.json", "train.json"),
+        config_file=configs(repo_root, "brain", "training", "train", "common.json", "train.json"),
         bundle_root=str(trained),
         epochs=3,
         **TINY,

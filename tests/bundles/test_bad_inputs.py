@@ -170,7 +170,12 @@ BUNDLES = [
             other_widths={"channels": [8, 8]},
             make_input=_test_slice,
             discriminator=None,
-            configs_first=("configs/brain_mr_64.json", "configs/autoencoder.json", "common.json"),
+            configs_first=(
+                "configs/brain_mr_64.json",
+                "configs/training.json",
+                "configs/autoencoder.json",
+                "common.json",
+            ),
             infer_configs_first=(
                 "configs/brain_mr_64.json",
                 "configs/autoencoder.json",
@@ -202,7 +207,7 @@ BUNDLES = [
         changed_setting={"latent_size": 4},
         other_widths={"generator_channels": [8, 8, 8, 4]},
         make_input=None,
-        configs_first=("configs/brain_mr_64.json", "common.json"),
+        configs_first=("configs/brain_mr_64.json", "configs/training.json", "common.json"),
         infer_configs_first=("configs/brain_mr_64.json", "configs/sampling.json", "common.json"),
     ),
 ]

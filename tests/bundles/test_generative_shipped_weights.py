@@ -18,8 +18,8 @@ from monai.bundle import run
 
 # bundle -> the shared configs its commands layer before its own common.json
 SHIPPED = {
-    "autoencoder_mri": ["configs/brain_mr_64.json", "configs/autoencoder.json"],
-    "vae_mri": ["configs/brain_mr_64.json", "configs/autoencoder.json"],
+    "autoencoder_mri": ["configs/brain_mr_64.json", "configs/training.json", "configs/autoencoder.json"],
+    "vae_mri": ["configs/brain_mr_64.json", "configs/training.json", "configs/autoencoder.json"],
 }
 
 

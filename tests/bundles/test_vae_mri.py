@@ -23,7 +23,7 @@ TINY = {
     "kl_warmup_epochs": 4,
     "divergence_patience": 100,
 }
-SHARED = {"brain": "configs/brain_mr_64.json", "train": "configs/autoencoder.json",
+SHARED = {"brain": "configs/brain_mr_64.json", "training": "configs/training.json", "train": "configs/autoencoder.json",
           "reconstruct": "configs/autoencoder.json", "sample": "configs/sampling.json",
           "loader": "configs/inference_loader.json"}  # fmt: skip
 
@@ -38,7 +38,7 @@ def configs(repo_root, *names):
 def trained(repo_root, tmp_path_factory):
     root = tmp_path_factory.mktemp(NAME)
     run(
-        config_file=configs(repo_root, "brain", "train", "common.json", "train.json"),
+        config_file=configs(repo_root, "brain", "training", "train", "common.json", "train.json"),
         bundle_root=str(root),
         epochs=2,
         **TINY,
