@@ -86,7 +86,7 @@ def whole_head(bundle: str) -> list[str]:
             "| model | mask_outside_head | sCT in the air outside the head, mean / median (HU) | MAE all voxels (HU) "
             "| MAE in the head (HU) |",
             "| --- | --- | --- | --- | --- |"]  # fmt: skip
-    configs = [os.path.join(bundle, "configs", n) for n in ("common.json", "inference.json")]
+    configs = inference_configs(bundle)
     with tempfile.TemporaryDirectory() as work:
         mr = os.path.join(work, "colin27_slab.nii.gz")
         nib.save(nib.Nifti1Image((t1[:, :, WHOLE_HEAD_SLICES] / t1.max()).astype(np.float32), affine), mr)
@@ -104,12 +104,20 @@ def whole_head(bundle: str) -> list[str]:
     return rows
 
 
+def inference_configs(bundle: str) -> list[str]:
+    """The bundle's inference command's config files (its README's order)."""
+    loader = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.normpath(bundle))), "configs", "inference_loader.json"
+    )
+    return [os.path.join(bundle, "configs", "common.json"), loader, os.path.join(bundle, "configs", "inference.json")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle", default="bundles/cyclegan_mr2ct")
     args = parser.parse_args()
     inference = ConfigParser()
-    inference.read_config([os.path.join(args.bundle, "configs", n) for n in ("common.json", "inference.json")])
+    inference.read_config(inference_configs(args.bundle))
     print(cpu_summary())
     print("\n".join(test_split(args.bundle, inference)))
     print()

@@ -17,6 +17,7 @@ from .checks import (
     check_image_file,
     check_kspace_file,
     check_slice_size,
+    load_checked_datalist,
 )
 from .colin27 import (
     COLIN27_DIR,
@@ -60,6 +61,7 @@ __all__ = [
     "distributed_sampler",
     "generate_brain_mr_dataset",
     "generate_head_mr_ct_dataset",
+    "load_checked_datalist",
     "load_colin27_brain",
     "load_colin27_t1",
     "UnpairedDataset",

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "ImageSummary", "check_image_file", "check_datalist", "check_data_loader", "check_kspace_file", "check_crop_size",
-    "check_slice_size",
+    "ImageSummary", "check_image_file", "check_datalist", "load_checked_datalist", "check_data_loader",
+    "check_kspace_file", "check_crop_size", "check_slice_size",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -235,6 +235,37 @@ def check_datalist(
         hint = f"\n{range_hint}" if range_hint and any("model expects" in p for p in problems) else ""
         raise ValueError(f"{len(problems)} problem(s) in the {name} ({len(items)} items):\n  - {shown}{more}{hint}")
     return [dict(item) for item in items]
+
+
+def load_checked_datalist(
+    datalist_file: str | Path,
+    data_list_key: str,
+    keys: Sequence[str] | str = ("image",),
+    name: str | None = None,
+    **checks: Any,
+) -> list[dict[str, Any]]:
+    """Load one split of a MONAI datalist file and check every image of it (:func:`check_datalist`).
+
+    What a training config needs for each split, as one ``_target_`` block::
+
+        "datalist": {"_target_": "monai_genmed.data.load_checked_datalist", "datalist_file": "@datalist",
+                     "data_list_key": "training", "keys": "@image_keys", "spatial_dims": 2}
+
+    Args:
+        datalist_file: the datalist JSON (``datalist.json``), read by :func:`monai.data.load_decathlon_datalist`.
+        data_list_key: the split to load (``"training"``, ``"validation"``).
+        keys: the image keys to check.
+        name: the list's name in messages; default ``"<data_list_key> datalist"`` (``"training datalist"``).
+        checks: the rest of :func:`check_datalist`'s arguments (``spatial_dims``, ``value_range``, ``range_hint``,
+            ``min_span``, ...).
+
+    Returns:
+        the split's items, as :func:`check_datalist` returns them.
+    """
+    from monai.data import load_decathlon_datalist
+
+    items = load_decathlon_datalist(datalist_file, data_list_key=data_list_key)
+    return check_datalist(items, keys, name=f"{data_list_key} datalist" if name is None else name, **checks)
 
 
 def check_data_loader(data_loader: Any, name: str = "training") -> Any:

@@ -4,18 +4,19 @@
   takes (``python -m studies.csmri.noise_free_oracle``);
 - :func:`compare_seed_curves`: validation curves of repeated trainings
   (``bundles/dagan_csmri/configs/refinement_study.json``);
-- :func:`slice_class_margins`: a method's margin per class of slices and its worst slice
-  (``bundles/dagan_csmri/configs/evaluate_varied.json``).
+- :func:`slice_class_margins`: a method's margin per class of slices and its worst slice; :func:`margin_tables`
+  makes them for each method and classical reference of a comparison (``configs/csmri_evaluate_varied.json``).
 """
 
 from __future__ import annotations
 
 from .oracle import noise_free_oracle, oracle_headroom, rician_mean
 from .seed_curves import compare_seed_curves, read_curve
-from .slice_classes import slice_class_margins
+from .slice_classes import margin_tables, slice_class_margins
 
 __all__ = [
     "compare_seed_curves",
+    "margin_tables",
     "noise_free_oracle",
     "oracle_headroom",
     "read_curve",

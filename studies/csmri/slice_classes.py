@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from monai.data import load_decathlon_datalist
 
 from monai_genmed.apps.report import ReportWriter, markdown_table
 
-__all__ = ["slice_class_margins"]
+__all__ = ["CLASSICAL_REFERENCES", "margin_tables", "slice_class_margins"]
 
 
 def _slice_facts(item: dict[str, Any]) -> dict[str, str]:
@@ -121,3 +121,53 @@ def slice_class_margins(
         ])  # fmt: skip
         ReportWriter(os.path.dirname(os.path.abspath(output_path))).write_markdown(os.path.basename(output_path), lines)
     return out
+
+
+#: the classical references of the margin tables: (method name in the comparison's tables, key in ``classical``)
+CLASSICAL_REFERENCES = (("TV-CS", "tv"), ("TV-CS, noise level known", "tv_noise"), ("BM3D-MRI", "bm3d"),
+                        ("BM3D-MRI, noise level known", "bm3d_noise"))  # fmt: skip
+
+
+def margin_tables(
+    output_dir: str,
+    datalist: str | os.PathLike,
+    split: str,
+    margin_methods: Mapping[str, str],
+    learned_methods: Sequence[Mapping[str, Any]],
+    classical: Sequence[str],
+    override_facts: dict[str, str] | None = None,
+    references: Sequence[Sequence[str]] = CLASSICAL_REFERENCES,
+) -> list[list[dict[str, Any]]]:
+    """:func:`slice_class_margins` of each method of a comparison over each classical reference it ran.
+
+    Reads ``<output_dir>/per_slice.csv`` and writes ``<output_dir>/margins_<key><suffix>.md`` per pair, as
+    ``configs/csmri_evaluate_varied.json`` runs after its comparison.
+
+    Args:
+        output_dir: the comparison's output folder.
+        datalist, split, override_facts: as :func:`slice_class_margins`.
+        margin_methods: ``{file suffix: method name}``; a method the comparison did not run (not the ``name`` of
+            any of ``learned_methods``) is skipped.
+        learned_methods: the comparison's learned methods (dicts with a ``name``).
+        classical: the keys of the classical methods the comparison ran; a reference not among them is skipped.
+        references: ``(reference name, key)`` pairs, in the order the tables are made.
+
+    Returns:
+        the rows of each table, method by method, then reference by reference.
+    """
+    names = [m["name"] for m in learned_methods]
+    return [
+        slice_class_margins(
+            f"{output_dir}/per_slice.csv",
+            datalist,
+            split,
+            method,
+            reference,
+            f"{output_dir}/margins_{key}{suffix}.md",
+            override_facts=override_facts,
+        )  # fmt: skip
+        for suffix, method in margin_methods.items()
+        if method in names
+        for reference, key in references
+        if key in classical
+    ]

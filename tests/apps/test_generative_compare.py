@@ -20,6 +20,7 @@ def test_a_tiny_comparison_trains_once_and_writes_the_table_and_figures(tmp_path
             "vae",
             files(
                 "configs/brain_mr_64.json",
+                "configs/training.json",
                 "configs/autoencoder.json",
                 "bundles/vae_mri/configs/common.json",
                 "bundles/vae_mri/configs/train.json",
@@ -31,7 +32,10 @@ def test_a_tiny_comparison_trains_once_and_writes_the_table_and_figures(tmp_path
         ComparisonRun(
             "minimax",
             files(
-                "configs/brain_mr_64.json", "bundles/gan_mri/configs/common.json", "bundles/gan_mri/configs/train.json"
+                "configs/brain_mr_64.json",
+                "configs/training.json",
+                "bundles/gan_mri/configs/common.json",
+                "bundles/gan_mri/configs/train.json",
             ),
             {
                 "epochs": 2,

@@ -65,8 +65,8 @@ def assert_export_matches_eager():
 def csmri_configs(bundle: Path, *names: str) -> list[str]:
     """A CS-MRI bundle's layered config files, as its README lists them: the shared layer (``configs/csmri.json``,
     then ``configs/csmri_<name>`` for each name that has one, ``configs/training.json`` right after
-    ``csmri_train.json``), then the bundle's layer (its ``common.json``, then its own ``<name>`` for each name that
-    has one)."""
+    ``csmri_train.json``, ``configs/inference_loader.json`` right after ``csmri_inference.json``), then the
+    bundle's layer (its ``common.json``, then its own ``<name>`` for each name that has one)."""
     shared = [REPO / "configs" / f"csmri_{name}" for name in names]
     own = [bundle / "configs" / name for name in names]
     for name, pair in zip(names, zip(shared, own)):
@@ -78,6 +78,8 @@ def csmri_configs(bundle: Path, *names: str) -> list[str]:
             files.append(p)
             if p.name == "csmri_train.json":  # training.json fills the train/validate sections csmri_train.json opens
                 files.append(REPO / "configs" / "training.json")
+            if p.name == "csmri_inference.json":  # the loader of the datalist and preprocessing it defines
+                files.append(REPO / "configs" / "inference_loader.json")
     files.append(bundle / "configs" / "common.json")
     return [str(f) for f in files + [p for p in own if p.is_file()]]
 

@@ -28,8 +28,9 @@ TINY = {
 
 
 def configs(repo_root, *names):
-    shared = {"brain": "configs/brain_mr_64.json", "train": "configs/autoencoder.json",
-              "reconstruct": "configs/autoencoder.json", "sample": "configs/sampling.json"}  # fmt: skip
+    shared = {"brain": "configs/brain_mr_64.json", "training": "configs/training.json",
+              "train": "configs/autoencoder.json", "reconstruct": "configs/autoencoder.json",
+              "sample": "configs/sampling.json", "loader": "configs/inference_loader.json"}  # fmt: skip
     return [
         str(repo_root / shared[n]) if n in shared else str(repo_root / "bundles" / NAME / "configs" / n) for n in names
     ]
@@ -39,7 +40,7 @@ def configs(repo_root, *names):
 def trained(repo_root, tmp_path_factory):
     root = tmp_path_factory.mktemp(NAME)
     run(
-        config_file=configs(repo_root, "brain", "train", "common.json", "train.json"),
+        config_file=configs(repo_root, "brain", "training", "train", "common.json", "train.json"),
         bundle_root=str(root),
         epochs=2,
         **TINY,
@@ -72,7 +73,7 @@ def test_training_writes_model_checkpoint_metrics_and_the_latent_figures(trained
 
 def test_training_resumes_where_it_stopped(repo_root, trained):
     run(
-        config_file=configs(repo_root, "brain", "train", "common.json", "train.json"),
+        config_file=configs(repo_root, "brain", "training", "train", "common.json", "train.json"),
         bundle_root=str(trained),
         epochs=3,
         **TINY,
@@ -90,7 +91,7 @@ def test_slice(trained):
 
 @pytest.mark.parametrize("ext", [".nii.gz", ".png"])
 def test_inference_reconstructs_a_slice(repo_root, trained, test_slice, tmp_path, ext):
-    run(config_file=configs(repo_root, "brain", "reconstruct", "common.json", "inference.json"),
+    run(config_file=configs(repo_root, "brain", "reconstruct", "common.json", "loader", "inference.json"),
         bundle_root=str(trained), input_path=str(test_slice), output_dir=str(tmp_path), output_ext=ext,
         **TINY_NET)  # fmt: skip
     (written,) = tmp_path.iterdir()
@@ -115,7 +116,7 @@ def test_sampling_decodes_prior_draws(repo_root, trained, tmp_path):
 def test_verify_metadata_net_in_out_and_export(
     repo_root, trained, tmp_path, verify_and_export, assert_export_matches_eager
 ):
-    config = configs(repo_root, "brain", "reconstruct", "common.json", "inference.json")
+    config = configs(repo_root, "brain", "reconstruct", "common.json", "loader", "inference.json")
     scripted = verify_and_export(repo_root / "bundles" / NAME / "configs" / "metadata.json", config,
                                  trained / "models" / "model.pt", tmp_path, bundle_root=str(trained),
                                  **TINY_NET)  # fmt: skip

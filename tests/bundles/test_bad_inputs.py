@@ -118,7 +118,12 @@ BUNDLES = [
         other_widths={"generator_channels": [4, 8, 16], "generator_up_channels": [16, 8, 4]},
         make_input=_dagan_input,
         configs_first=("configs/csmri.json", "common.json", "configs/csmri_train.json", "configs/training.json"),
-        infer_configs_first=("configs/csmri.json", "common.json", "configs/csmri_inference.json"),
+        infer_configs_first=(
+            "configs/csmri.json",
+            "common.json",
+            "configs/csmri_inference.json",
+            "configs/inference_loader.json",
+        ),
     ),
     BundleSpec(
         name="cyclegan_mr2ct",
@@ -140,7 +145,7 @@ BUNDLES = [
         make_input=_mr_volume,
         discriminator="network_dis_ct",
         configs_first=("common.json", "configs/training.json"),
-        infer_configs_first=("common.json",),
+        infer_configs_first=("common.json", "configs/inference_loader.json"),
     ),
     *(
         BundleSpec(
@@ -165,7 +170,18 @@ BUNDLES = [
             other_widths={"channels": [8, 8]},
             make_input=_test_slice,
             discriminator=None,
-            configs_first=("configs/brain_mr_64.json", "configs/autoencoder.json", "common.json"),
+            configs_first=(
+                "configs/brain_mr_64.json",
+                "configs/training.json",
+                "configs/autoencoder.json",
+                "common.json",
+            ),
+            infer_configs_first=(
+                "configs/brain_mr_64.json",
+                "configs/autoencoder.json",
+                "common.json",
+                "configs/inference_loader.json",
+            ),
         )
         for name in ("autoencoder_mri", "vae_mri")
     ),
@@ -191,7 +207,7 @@ BUNDLES = [
         changed_setting={"latent_size": 4},
         other_widths={"generator_channels": [8, 8, 8, 4]},
         make_input=None,
-        configs_first=("configs/brain_mr_64.json", "common.json"),
+        configs_first=("configs/brain_mr_64.json", "configs/training.json", "common.json"),
         infer_configs_first=("configs/brain_mr_64.json", "configs/sampling.json", "common.json"),
     ),
 ]

@@ -31,8 +31,9 @@ def bundle(repo_root):
 
 
 def configs(bundle, name):
-    training = [str(bundle.parents[1] / "configs" / "training.json")] if name.startswith("train") else []
-    return [str(bundle / "configs" / "common.json"), *training, str(bundle / "configs" / name)]
+    shared = {"train": "training.json", "inference": "inference_loader.json"}.get(name.split("_")[0].split(".")[0])
+    shared = [str(bundle.parents[1] / "configs" / shared)] if shared else []
+    return [str(bundle / "configs" / "common.json"), *shared, str(bundle / "configs" / name)]
 
 
 @pytest.fixture(scope="module")

@@ -30,13 +30,14 @@ TINY = {
 
 def configs(repo_root, *names):
     return [str(repo_root / "configs" / "brain_mr_64.json" if n == "brain" else
+                repo_root / "configs" / "training.json" if n == "training" else
                 repo_root / "configs" / "sampling.json" if n == "sample" else
                 repo_root / "bundles" / NAME / "configs" / n) for n in names]  # fmt: skip
 
 
 def train(repo_root, root, **overrides):
     run(
-        config_file=configs(repo_root, "brain", "common.json", "train.json"),
+        config_file=configs(repo_root, "brain", "training", "common.json", "train.json"),
         bundle_root=str(root),
         **{**TINY, **overrides},
     )

@@ -18,9 +18,9 @@ from monai.bundle import run
 
 # bundle -> the shared configs its commands layer before its own common.json
 SHIPPED = {
-    "autoencoder_mri": ["configs/brain_mr_64.json", "configs/autoencoder.json"],
-    "vae_mri": ["configs/brain_mr_64.json", "configs/autoencoder.json"],
-    "gan_mri": ["configs/brain_mr_64.json"],
+    "autoencoder_mri": ["configs/brain_mr_64.json", "configs/training.json", "configs/autoencoder.json"],
+    "vae_mri": ["configs/brain_mr_64.json", "configs/training.json", "configs/autoencoder.json"],
+    "gan_mri": ["configs/brain_mr_64.json", "configs/training.json"],
 }
 # bundle -> its sampling config (after configs/sampling.json)
 SAMPLING = {"autoencoder_mri": "sample.json", "vae_mri": "sample.json", "gan_mri": "inference.json"}

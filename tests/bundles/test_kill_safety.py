@@ -38,7 +38,7 @@ DDPM = BundleSpec(
            "slices_per_subject": 4, "batch_size": 2, "passes_per_epoch": 1, "val_interval": 1, "val_inference_steps": 2,
            "fd_num_samples": 8, "grid_samples": 4, "device_name": "cpu"},
     infer={}, image_key="image", changed_setting={"num_train_timesteps": 20}, other_widths={}, make_input=None,
-    discriminator=None, configs_first=("configs/brain_mr_64.json", "common.json"),
+    discriminator=None, configs_first=("configs/brain_mr_64.json", "configs/training.json", "common.json"),
 )  # fmt: skip
 FORK = multiprocessing.get_context("fork")
 EPOCHS = 3

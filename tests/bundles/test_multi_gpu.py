@@ -83,6 +83,7 @@ BUNDLES = {
     "vae_mri": (
         [
             "configs/brain_mr_64.json",
+            "configs/training.json",
             "configs/autoencoder.json",
             "bundles/vae_mri/configs/common.json",
             "bundles/vae_mri/configs/train.json",
@@ -100,6 +101,7 @@ BUNDLES = {
     "gan_mri": (
         [
             "configs/brain_mr_64.json",
+            "configs/training.json",
             "bundles/gan_mri/configs/common.json",
             "bundles/gan_mri/configs/train.json",
             MULTI,

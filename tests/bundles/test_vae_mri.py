@@ -23,8 +23,9 @@ TINY = {
     "kl_warmup_epochs": 4,
     "divergence_patience": 100,
 }
-SHARED = {"brain": "configs/brain_mr_64.json", "train": "configs/autoencoder.json",
-          "reconstruct": "configs/autoencoder.json", "sample": "configs/sampling.json"}  # fmt: skip
+SHARED = {"brain": "configs/brain_mr_64.json", "training": "configs/training.json", "train": "configs/autoencoder.json",
+          "reconstruct": "configs/autoencoder.json", "sample": "configs/sampling.json",
+          "loader": "configs/inference_loader.json"}  # fmt: skip
 
 
 def configs(repo_root, *names):
@@ -37,7 +38,7 @@ def configs(repo_root, *names):
 def trained(repo_root, tmp_path_factory):
     root = tmp_path_factory.mktemp(NAME)
     run(
-        config_file=configs(repo_root, "brain", "train", "common.json", "train.json"),
+        config_file=configs(repo_root, "brain", "training", "train", "common.json", "train.json"),
         bundle_root=str(root),
         epochs=2,
         **TINY,
@@ -61,7 +62,7 @@ def test_reconstruction_uses_the_posterior_mean(repo_root, trained, tmp_path):
     path = dataset / json.loads((dataset / "datalist.json").read_text())["test"][0]["image"]
     outputs = []
     for i in range(2):
-        run(config_file=configs(repo_root, "brain", "reconstruct", "common.json", "inference.json"),
+        run(config_file=configs(repo_root, "brain", "reconstruct", "common.json", "loader", "inference.json"),
             bundle_root=str(trained), input_path=str(path), output_dir=str(tmp_path / str(i)), **TINY_NET)  # fmt: skip
         outputs.append(nib.load(next((tmp_path / str(i)).iterdir())).get_fdata())
     assert outputs[0].shape == (64, 64) and np.isfinite(outputs[0]).all()
@@ -77,7 +78,7 @@ def test_sampling_decodes_prior_draws(repo_root, trained, tmp_path):
 def test_verify_metadata_net_in_out_and_export(
     repo_root, trained, tmp_path, verify_and_export, assert_export_matches_eager
 ):
-    config = configs(repo_root, "brain", "reconstruct", "common.json", "inference.json")
+    config = configs(repo_root, "brain", "reconstruct", "common.json", "loader", "inference.json")
     scripted = verify_and_export(repo_root / "bundles" / NAME / "configs" / "metadata.json", config,
                                  trained / "models" / "model.pt", tmp_path, bundle_root=str(trained),
                                  **TINY_NET)  # fmt: skip

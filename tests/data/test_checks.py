@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from monai_genmed.data import (
     check_image_file,
     check_input_file,
     datalist_from_folder,
+    load_checked_datalist,
 )
 
 
@@ -78,6 +81,20 @@ def test_datalist_check_collects_every_problem(tmp_path):
     assert check_datalist(items[:1], "image", value_range=(0, 1)) == items[:1]
     with pytest.raises(ValueError, match="holds 0 item"):
         check_datalist([], "image", name="validation datalist")
+
+
+def test_load_checked_datalist_loads_one_split_and_checks_it(tmp_path):
+    good = _nifti(tmp_path / "a.nii.gz", np.full((6, 6), 0.5))
+    scaled = _nifti(tmp_path / "b.nii.gz", np.full((6, 6), 700.0))
+    datalist = tmp_path / "datalist.json"
+    datalist.write_text(json.dumps({"training": [{"image": "a.nii.gz"}], "validation": [{"image": "b.nii.gz"}]}))
+    assert load_checked_datalist(datalist, "training", "image", value_range=(0, 1)) == [{"image": str(good)}]
+    with pytest.raises(ValueError) as info:  # the split names the list, as the configs' expressions did
+        load_checked_datalist(datalist, "validation", ["image"], value_range=(0, 1), range_hint="Scale to [0, 1].")
+    assert "1 problem(s) in the validation datalist" in str(info.value) and str(scaled) in str(info.value)
+    assert "Scale to [0, 1]." in str(info.value)
+    with pytest.raises(ValueError, match="in the my list"):
+        load_checked_datalist(datalist, "validation", name="my list", value_range=(0, 1))
 
 
 def test_npy_and_npz_kspace_inputs(tmp_path):

@@ -55,7 +55,8 @@ class BundleImageTask(BasicInferTask):
 
     Args:
         bundle_dir: the bundle folder (``bundles/<name>``).
-        config_files: names under ``configs/`` layered in order (``common.json`` first).
+        config_files: names under the bundle's ``configs/`` layered in order (``common.json`` first), or paths from
+            the repository root for the shared ones (``configs/inference_loader.json``).
         overrides: config values set on top (e.g. ``ckpt_path`` of a shipped model).
         output_glob: the file the bundle writes into its ``output_dir`` (e.g. ``"*_synct.nii.gz"``).
         result_dtype: the dtype written whatever the request asks (``"int16"``, ``"float32"``).
@@ -68,7 +69,10 @@ class BundleImageTask(BasicInferTask):
                  output_glob: str, result_dtype: str, units: str, description: str,
                  input_checks: Sequence[Any] = ()) -> None:  # fmt: skip
         self.bundle_dir = Path(bundle_dir).resolve()
-        self.config_files = [str(self.bundle_dir / "configs" / name) for name in config_files]
+        repo = self.bundle_dir.parents[1]
+        self.config_files = [
+            str(repo / name if "/" in name else self.bundle_dir / "configs" / name) for name in config_files
+        ]
         self.overrides = dict(overrides)
         self.output_glob = output_glob
         self.result_dtype = result_dtype
@@ -242,7 +246,8 @@ class SyntheticCTTask(BundleImageTask):
             "output_format": "nifti",
             **overrides,
         }
-        super().__init__(bundle_dir, ["common.json", "inference.json"], overrides, "*_synct.nii.gz", "int16",
+        configs = ["common.json", "configs/inference_loader.json", "inference.json"]
+        super().__init__(bundle_dir, configs, overrides, "*_synct.nii.gz", "int16",
                          "Hounsfield units", "MR -> synthetic CT (HU, int16) by the cyclegan_mr2ct generator",
                          input_checks=[check_mr_volume])  # fmt: skip
 
@@ -317,7 +322,10 @@ class ReconstructionTask(BundleImageTask):
         self.path = [self.cascade_path, self.image_model_path]
 
     def configure(self, input_path: str) -> tuple[list[str], dict[str, Any]]:
-        shared = [str(self.bundle_dir.parents[1] / "configs" / n) for n in ("csmri.json", "csmri_inference.json")]
+        shared = [
+            str(self.bundle_dir.parents[1] / "configs" / n)
+            for n in ("csmri.json", "csmri_inference.json", "inference_loader.json")
+        ]
         if str(input_path).lower().endswith((".npz", ".npy")):
             own = [str(self.bundle_dir / "configs" / n) for n in self.config_files]
             return shared + own, {**self.overrides, "ckpt_path": self.cascade_path}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from monai.bundle import ConfigParser, run
 
-from studies.csmri import slice_class_margins
+from studies.csmri import margin_tables
 
 from .test_seed_curves import write_run
 
@@ -25,7 +25,7 @@ def test_refinement_study_runs_through_monai_bundle(repo_root, tmp_path):
     assert "| refinement on: G(x_u) + x_u | 3 |" in (tmp_path / "out" / "refinement.md").read_text()
 
 
-def test_evaluate_varied_resolves_slice_class_margins_from_studies(repo_root):
+def test_evaluate_varied_resolves_margin_tables_from_studies(repo_root):
     shared = [
         str(repo_root / "configs" / f"csmri{part}.json")
         for part in ("", "_evaluate", "_varied_data", "_evaluate_varied")
@@ -33,4 +33,4 @@ def test_evaluate_varied_resolves_slice_class_margins_from_studies(repo_root):
     configs = [*shared, str(repo_root / "bundles" / "dagan_csmri" / "configs" / "common.json")]
     parser = ConfigParser()
     parser.read_config(configs)
-    assert parser.get_parsed_content("slice_class_margins") is slice_class_margins
+    assert parser.get_parsed_content("margin_tables") is margin_tables

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from studies.csmri import slice_class_margins
+from studies.csmri import margin_tables, slice_class_margins, slice_classes
 
 
 def test_margins_per_class_and_worst_slice(tmp_path):
@@ -49,3 +49,21 @@ def test_margins_per_class_and_worst_slice(tmp_path):
     assert backgrounds == {"exactly zero (set for the test)": 3}
     with pytest.raises(ValueError, match="matches nothing"):
         slice_class_margins(tmp_path / "per_slice.csv", tmp_path / "datalist.json", "test", "DAGAN", "TV-CS")
+
+
+def test_margin_tables_pair_each_run_method_with_each_run_reference(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(slice_classes, "slice_class_margins", lambda *args, **kwargs: calls.append((args, kwargs)))
+    methods = {"": "Cascade + DC", "_flip": "Cascade + DC, flip ensemble", "_gone": "not run"}
+    learned = [{"name": "Cascade + DC"}, {"name": "Cascade + DC, flip ensemble"}]
+    tables = margin_tables("out", "d.json", "test", methods, learned, ["bm3d", "tv"], override_facts={"b": "0"})
+    assert len(tables) == 4
+    assert [args[3:] for args, _ in calls] == [
+        ("Cascade + DC", "TV-CS", "out/margins_tv.md"),
+        ("Cascade + DC", "BM3D-MRI", "out/margins_bm3d.md"),
+        ("Cascade + DC, flip ensemble", "TV-CS", "out/margins_tv_flip.md"),
+        ("Cascade + DC, flip ensemble", "BM3D-MRI", "out/margins_bm3d_flip.md"),
+    ]
+    assert all(args[:3] == ("out/per_slice.csv", "d.json", "test") and kw == {"override_facts": {"b": "0"}}
+               for args, kw in calls)  # fmt: skip
+    assert margin_tables("out", "d.json", "test", methods, learned, []) == []
