@@ -302,18 +302,10 @@ class GANMonitor:
         self._accuracy_window.append(accuracy)
         if self.patience_iterations is None or len(self._accuracy_window) < self._accuracy_window.maxlen:
             return
-        mean = sum(self._accuracy_window) / len(self._accuracy_window)
-        if abs(mean - 0.5) <= self.accuracy_tolerance:
-            self.balanced_iterations += 1
-        else:
-            self.balanced_iterations = 0
+        window, tolerance = self._accuracy_window, self.accuracy_tolerance
+        self.balanced_iterations, mean = balanced_streak(window, tolerance, self.balanced_iterations)
         if self.balanced_iterations >= self.patience_iterations and self.stop_reason is None:
-            self._stop(
-                engine,
-                f"discriminator accuracy within {self.accuracy_tolerance:.0%} of 50 % (mean over "
-                f"{len(self._accuracy_window)} iterations: {mean:.1%}) for {self.balanced_iterations} iterations: "
-                "D's feedback carries no signal any more",
-            )
+            self._stop(engine, _balance_reason(tolerance, len(window), mean, self.balanced_iterations))
 
     def _write_span(self, engine: Engine) -> None:
         means = {k: sum(v) / len(v) for k, v in self._span.items() if v}
@@ -407,6 +399,20 @@ class GANMonitor:
         from .gan_monitor_plot import plot_gan_curves
 
         return plot_gan_curves(self.history, path, mode=str(self.mode), tolerance=self.accuracy_tolerance)
+
+
+def balanced_streak(window: Sequence[float], tolerance: float, streak: int) -> tuple[int, float]:
+    """``(streak, mean)``: the mean D accuracy of ``window`` and the count of consecutive checks it lay within
+    ``tolerance`` of 50 % (``streak + 1``), or 0 when it did not."""
+    mean = sum(window) / len(window)
+    return (streak + 1 if abs(mean - 0.5) <= tolerance else 0), mean
+
+
+def _balance_reason(tolerance: float, window: int, mean: float, streak: int) -> str:
+    return (
+        f"discriminator accuracy within {tolerance:.0%} of 50 % (mean over {window} iterations: {mean:.1%}) for "
+        f"{streak} iterations: D's feedback carries no signal any more"
+    )
 
 
 def _format(values: Mapping[str, float]) -> str:

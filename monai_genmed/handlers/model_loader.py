@@ -153,9 +153,10 @@ def load_model_weights(
         for k, v in expected.items()
         if k in state and state[k].shape != v.shape
     ]
-    # most names absent: another architecture (a DCGAN discriminator shares its first layers' names with the
-    # generator, so "no name in common" would miss it); all names present with other shapes: other widths
-    if missing and 2 * len(missing) > len(expected):
+    # names absent and most of the rest of other shapes: another architecture (a DCGAN discriminator shares its
+    # layers' names with the generator, batch norm's included, so "no name in common" would miss it); all names
+    # present with other shapes: other widths
+    if missing and 2 * (len(missing) + len(shapes)) >= len(expected):
         raise ValueError(
             f"{where} holds weights of another network: {len(missing)} of this network's {len(expected)} parameter "
             f"names (e.g. {', '.join(missing[:3])}) are not among the file's {len(state)} (e.g. "

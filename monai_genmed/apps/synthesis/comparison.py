@@ -215,28 +215,7 @@ class SynthesisComparison:
 
     # ---- statistics ------------------------------------------------------------------------------------------
     def _t_tests(self) -> None:
-        from scipy import stats
-
-        names = [r["method"] for r in self.rows]
-        kinds = {r["method"]: r["kind"] for r in self.rows}
-        pairs = self.t_tests
-        if pairs is None:
-            pairs = [
-                (u, p) for u, p in itertools.product(names, names) if kinds[u] == "unpaired" and kinds[p] == "paired"
-            ]
-            pairs += [(m, LOOKUP_NAME) for m in names if m != LOOKUP_NAME and LOOKUP_NAME in names]
-        for a, b in pairs:
-            if a not in names or b not in names:
-                continue
-            va = {r["subject"]: r["mae"] for r in self.per_subject if r["method"] == a}
-            vb = {r["subject"]: r["mae"] for r in self.per_subject if r["method"] == b}
-            common = sorted(set(va) & set(vb))
-            if len(common) < 2:
-                continue
-            x, y = np.array([va[s] for s in common]), np.array([vb[s] for s in common])
-            result = stats.ttest_rel(x, y)
-            self.tests.append({"a": a, "b": b, "subjects": len(common), "mean_difference": float(np.mean(x - y)),
-                               "t": float(result.statistic), "p": float(result.pvalue)})  # fmt: skip
+        self.tests.extend(paired_t_tests(self.rows, self.per_subject, self.t_tests))
 
     # ---- output ----------------------------------------------------------------------------------------------
     def _write(self, slices: list[dict[str, Any]], predictions: dict[str, list[np.ndarray]]) -> dict[str, str]:
@@ -343,3 +322,29 @@ class SynthesisComparison:
             self._score(method["name"], method, slices, predictions[method["name"]], time.perf_counter() - start)
         self._t_tests()
         return self._write(slices, predictions)
+
+
+def paired_t_tests(rows: list[dict], per_subject: list[dict], pairs: list | None = None) -> list[dict]:
+    """Paired t-tests of the per-subject MAE of method pairs (``pairs``; default: every unpaired method against every
+    paired one, and every method against the intensity lookup), over the subjects both methods scored."""
+    from scipy import stats
+
+    names = [r["method"] for r in rows]
+    kinds = {r["method"]: r["kind"] for r in rows}
+    if pairs is None:
+        pairs = [(u, p) for u, p in itertools.product(names, names) if kinds[u] == "unpaired" and kinds[p] == "paired"]
+        pairs += [(m, LOOKUP_NAME) for m in names if m != LOOKUP_NAME and LOOKUP_NAME in names]
+    tests = []
+    for a, b in pairs:
+        if a not in names or b not in names:
+            continue
+        va = {r["subject"]: r["mae"] for r in per_subject if r["method"] == a}
+        vb = {r["subject"]: r["mae"] for r in per_subject if r["method"] == b}
+        common = sorted(set(va) & set(vb))
+        if len(common) < 2:
+            continue
+        x, y = np.array([va[s] for s in common]), np.array([vb[s] for s in common])
+        result = stats.ttest_rel(x, y)
+        tests.append({"a": a, "b": b, "subjects": len(common), "mean_difference": float(np.mean(x - y)),
+                      "t": float(result.statistic), "p": float(result.pvalue)})  # fmt: skip
+    return tests
