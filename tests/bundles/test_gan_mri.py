@@ -145,7 +145,8 @@ def test_a_resumed_run_restores_the_ema_generator_and_the_augmentation_exactly(r
 @pytest.mark.parametrize(
     "setting, value",
     [("unroll_steps", -1), ("unroll_steps", 1.5), ("r1_gamma", -1.0), ("augment_probability", 1.5),
-     ("generator_ema_momentum", 2.0), ("generator_ema_momentum", -0.1)],
+     ("generator_ema_momentum", 2.0), ("generator_ema_momentum", -0.1), ("diversity_weight", -1.0),
+     ("diversity_pool", 0), ("diversity_pool", 2.5)],
 )  # fmt: skip
 def test_bad_new_settings_are_named_at_the_start(repo_root, trained, tmp_path, setting, value):
     with pytest.raises(Exception) as info:
