@@ -25,6 +25,19 @@ TINY = {
 }
 
 
+# the varied settings of the `varied` fixture, which the seeding and clean-twin tests regenerate
+VARIED = dict(
+    contrasts="random",
+    ood_contrast="flair",
+    snr=(15, 80),
+    resolution_mm=(4, 8),
+    zoom=(0.9, 1.1),
+    orientations=("axial", "sagittal", "coronal"),
+    noise_free_fraction=0.5,
+    zero_background_fraction=0.5,
+)
+
+
 def _lists(path: str) -> dict:
     return json.loads(Path(path).read_text())
 
@@ -80,18 +93,7 @@ def test_lower_resolution_removes_high_k_space_energy():
 
 @pytest.fixture(scope="module")
 def varied(tmp_path_factory):
-    return generate_brain_mr_dataset(
-        tmp_path_factory.mktemp("varied"),
-        **TINY,
-        contrasts="random",
-        ood_contrast="flair",
-        snr=(15, 80),
-        resolution_mm=(4, 8),
-        zoom=(0.9, 1.1),
-        orientations=("axial", "sagittal", "coronal"),
-        noise_free_fraction=0.5,
-        zero_background_fraction=0.5,
-    )
+    return generate_brain_mr_dataset(tmp_path_factory.mktemp("varied"), **TINY, **VARIED)
 
 
 def test_ood_split_shares_no_contrast_with_training(varied):
@@ -130,16 +132,7 @@ def test_varied_datalist_batches_through_monai_dataloader(varied):
 
 
 def test_varied_dataset_is_seeded(varied, tmp_path):
-    options = dict(
-        contrasts="random",
-        ood_contrast="flair",
-        snr=(15, 80),
-        resolution_mm=(4, 8),
-        zoom=(0.9, 1.1),
-        orientations=("axial", "sagittal", "coronal"),
-        noise_free_fraction=0.5,
-        zero_background_fraction=0.5,
-    )
+    options = VARIED
     again = generate_brain_mr_dataset(tmp_path / "again", **TINY, **options)
     other = generate_brain_mr_dataset(tmp_path / "other", **{**TINY, "seed": 6}, **options)
     for a, b in zip(_lists(varied)["training"], _lists(again)["training"], strict=True):
@@ -149,16 +142,7 @@ def test_varied_dataset_is_seeded(varied, tmp_path):
 
 
 def test_write_clean_adds_the_noise_free_twin_and_changes_nothing_else(varied, tmp_path):
-    options = dict(
-        contrasts="random",
-        ood_contrast="flair",
-        snr=(15, 80),
-        resolution_mm=(4, 8),
-        zoom=(0.9, 1.1),
-        orientations=("axial", "sagittal", "coronal"),
-        noise_free_fraction=0.5,
-        zero_background_fraction=0.5,
-    )
+    options = VARIED
     twin = generate_brain_mr_dataset(tmp_path / "twin", **TINY, **options, write_clean=True)
     noisy_seen = clean_seen = False
     for split in ("training", "test", "test_ood"):
