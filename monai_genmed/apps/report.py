@@ -88,3 +88,26 @@ class ReportWriter:
         with atomic_path(path, os.path.splitext(name)[1] or ".png") as tmp:
             figure.savefig(tmp, dpi=dpi)
         return path
+
+    def save_image_panels(
+        self, panels: Sequence[tuple[str, Any]], name: str, ncols: int = 4, value_range: tuple[float, float] = (0, 1)
+    ) -> str:
+        """Grey-level images side by side, each with its title (e.g. one sample grid per model), as the PNG ``name``.
+
+        Args:
+            panels: ``(title, image)`` pairs, each image a 2-D array.
+            name: the PNG's file name.
+            ncols: panels per row.
+            value_range: the grey levels shown black and white.
+        """
+        ncols = max(1, min(ncols, len(panels)))
+        nrows = math.ceil(len(panels) / ncols)
+        fig = self.new_figure((3.2 * ncols, 3.4 * nrows))
+        for i, (title, image) in enumerate(panels):
+            ax = fig.add_subplot(nrows, ncols, i + 1)
+            ax.imshow(image, cmap="gray", vmin=value_range[0], vmax=value_range[1])
+            ax.set_title(title, fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.tight_layout()
+        return self.save_figure(fig, name, dpi=90)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,8 @@ class GANMonitorKeys(StrEnum):
     FD = "gan_fd"
     DIVERSITY = "gan_diversity"
     DIVERSITY_REAL = "gan_diversity_real"
+    CPU_SECONDS = "gan_cpu_seconds"
+    WALL_SECONDS = "gan_wall_seconds"
 
 
 _ITERATION_KEYS = (
@@ -218,6 +221,9 @@ class GANMonitor:
         self.diversity_real: float | None = None
         self.stop_reason: str | None = None
         self._resumed_stopped = False
+        #: training time so far (process CPU seconds of all threads, wall seconds), carried across resumes
+        self.cpu_seconds, self.wall_seconds = 0.0, 0.0
+        self._clock: tuple[float, float] | None = None
         #: curves for :meth:`plot`: ``"iteration"`` (span means, key -> list, with "iteration"), ``"epoch"``
         self.history: dict[str, dict[str, list[float]]] = {"iteration": {}, "epoch": {}}
 
@@ -242,6 +248,7 @@ class GANMonitor:
 
     # ----------------------------------------------------------------------------------------------- events
     def _started(self, engine: Engine) -> None:
+        self._clock = (time.process_time(), time.perf_counter())
         if self.frechet_distance is not None and self.frechet_distance.reference_features is None:
             if self.real_images is None:
                 raise ValueError(
@@ -341,7 +348,14 @@ class GANMonitor:
                 means[GANMonitorKeys.DIVERSITY] = ms_ssim_diversity(images, num_pairs=self.diversity_pairs)
             if self.diversity_real is not None:
                 means[GANMonitorKeys.DIVERSITY_REAL] = self.diversity_real
-        keys = (*_ITERATION_KEYS, GANMonitorKeys.FD, GANMonitorKeys.DIVERSITY, GANMonitorKeys.DIVERSITY_REAL)
+        if self._clock is not None:  # the epoch's training and this measurement, so rows compare at equal cost
+            cpu, wall = time.process_time(), time.perf_counter()
+            self.cpu_seconds += cpu - self._clock[0]
+            self.wall_seconds += wall - self._clock[1]
+            self._clock = (cpu, wall)
+            means[GANMonitorKeys.CPU_SECONDS], means[GANMonitorKeys.WALL_SECONDS] = self.cpu_seconds, self.wall_seconds
+        keys = (*_ITERATION_KEYS, GANMonitorKeys.FD, GANMonitorKeys.DIVERSITY, GANMonitorKeys.DIVERSITY_REAL,
+                GANMonitorKeys.CPU_SECONDS, GANMonitorKeys.WALL_SECONDS)  # fmt: skip
         name = f" ({self.frechet_distance.name})" if self.frechet_distance is not None else ""
         self._publish(engine, "epoch", keys, means, "epoch/", f"epoch {engine.state.epoch}{name}")
         if GANMonitorKeys.FD in means:
@@ -379,6 +393,8 @@ class GANMonitor:
             "epochs_without_improvement": self.epochs_without_improvement,
             "diversity_real": self.diversity_real,
             "stop_reason": self.stop_reason,
+            "cpu_seconds": self.cpu_seconds,
+            "wall_seconds": self.wall_seconds,
             "history": {part: {k: list(v) for k, v in curves.items()} for part, curves in self.history.items()},
         }
 
@@ -391,6 +407,8 @@ class GANMonitor:
         self.epochs_without_improvement = int(state_dict["epochs_without_improvement"])
         self.diversity_real = state_dict.get("diversity_real")
         self.stop_reason = state_dict.get("stop_reason")
+        self.cpu_seconds = float(state_dict.get("cpu_seconds", 0.0))
+        self.wall_seconds = float(state_dict.get("wall_seconds", 0.0))
         self.history = {part: {k: list(v) for k, v in curves.items()} for part, curves in state_dict["history"].items()}
         self._resumed_stopped = self.stop_reason is not None
 

@@ -186,6 +186,27 @@ def test_resumed_counter_continues():
     assert engine.state.iteration == 4 and resumed.stop_reason is not None
 
 
+def test_training_time_is_logged_per_epoch_and_carried_across_a_resume():
+    """CPU and wall seconds per epoch (cumulative) let a comparison read every run at equal cost."""
+
+    def busy(engine):
+        sum(i * i for i in range(20000))  # CPU work in every iteration
+
+    engine, run = logit_engine([CONFIDENT], epoch_length=5, max_epochs=3, step=busy)
+    monitor = GANMonitor(log_every=5)
+    monitor.attach(engine)
+    engine.run(**run)
+    cpu, wall = monitor.history["epoch"][str(K.CPU_SECONDS)], monitor.history["epoch"][str(K.WALL_SECONDS)]
+    assert len(cpu) == len(wall) == 3 and 0 < cpu[0] < cpu[1] < cpu[2] and 0 < wall[0] < wall[1] < wall[2]
+    assert engine.state.metrics[K.CPU_SECONDS] == cpu[-1]
+    resumed_engine, resumed_run = logit_engine([CONFIDENT], epoch_length=5, max_epochs=1, step=busy)
+    resumed = GANMonitor(log_every=5)
+    resumed.load_state_dict(monitor.state_dict())
+    resumed.attach(resumed_engine)
+    resumed_engine.run(**resumed_run)
+    assert resumed.history["epoch"][str(K.CPU_SECONDS)][-1] > cpu[-1]  # counts on from the first run's total
+
+
 def test_generator_gradient_norm_at_the_backward_event():
     generator = nn.Linear(2, 2, bias=False)
 

@@ -331,17 +331,8 @@ class GenerativeComparison:
         writer.save_figure(fig, "diversity.png", dpi=90)
 
     def _grids(self, panels: Sequence[tuple[str, torch.Tensor]], name: str) -> None:
-        ncols = min(4, len(panels))
-        nrows = math.ceil(len(panels) / ncols)
-        fig = ReportWriter.new_figure((3.2 * ncols, 3.4 * nrows))
-        for i, (title, images) in enumerate(panels):
-            ax = fig.add_subplot(nrows, ncols, i + 1)
-            ax.imshow(image_grid(images, ncols=4), cmap="gray", vmin=0, vmax=1)
-            ax.set_title(title, fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        fig.tight_layout()
-        ReportWriter(self.output_dir).save_figure(fig, name, dpi=90)
+        grids = [(title, image_grid(images, ncols=4)) for title, images in panels]
+        ReportWriter(self.output_dir).save_image_panels(grids, name)
 
 
 def _last_finite(values: Sequence[float]) -> float | None:
