@@ -313,8 +313,8 @@ def _curves(writer: ReportWriter, study: Study, found: Mapping[str, list[dict]])
     groups = list(dict.fromkeys(r.get("group", "") for r in study.rows if found[r["name"]]))
     if not groups:
         return
-    fig = writer.new_figure((5.0 * len(groups), 10))
-    axes = fig.subplots(3, len(groups), squeeze=False)
+    fig = writer.new_figure((5.0 * len(groups), 13))
+    axes = fig.subplots(4, len(groups), squeeze=False)
     for c, group in enumerate(groups):
         for k, row in enumerate(r for r in study.rows if r.get("group", "") == group and found[r["name"]]):
             color = f"C{k}"
@@ -326,10 +326,14 @@ def _curves(writer: ReportWriter, study: Study, found: Mapping[str, list[dict]])
                 grads = [v if v and v > 0 else math.nan for v in it.get(GRAD, [])]
                 axes[1, c].semilogy(g_steps, grads, color=color, lw=0.8, label=label)
                 axes[2, c].plot(g_steps, it.get(ACC, []), color=color, lw=0.8, label=label)
+                axes[3, c].plot(ep["generator_steps"], ep[DIV], color=color, marker="o", ms=2, lw=1, label=label)
+                if run.get("diversity_real"):
+                    axes[3, c].axhline(run["diversity_real"], color="k", lw=0.8, ls="--")
         axes[0, c].set(title=f"{group}: FD (fixed latents)", xlabel="generator updates", yscale="log")
         axes[1, c].set(title=f"{group}: generator gradient norm", xlabel="generator updates")
         axes[2, c].set(title=f"{group}: D accuracy", xlabel="generator updates", ylim=(-0.02, 1.02))
         axes[2, c].axhline(0.5, color="0.6", lw=0.8, ls="--")
+        axes[3, c].set(title=f"{group}: MS-SSIM diversity (dashed: real)", xlabel="generator updates", ylim=(0.4, 1.0))
         for ax in axes[:, c]:
             ax.legend(fontsize=7)
     fig.tight_layout()
