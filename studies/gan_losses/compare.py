@@ -164,6 +164,13 @@ HEADER = (
 )  # fmt: skip
 
 
+#: the columns the bundle README shows
+SHORT = (
+    "seeds", "best FD", "diversity at best FD", "FD at equal G updates", "diversity there", "FD at equal CPU time",
+    "D accuracy, first epoch", "D accuracy, last epoch", "G grad norm, first epoch", "G grad norm, last epoch",
+)  # fmt: skip
+
+
 class Study:
     """The rows file (``rows.json``) and the folders of one comparison.
 
@@ -306,6 +313,8 @@ def write_report(study: Study) -> str:
         json.dump(aggregates, f, indent=1)
     _curves(writer, study, found)
     _sample_grid(writer, study, found)
+    short = [(c[0], *(c[HEADER.index(h)] for h in SHORT)) for c in cells]
+    writer.write_markdown("table_short.md", markdown_table(("row", *SHORT), short))  # the bundle README's columns
     return writer.write_markdown("table.md", lines)
 
 

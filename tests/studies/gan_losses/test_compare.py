@@ -84,4 +84,5 @@ def test_a_tiny_study_trains_summarizes_and_reports(tmp_path, loss, monkeypatch)
     table = Path(write_report(Study(str(rows)))).read_text()
     assert "| NS | 0 |" in table and "| critic | 0 |" in table
     assert (tmp_path / "results/curves.png").is_file() and (tmp_path / "results/samples.png").is_file()
+    assert "| NS | 0 |" in (tmp_path / "results/table_short.md").read_text()
     assert math.isfinite(json.loads((tmp_path / "results/aggregate.json").read_text())["ns"]["per_seed"][0]["best_fd"])
