@@ -21,9 +21,11 @@ SHIPPED = {
     "autoencoder_mri": ["configs/brain_mr_64.json", "configs/training.json", "configs/autoencoder.json"],
     "vae_mri": ["configs/brain_mr_64.json", "configs/training.json", "configs/autoencoder.json"],
     "gan_mri": ["configs/brain_mr_64.json", "configs/training.json"],
+    "ddpm_mri": ["configs/brain_mr_64.json", "configs/training.json"],
 }
 # bundle -> its sampling config (after configs/sampling.json)
-SAMPLING = {"autoencoder_mri": "sample.json", "vae_mri": "sample.json", "gan_mri": "inference.json"}
+SAMPLING = {"autoencoder_mri": "sample.json", "vae_mri": "sample.json", "gan_mri": "inference.json",
+            "ddpm_mri": "inference.json"}  # fmt: skip
 # bundle -> configs between ship_sampler.json and verify_sampler.json, and the sample count its manifest records
 SHIP_CHECK = {"ddpm_mri": ["bundles/ddpm_mri/configs/ship_check.json"]}
 CHECK_SAMPLES = {"ddpm_mri": 32}
