@@ -480,14 +480,19 @@ def discriminator_scores(real: torch.Tensor, fake: torch.Tensor, mode: str, thre
 
     A real sample counts as recognised when its logit is above the decision threshold, a generated one
     when below: threshold 0 for the BCE modes (``minimax``, ``non_saturating``: sigmoid 0.5) and for the
-    score-based ``wasserstein`` and ``hinge`` critics (their sign), and ``real_label / 2`` for ``least_squares``
-    (midway between its targets). D(x) and D(G(z)) are sigmoid probabilities for the BCE modes and the raw
-    outputs otherwise (a Wasserstein critic's offset is arbitrary: read its scores' gap, D(x) - D(G(z)), which
+    ``hinge`` critic (its margins sit at -1 and +1), ``real_label / 2`` for ``least_squares`` (midway between its
+    targets), and for a ``wasserstein`` critic, whose scores carry an arbitrary offset that drifts during training,
+    the midpoint of the batch's mean real and mean generated score (with the sign instead, a critic whose scores
+    all drifted above 0 would read as exactly 50 % whatever it does). D(x) and D(G(z)) are sigmoid probabilities
+    for the BCE modes and the raw outputs otherwise (read a Wasserstein critic's gap, D(x) - D(G(z)), which
     estimates the Wasserstein distance). With per-sample (or per-patch) logits the accuracy is the fraction of
-    correct ones in the batch; with the mean logits only, it is whether the batch's mean is on the right side,
-    so only its average over many iterations is meaningful, and D(x) is the sigmoid of the mean logit.
+    correct ones in the batch; with the mean logits only, it is whether the batch's mean is on the right side
+    (for a Wasserstein critic: whether the real mean is above the generated one), so only its average over many
+    iterations is meaningful, and D(x) is the sigmoid of the mean logit.
     """
     real, fake = _flat_logits(real), _flat_logits(fake)
+    if mode == GANLossMode.WASSERSTEIN:
+        threshold = 0.5 * float(real.mean() + fake.mean())
     acc_real = float((real > threshold).double().mean())
     acc_fake = float((fake < threshold).double().mean())
     if mode in _SCORE_MODES or mode == GANLossMode.LEAST_SQUARES:

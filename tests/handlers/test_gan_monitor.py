@@ -61,7 +61,10 @@ def test_mean_logits_of_the_objectives_are_read_from_the_losses():
     "mode, real, fake, expected_real, expected_fake",
     [
         ("least_squares", [0.6, 0.4], [0.45, 0.7], 0.5, 0.5),  # threshold real_label / 2 = 0.5
-        ("wasserstein", [3.0, -1.0], [-5.0, -2.0], 0.5, 1.0),  # sign of the critic's scores
+        ("wasserstein", [3.0, -1.0], [-5.0, -2.0], 1.0, 1.0),  # midpoint of the means: -1.25
+        ("wasserstein", [57.0, 56.0], [49.0, 48.0], 1.0, 1.0),  # all scores drifted above 0: still told apart
+        ("wasserstein", [50.0, 48.0], [49.0, 51.0], 0.5, 0.5),  # overlapping scores: chance
+        ("hinge", [0.5, -0.2], [-0.3, 0.4], 0.5, 0.5),  # sign of the critic's scores
     ],
 )
 def test_threshold_and_raw_outputs_of_other_objectives(mode, real, fake, expected_real, expected_fake):
