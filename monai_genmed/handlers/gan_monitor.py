@@ -71,6 +71,8 @@ _ITERATION_KEYS = (
     GANMonitorKeys.D_FAKE,
     GANMonitorKeys.G_GRAD_NORM,
 )
+_EPOCH_KEYS = (*_ITERATION_KEYS, GANMonitorKeys.FD, GANMonitorKeys.DIVERSITY, GANMonitorKeys.DIVERSITY_REAL,
+               GANMonitorKeys.CPU_SECONDS, GANMonitorKeys.WALL_SECONDS)  # fmt: skip
 
 
 def discriminator_logits(
@@ -105,6 +107,29 @@ def _flat_logits(value: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.as_tensor(value).detach().flatten().double().cpu()
 
 
+class TrainingClock:
+    """Cumulative process CPU seconds (all threads) and wall seconds of a training, from :meth:`start` on."""
+
+    def __init__(self) -> None:
+        self.cpu_seconds, self.wall_seconds = 0.0, 0.0
+        self._mark: tuple[float, float] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._mark is not None
+
+    def start(self) -> None:
+        self._mark = (time.process_time(), time.perf_counter())
+
+    def lap(self) -> tuple[float, float]:
+        """Add the time since the last mark; returns the totals ``(cpu_seconds, wall_seconds)``."""
+        cpu, wall = time.process_time(), time.perf_counter()
+        self.cpu_seconds += cpu - self._mark[0]
+        self.wall_seconds += wall - self._mark[1]
+        self._mark = (cpu, wall)
+        return self.cpu_seconds, self.wall_seconds
+
+
 class GANMonitor:
     """Ignite handler that monitors a GAN's training and stops it when feedback is gone or FD stalls.
 
@@ -121,20 +146,18 @@ class GANMonitor:
         within ``accuracy_tolerance`` of 50 % for that many consecutive iterations;
     (b) ``fd_patience``: the epoch FD has not improved (by more than ``fd_min_delta``) for that many epochs.
 
-    Either calls ``engine.terminate()`` with a log line that says why (also in :attr:`stop_reason`). Put the
-    monitor in the checkpointer's ``extra_objects``: its counters, best FD and curves travel in
-    :meth:`state_dict`, and a run resumed after a stop ends at once, saying so.
+    Either calls ``engine.terminate()`` with a log line that says why (:attr:`stop_reason`). In the checkpointer's
+    ``extra_objects`` its counters, best FD, curves and training time travel in :meth:`state_dict`, and a run
+    resumed after a stop ends at once, saying so. Each epoch also logs the training's CPU and wall seconds so far.
 
     Args:
-        log_every: iterations per logged span.
+        log_every: iterations per logged span; ``real_label``: the least-squares target of real samples.
         mode: the GAN objective (:class:`~monai_genmed.losses.GANLossMode`), for the threshold and D's scale.
-        real_label: the least-squares target of real samples.
         output_transform: ``engine.state.output -> (real_logits, fake_logits)`` or ``None`` when D did not run;
             default :func:`discriminator_logits`.
-        generator_parameters: parameters whose gradient norm is logged: a module, an iterable of parameters, or
-            ``engine -> iterable``; default every parameter of ``engine.state.generators``. The norm is read when
-            ``GENERATOR_BACKWARD_COMPLETED`` fires (the largest, if several generator groups run in an iteration);
-            on engines without that event, at ``ITERATION_COMPLETED`` from whatever gradients are still there.
+        generator_parameters: parameters whose gradient norm is logged (a module, parameters or ``engine ->
+            parameters``; default all of ``engine.state.generators``), read at ``GENERATOR_BACKWARD_COMPLETED`` (the
+            largest of an iteration), else at ``ITERATION_COMPLETED`` from the gradients still there.
         sample_fn: ``latents -> images`` (in the feature network's range, e.g. [0, 1]) for FD and diversity; a
             module is switched to eval mode while sampling.
         latents: the fixed latents; default ``torch.randn(latent_shape)`` from ``latent_seed``.
@@ -144,13 +167,11 @@ class GANMonitor:
         frechet_distance: the FD measure; its reference is set from ``real_images`` unless it has one already.
         real_images: real images for the FD reference and the real diversity (same count as the latents is best).
         diversity_pairs: random pairs of :func:`~monai_genmed.metrics.ms_ssim_diversity` (0: no diversity).
-        accuracy_tolerance: half-width of the band around 50 % of criterion (a).
-        accuracy_window: iterations averaged for criterion (a).
+        accuracy_tolerance, accuracy_window: criterion (a)'s band around 50 % and the iterations it averages.
         patience_iterations: criterion (a), ``None`` to disable.
         fd_patience: criterion (b), in epochs, ``None`` to disable.
         fd_min_delta: the improvement that resets criterion (b).
-        summary_writer: optional TensorBoard ``SummaryWriter``.
-        tag_prefix: prefix of the TensorBoard tags.
+        summary_writer, tag_prefix: an optional TensorBoard ``SummaryWriter`` and the prefix of its tags.
         plot_path: if given, :meth:`plot` writes the curves there when the run ends.
     """
 
@@ -221,9 +242,7 @@ class GANMonitor:
         self.diversity_real: float | None = None
         self.stop_reason: str | None = None
         self._resumed_stopped = False
-        #: training time so far (process CPU seconds of all threads, wall seconds), carried across resumes
-        self.cpu_seconds, self.wall_seconds = 0.0, 0.0
-        self._clock: tuple[float, float] | None = None
+        self.clock = TrainingClock()  #: training time so far, carried across resumes
         #: curves for :meth:`plot`: ``"iteration"`` (span means, key -> list, with "iteration"), ``"epoch"``
         self.history: dict[str, dict[str, list[float]]] = {"iteration": {}, "epoch": {}}
 
@@ -248,7 +267,7 @@ class GANMonitor:
 
     # ----------------------------------------------------------------------------------------------- events
     def _started(self, engine: Engine) -> None:
-        self._clock = (time.process_time(), time.perf_counter())
+        self.clock.start()
         if self.frechet_distance is not None and self.frechet_distance.reference_features is None:
             if self.real_images is None:
                 raise ValueError(
@@ -348,16 +367,10 @@ class GANMonitor:
                 means[GANMonitorKeys.DIVERSITY] = ms_ssim_diversity(images, num_pairs=self.diversity_pairs)
             if self.diversity_real is not None:
                 means[GANMonitorKeys.DIVERSITY_REAL] = self.diversity_real
-        if self._clock is not None:  # the epoch's training and this measurement, so rows compare at equal cost
-            cpu, wall = time.process_time(), time.perf_counter()
-            self.cpu_seconds += cpu - self._clock[0]
-            self.wall_seconds += wall - self._clock[1]
-            self._clock = (cpu, wall)
-            means[GANMonitorKeys.CPU_SECONDS], means[GANMonitorKeys.WALL_SECONDS] = self.cpu_seconds, self.wall_seconds
-        keys = (*_ITERATION_KEYS, GANMonitorKeys.FD, GANMonitorKeys.DIVERSITY, GANMonitorKeys.DIVERSITY_REAL,
-                GANMonitorKeys.CPU_SECONDS, GANMonitorKeys.WALL_SECONDS)  # fmt: skip
+        if self.clock.running:  # the epoch's training and this measurement, so rows compare at equal cost
+            means[GANMonitorKeys.CPU_SECONDS], means[GANMonitorKeys.WALL_SECONDS] = self.clock.lap()
         name = f" ({self.frechet_distance.name})" if self.frechet_distance is not None else ""
-        self._publish(engine, "epoch", keys, means, "epoch/", f"epoch {engine.state.epoch}{name}")
+        self._publish(engine, "epoch", _EPOCH_KEYS, means, "epoch/", f"epoch {engine.state.epoch}{name}")
         if GANMonitorKeys.FD in means:
             self._check_fd(engine, means[GANMonitorKeys.FD])
 
@@ -393,8 +406,8 @@ class GANMonitor:
             "epochs_without_improvement": self.epochs_without_improvement,
             "diversity_real": self.diversity_real,
             "stop_reason": self.stop_reason,
-            "cpu_seconds": self.cpu_seconds,
-            "wall_seconds": self.wall_seconds,
+            "cpu_seconds": self.clock.cpu_seconds,
+            "wall_seconds": self.clock.wall_seconds,
             "history": {part: {k: list(v) for k, v in curves.items()} for part, curves in self.history.items()},
         }
 
@@ -407,8 +420,8 @@ class GANMonitor:
         self.epochs_without_improvement = int(state_dict["epochs_without_improvement"])
         self.diversity_real = state_dict.get("diversity_real")
         self.stop_reason = state_dict.get("stop_reason")
-        self.cpu_seconds = float(state_dict.get("cpu_seconds", 0.0))
-        self.wall_seconds = float(state_dict.get("wall_seconds", 0.0))
+        self.clock.cpu_seconds = float(state_dict.get("cpu_seconds", 0.0))
+        self.clock.wall_seconds = float(state_dict.get("wall_seconds", 0.0))
         self.history = {part: {k: list(v) for k, v in curves.items()} for part, curves in state_dict["history"].items()}
         self._resumed_stopped = self.stop_reason is not None
 
