@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import multiprocessing
 import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -60,6 +62,32 @@ def _in_child(target, *args: Any) -> multiprocessing.Process:
     process = FORK.Process(target=main, daemon=True)
     process.start()
     return process
+
+
+# a training in a fresh interpreter: a fork of the test worker inherits whatever locks its other threads held at the
+# fork (after many in-process trainings, CI once saw every child of the kill loop hang that way)
+_RUN = "import json, sys; from monai.bundle import run; run(**json.loads(sys.argv[1]))"
+
+
+class _TrainingChild:
+    """``_train(spec, root, **overrides)`` in a new Python process, with the kill loop's view of a child."""
+
+    def __init__(self, spec: BundleSpec, root: Path, **overrides: Any) -> None:
+        args = {"config_file": spec.config("train.json"), "bundle_root": str(root), **spec.train, **overrides}
+        log = open(os.environ.get("KILL_TEST_CHILD_LOG", os.devnull), "a")  # noqa: SIM115 (the child's log)
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread, as the runs it is compared with
+        self.process = subprocess.Popen([sys.executable, "-c", _RUN, json.dumps(args)], stdout=log, stderr=log, env=env)
+        self.pid = self.process.pid
+
+    def is_alive(self) -> bool:
+        return self.process.poll() is None
+
+    def join(self, timeout: float | None = None) -> None:
+        self.process.wait(timeout)
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.process.returncode
 
 
 def _settings(spec: BundleSpec, dataset: Path, **overrides: Any) -> dict[str, Any]:
@@ -192,7 +220,7 @@ def test_a_second_training_into_the_same_folder_is_refused_at_once(straight, tmp
     spec, dataset, _, _ = straight
     root = tmp_path / "shared"
     settings = _settings(spec, dataset, epochs=10_000)
-    first = _in_child(lambda: _train(spec, root, **settings))
+    first = _TrainingChild(spec, root, **settings)
     try:
         lock = root / "models" / "checkpoints" / ".lock"
         deadline = time.time() + 60
@@ -230,7 +258,7 @@ def test_thirty_random_kills_lose_no_finished_epoch(tmp_path):
     kills, progress, in_write, row_ahead, during_start = 0, [], 0, 0, 0
     while kills < 30:
         rows_before = len(_epochs_in_csv(root))
-        child = _in_child(lambda: _train(spec, root, **settings))
+        child = _TrainingChild(spec, root, **settings)
         if rng.random() < 0.2:  # during the start
             time.sleep(rng.uniform(0.0, 0.5))
             during_start += 1
