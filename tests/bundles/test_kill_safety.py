@@ -1,7 +1,7 @@
 """A run killed at any moment loses no finished epoch, in every bundle.
 
-The kills are real: the training runs in a forked child process (the parent has already imported torch and MONAI,
-so a child starts in milliseconds) that is ended with ``SIGKILL`` or ``os._exit`` inside a checkpoint write, as an
+The kills are real: the training runs in a child process (a fork, where the test injects a kill into the child; a
+fresh interpreter for the kill loop's plain trainings) that is ended with ``SIGKILL`` or ``os._exit`` inside a checkpoint write, as an
 out-of-memory kill or a pre-empted job would end it: no ``finally`` block, no exit handler runs. After each kill the
 run is resumed with the same command, and its final weights must equal those of a run that was never stopped.
 """
