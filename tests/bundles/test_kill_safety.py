@@ -1,9 +1,10 @@
 """A run killed at any moment loses no finished epoch, in every bundle.
 
-The kills are real: the training runs in a child process (a fork, where the test injects a kill into the child; a
-fresh interpreter for the kill loop's plain trainings) that is ended with ``SIGKILL`` or ``os._exit`` inside a checkpoint write, as an
-out-of-memory kill or a pre-empted job would end it: no ``finally`` block, no exit handler runs. After each kill the
-run is resumed with the same command, and its final weights must equal those of a run that was never stopped.
+The kills are real: the training runs in a child process (a fork where the test injects a kill into the child, a
+fresh interpreter for the kill loop's plain trainings) that is ended with ``SIGKILL`` or ``os._exit`` inside a
+checkpoint write, as an out-of-memory kill or a pre-empted job would end it: no ``finally`` block, no exit handler
+runs. After each kill the run is resumed with the same command, and its final weights must equal those of a run that
+was never stopped.
 """
 
 from __future__ import annotations
