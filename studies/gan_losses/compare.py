@@ -266,6 +266,9 @@ class Study:
 
     def queue(self, only: Sequence[str] | None = None, seeds: Sequence[int] | None = None) -> list[tuple[dict, int]]:
         """Runs without a summary yet, seed by seed (every row's first seed before any row's second)."""
+        unknown = sorted(set(only or ()) - {r["name"] for r in self.rows})
+        if unknown:
+            raise ValueError(f"--only {unknown}: no such rows; the rows are {[r['name'] for r in self.rows]}.")
         rows = [r for r in self.rows if not only or r["name"] in only]
         return [(r, s) for s in (seeds or self.seeds) for r in rows if not os.path.isfile(self.result_file(r, s))]
 

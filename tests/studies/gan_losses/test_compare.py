@@ -86,3 +86,9 @@ def test_a_tiny_study_trains_summarizes_and_reports(tmp_path, loss, monkeypatch)
     assert (tmp_path / "results/curves.png").is_file() and (tmp_path / "results/samples.png").is_file()
     assert "| NS | 0 |" in (tmp_path / "results/table_short.md").read_text()
     assert math.isfinite(json.loads((tmp_path / "results/aggregate.json").read_text())["ns"]["per_seed"][0]["best_fd"])
+
+
+def test_an_unknown_row_name_is_refused_with_the_names_there_are():
+    study = Study(str(REPO / "studies/gan_losses/rows.json"))
+    with pytest.raises(ValueError, match="no such rows.*non_saturating"):
+        study.queue(only=["non_saturatin"])
