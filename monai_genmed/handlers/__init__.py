@@ -70,6 +70,6 @@ __all__ += [
     "save_image_grid",
 ]
 
-from .frechet_distance import FrechetDistanceHandler
+from .frechet_distance import DiversityGapHandler, FrechetDistanceHandler
 
-__all__ += ["FrechetDistanceHandler"]
+__all__ += ["DiversityGapHandler", "FrechetDistanceHandler"]

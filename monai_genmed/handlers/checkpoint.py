@@ -303,7 +303,14 @@ class BestModelSaver:
         mode: ``"min"`` for error metrics (NMSE), ``"max"`` for PSNR/SSIM.
         filename: name of the file.
         fingerprint: the settings that define the model (``{config_id: value}``), stored beside the weights.
+        limits: ``{metric: largest allowed value}`` of other metrics of the same engine (e.g. a GAN's
+            ``{"val_diversity_gap": 0.05}``): a validation within every limit beats any that is not, so the file
+            holds the best ``metric_name`` among the validations within the limits, or, until one is, the best
+            among all (a run always leaves a model). None: ``metric_name`` alone.
     """
+
+    #: added to the priority of a validation outside ``limits`` (no metric here comes near it)
+    OUTSIDE_LIMITS = 1e9
 
     def __init__(
         self,
@@ -313,9 +320,11 @@ class BestModelSaver:
         mode: str = "min",
         filename: str = "model.pt",
         fingerprint: Mapping[str, Any] | None = None,
+        limits: Mapping[str, float] | None = None,
     ):
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+        self.limits = {str(k): float(v) for k, v in (limits or {}).items()}
         self.network, self.save_dir, self.metric_name, self.mode, self.filename = (
             network,
             save_dir,
@@ -326,6 +335,7 @@ class BestModelSaver:
         sign = -1.0 if mode == "min" else 1.0
         self.score_function: Callable[[Engine], float] = lambda engine: (
             sign * float(engine.state.metrics[self.metric_name])
+            - (0.0 if self.within_limits(engine) else self.OUTSIDE_LIMITS)
         )
         os.makedirs(save_dir, exist_ok=True)
         to_save: dict[str, Any] = {"model": network}
@@ -345,7 +355,14 @@ class BestModelSaver:
         saved = self.checkpoint._saved
         if not saved:
             return None
-        return saved[-1].priority * (-1.0 if self.mode == "min" else 1.0)
+        priority = saved[-1].priority
+        if priority < -self.OUTSIDE_LIMITS / 2:
+            priority += self.OUTSIDE_LIMITS
+        return priority * (-1.0 if self.mode == "min" else 1.0)
+
+    def within_limits(self, engine: Engine) -> bool:
+        """Whether every metric of ``limits`` is at most its limit in this validation."""
+        return all(float(engine.state.metrics[name]) <= limit for name, limit in self.limits.items())
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.COMPLETED, self._save)
@@ -355,6 +372,12 @@ class BestModelSaver:
             raise KeyError(
                 f"BestModelSaver watches metric {self.metric_name!r}, "
                 f"but the engine computed {sorted(engine.state.metrics)}."
+            )
+        missing = sorted(set(self.limits) - set(engine.state.metrics))
+        if missing:
+            raise KeyError(
+                f"BestModelSaver limits {missing}, but the engine computed {sorted(engine.state.metrics)}: add them "
+                "to the validator's additional_metrics, or drop them from limits."
             )
         self.checkpoint(engine)  # a single object is written as its bare state_dict; with a fingerprint, nested
 

@@ -102,12 +102,23 @@ def summarize_run(run_dir: str, n_critic: int, overrides: Mapping[str, Any], see
     }
 
 
-def _best(epochs: Mapping[str, Sequence[Any]]) -> tuple[int, float, float] | None:
-    fds = [(f, i) for i, f in enumerate(epochs.get(FD, [])) if f is not None and math.isfinite(f)]
+def _best(
+    epochs: Mapping[str, Sequence[Any]], margin: float | None = None, diversity_real: float | None = None
+) -> tuple[int, float, float] | None:
+    """``(epoch, FD, diversity)`` of the epoch the bundle keeps as ``model.pt``: the lowest FD, or with a
+    ``select_diversity_margin`` the lowest FD among the epochs whose diversity is within ``margin`` of the real
+    slices' (any epoch only while none is), as ``BestModelSaver(limits=...)`` ranks them."""
+    divs = epochs.get(DIV) or [None] * len(epochs.get(FD, []))
+    fds = []
+    for i, f in enumerate(epochs.get(FD, [])):
+        if f is None or not math.isfinite(f):
+            continue
+        outside = margin is not None and (divs[i] is None or divs[i] - diversity_real > margin)
+        fds.append((outside, f, i))
     if not fds:
         return None
-    fd, i = min(fds)
-    return int(epochs["epoch"][i]), float(fd), float(epochs[DIV][i])
+    _, fd, i = min(fds)
+    return int(epochs["epoch"][i]), float(fd), float(divs[i]) if divs[i] is not None else math.nan
 
 
 def _spread(values: Sequence[float | None], spec: str) -> str:
@@ -128,12 +139,15 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def aggregate(runs: Sequence[Mapping[str, Any]], equal_steps: int, equal_cpu: float) -> dict[str, Any]:
-    """Per-seed numbers of one row and the cells of its table line (median and range over the seeds)."""
+def aggregate(
+    runs: Sequence[Mapping[str, Any]], equal_steps: int, equal_cpu: float, margin: float | None = None
+) -> dict[str, Any]:
+    """Per-seed numbers of one row and the cells of its table line (median and range over the seeds); ``margin``:
+    the row's ``select_diversity_margin`` (its kept epoch is then the best FD among the diverse ones)."""
     per_seed = []
     for r in runs:
         ep = r["epoch"]
-        best = _best(ep)
+        best = _best(ep, margin, r.get("diversity_real"))
         at_steps = read_at(ep, "generator_steps", equal_steps)
         at_steps_div = read_at(ep, "generator_steps", equal_steps, DIV)
         at_cpu = read_at(ep, CPU, equal_cpu) if ep.get(CPU) else None
@@ -291,7 +305,9 @@ def write_report(study: Study) -> str:
         "",
         f"Equal G updates: {steps}; equal training CPU time: {cpu:.0f} s (each run read at its last epoch within it;"
         " '-' where a run stopped before). FD: the monitor's, 256 fixed latents (EMA generator) against the 192"
-        " default training slices; diversity: MS-SSIM of 256 random pairs, lower is more diverse.",
+        " default training slices; diversity: MS-SSIM of 256 random pairs, lower is more diverse. 'Best': the epoch"
+        " the bundle keeps as model.pt (lowest FD; with a `select_diversity_margin`, lowest FD among the epochs whose"
+        " diversity is within the margin of the real slices').",
         "",
     ]
     cells, aggregates = [], {}
@@ -300,7 +316,8 @@ def write_report(study: Study) -> str:
         if not runs:
             cells.append((row["label"], "not run yet", *["-"] * (len(HEADER) - 2)))
             continue
-        aggregates[row["name"]] = aggregate(runs, steps, cpu)
+        margin = row["overrides"].get("select_diversity_margin")
+        aggregates[row["name"]] = aggregate(runs, steps, cpu, margin)
         cells.append((row["label"], *aggregates[row["name"]]["cells"]))
     machines = sorted({f"{r['cpu']}; torch threads {r['threads']}" for runs in found.values() for r in runs})
     reals = sorted({round(r["diversity_real"], 3) for runs in found.values() for r in runs if r["diversity_real"]})

@@ -55,6 +55,7 @@ def test_training_writes_the_best_fd_model_sample_grids_monitor_curves_and_metri
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["1", "2"] and all(float(r["val_fd"]) > 0 for r in rows)
     assert {"train_d_real_logit", "train_d_fake_logit", "train_g_adversarial"} <= set(rows[0])
+    assert all(-1.0 < float(r["val_diversity_gap"]) < 1.0 for r in rows)  # samples' diversity minus the real's
     assert sorted(p.name for p in (trained / "logs" / "samples").iterdir()) == [
         "samples_epoch_0001.png",
         "samples_epoch_0002.png",
@@ -142,11 +143,24 @@ def test_a_resumed_run_restores_the_ema_generator_and_the_augmentation_exactly(r
     assert best_is_ema or not best_is_raw  # the best epoch may be 1; never the raw weights of epoch 2
 
 
+def test_a_diversity_margin_ranks_the_kept_model_by_fd_among_diverse_epochs(repo_root, trained, tmp_path):
+    """``--select_diversity_margin 0.5``: model.pt is the best FD among epochs within 0.5 of the real diversity."""
+    train(repo_root, tmp_path, epochs=2, dataset_dir=str(trained / "data" / "brain_mr"), select_diversity_margin=0.5)
+    with open(tmp_path / "logs" / "metrics.csv", newline="") as f:
+        rows = [(float(r["val_fd"]), float(r["val_diversity_gap"]), int(r["epoch"])) for r in csv.DictReader(f)]
+    within = [r for r in rows if r[1] <= 0.5] or rows
+    kept_epoch = min(within)[2]
+    saved = torch.load(tmp_path / "models" / "model.pt", weights_only=True)["model"]
+    checkpoint = torch.load(tmp_path / "models" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True)
+    last_is_kept = all(torch.equal(v, checkpoint["generator_ema"][k]) for k, v in saved.items())
+    assert last_is_kept == (kept_epoch == 2)
+
+
 @pytest.mark.parametrize(
     "setting, value",
     [("unroll_steps", -1), ("unroll_steps", 1.5), ("r1_gamma", -1.0), ("augment_probability", 1.5),
      ("generator_ema_momentum", 2.0), ("generator_ema_momentum", -0.1), ("diversity_weight", -1.0),
-     ("diversity_pool", 0), ("diversity_pool", 2.5)],
+     ("diversity_pool", 0), ("diversity_pool", 2.5), ("select_diversity_margin", -0.1)],
 )  # fmt: skip
 def test_bad_new_settings_are_named_at_the_start(repo_root, trained, tmp_path, setting, value):
     with pytest.raises(Exception) as info:

@@ -43,6 +43,52 @@ def test_best_model_saver_keeps_the_best_weights_as_a_bare_state_dict(tmp_path):
     assert os.listdir(tmp_path) == ["model.pt"]
 
 
+def _validate_in_turn(saver, net, metrics_per_validation):
+    """Run a validator once per dict of metrics; the weights of validation k are all k."""
+    validator = Engine(lambda e, b: None)
+    saver.attach(validator)
+    rows = iter(metrics_per_validation)
+
+    @validator.on(Events.EPOCH_COMPLETED)
+    def set_metrics(engine):
+        engine.state.metrics.update(next(rows))
+        with torch.no_grad():
+            net.weight.fill_(float(engine.state.metrics["k"]))
+
+    for _ in metrics_per_validation:
+        validator.run([0], max_epochs=1)
+
+
+def test_best_model_saver_limits_keep_the_best_fd_among_diverse_validations(tmp_path):
+    net = torch.nn.Linear(2, 1)
+    saver = BestModelSaver(net, str(tmp_path), metric_name="val_fd", limits={"val_diversity_gap": 0.05})
+    rows = [
+        {"k": 1, "val_fd": 40.0, "val_diversity_gap": 0.20},  # kept until a diverse validation comes: a run
+        {"k": 2, "val_fd": 14.0, "val_diversity_gap": 0.08},  # always leaves a model
+        {"k": 3, "val_fd": 15.1, "val_diversity_gap": 0.04},  # within the limit: beats 14.0 outside it
+        {"k": 4, "val_fd": 12.0, "val_diversity_gap": 0.09},  # better FD, not diverse enough: not kept
+        {"k": 5, "val_fd": 16.0, "val_diversity_gap": 0.01},  # diverse, worse FD than k=3: not kept
+    ]
+    seen = []
+    for row in rows:
+        _validate_in_turn(saver, net, [row])
+        seen.append(float(torch.load(tmp_path / "model.pt")["weight"][0, 0]))
+    assert seen == [1.0, 2.0, 3.0, 3.0, 3.0]
+    assert saver.best_score == pytest.approx(15.1)  # the metric's own value, not the ranking's offset
+    state = saver.state_dict()
+    again = BestModelSaver(net, str(tmp_path), metric_name="val_fd", limits={"val_diversity_gap": 0.05})
+    again.load_state_dict(state)  # resumed: the ranking carries over
+    _validate_in_turn(again, net, [{"k": 6, "val_fd": 13.0, "val_diversity_gap": 0.06}])
+    assert float(torch.load(tmp_path / "model.pt")["weight"][0, 0]) == 3.0
+
+
+def test_best_model_saver_names_a_limit_the_validator_does_not_compute(tmp_path):
+    net = torch.nn.Linear(2, 1)
+    saver = BestModelSaver(net, str(tmp_path), metric_name="val_fd", limits={"val_diversity_gap": 0.05})
+    with pytest.raises(KeyError, match="val_diversity_gap.*additional_metrics"):
+        _validate_in_turn(saver, net, [{"k": 1, "val_fd": 3.0}])
+
+
 def test_best_model_saver_names_a_missing_metric(tmp_path):
     validator = Engine(lambda e, b: None)
     BestModelSaver(torch.nn.Linear(1, 1), str(tmp_path), metric_name="val_nmse").attach(validator)

@@ -52,6 +52,16 @@ def test_the_table_gives_the_median_and_range_over_seeds_and_counts_stops():
     assert cells[9] == "0.70 (0.60-0.80)" and cells[-1] == "1/3"
 
 
+def test_a_diversity_margin_keeps_the_best_fd_among_diverse_epochs_as_the_bundle_does():
+    ep = {"epoch": [1, 2, 3, 4], "gan_fd": [30.0, 14.0, 15.1, 15.7], "gan_diversity": [0.70, 0.62, 0.586, 0.578],
+          "generator_steps": [1, 2, 3, 4]}  # fmt: skip
+    run = {"seed": 0, "epoch": ep, "generator_steps": 4, "diversity_real": 0.537}
+    kept = lambda margin: aggregate([run], 1, 1.0, margin)["per_seed"][0]  # noqa: E731
+    assert (kept(None)["best_epoch"], kept(None)["best_fd"]) == (2, 14.0)  # FD alone
+    assert (kept(0.05)["best_epoch"], kept(0.05)["best_fd"], kept(0.05)["best_diversity"]) == (3, 15.1, 0.586)
+    assert kept(0.01)["best_epoch"] == 2  # no epoch within the margin: the best FD of all, as model.pt holds
+
+
 def test_config_values_on_the_command_line():
     assert [cli_value(v) for v in (None, True, 0.001, [1, 2], "x")] == ["None", "True", "0.001", "[1, 2]", "x"]
 
