@@ -1,6 +1,6 @@
 """One writer for the comparisons' reports: Markdown tables, CSV tables and figures, each written atomically.
 
-The reconstruction, synthesis and generative comparisons (and the studies beside the package) build their
+The reconstruction and synthesis comparisons (and the studies beside the package) build their
 tables with :func:`markdown_table` and write them, with their figures, through :class:`ReportWriter`, so a
 report's format and a reader's guarantee (never a half-written file) change in one place.
 """

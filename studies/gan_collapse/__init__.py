@@ -1,4 +1,5 @@
-"""Why the gan_mri recipe collapsed: three probes with the package's networks on the bundle's slices.
+"""Why the gan_mri recipe collapsed: three probes with the package's networks on the bundle's slices, and the
+loss comparison of the collapsed runs.
 
 - ``python -m studies.gan_collapse.probes discriminator --checkpoint CKPT``: D trained alone against a frozen
   (collapsed) generator: how fast each D variant tells its images from real slices;
@@ -7,5 +8,7 @@
 - ``python -m studies.gan_collapse.probes generator_fit``: the generator fitted to (latent, slice) pairs with MSE:
   can it represent different slices at all?
 
-Results and commands: ``bundles/gan_mri/docs/studies/diversity_term.md``.
+Results and commands: ``bundles/gan_mri/docs/studies/diversity_term.md``. The loss comparison these runs followed,
+``python -m monai.bundle run --config_file studies/gan_collapse/compare.json`` (:mod:`studies.gan_collapse.compare`),
+is archived in ``bundles/gan_mri/docs/studies/loss_comparison_collapsed.md``.
 """

@@ -1,4 +1,4 @@
-"""The configs share definitions by layering, never by copying: checks over every bundle's and every shared config.
+"""The configs share definitions by layering, never by copying: checks over every bundle's, shared and study config.
 
 - A logging or loader ``_target_`` block (handlers that log, summary writers, datasets, loaders, samplers) is
   defined in one file only; the next bundle layers that file (``configs/training.json``,
@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIGS = sorted([*REPO.glob("configs/*.json"), *REPO.glob("bundles/*/configs/*.json")])
+#: a study's configs (``studies/gan_collapse/compare.json``) layer the bundles' files and follow the same rules
+CONFIGS = sorted([*REPO.glob("configs/*.json"), *REPO.glob("bundles/*/configs/*.json"), *REPO.glob("studies/*/*.json")])
 CONFIGS = [p for p in CONFIGS if p.name != "metadata.json"]
 
 #: the blocks that must have one home: what logs, and what loads batches

@@ -1,8 +1,7 @@
-"""Studies of generative models run from configs: train several bundles alike and compare their samples."""
+"""Generative models' shipped samplers: score a sampler, record it in the manifest, verify it on a fresh clone."""
 
 from __future__ import annotations
 
-from .compare import ComparisonRun, GenerativeComparison
 from .shipped import record_shipped_sampler, score_sampler, verify_shipped_sampler
 
-__all__ = ["ComparisonRun", "GenerativeComparison", "record_shipped_sampler", "score_sampler", "verify_shipped_sampler"]
+__all__ = ["record_shipped_sampler", "score_sampler", "verify_shipped_sampler"]

@@ -19,6 +19,11 @@ a finished run's numbers are kept in ``<run>/result.json`` and not trained again
 (an interrupted run itself resumes from its checkpoint). CPU time is the process's user + system time while the run
 trained (all threads), wall time and the machine's 15-minute load average beside it (other jobs inflate both);
 :func:`monai_genmed.utils.cpu_summary` names the machine.
+
+Command (repository root; results archived in ``bundles/gan_mri/docs/studies/loss_comparison_collapsed.md``)::
+
+    python -m monai.bundle run --config_file studies/gan_collapse/compare.json --output_dir runs/compare \
+        --dataset_dir runs/data/brain_mr
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from monai_genmed.apps.generative import ComparisonRun, GenerativeComparison
+from studies.gan_collapse.compare import ComparisonRun, GenerativeComparison
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DATA = {"spatial_size": [64, 64], "num_subjects": {"training": 1, "validation": 1, "test": 1}, "slices_per_subject": 4,
         "batch_size": 2, "device_name": "cpu"}  # fmt: skip
 
