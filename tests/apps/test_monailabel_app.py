@@ -78,6 +78,9 @@ def studies(tmp_path_factory):
     mask = default_undersampling_mask("poisson2d", 0.2, target.shape)
     kspace = image_to_kspace(target[None])[0] * mask
     save_kspace(uploads / "slice.npz", kspace, mask, affine)
+    # the same measurement as a scanner's zero-filled magnitude image: goes to the shipped DAGAN, not the cascade
+    nib.save(nib.Nifti1Image(np.abs(np.asarray(zero_filled(kspace[None]))[0]).astype(np.float32), affine),
+             uploads / "slice_zero_filled.nii.gz")  # fmt: skip
     save_kspace(uploads / "mask_of_another_size.npz", kspace, mask[:128, :128], affine)
     (uploads / "empty_series").mkdir()
     return {"root": root, "studies": studies, "uploads": uploads, "affine": affine, "target": target,
@@ -287,6 +290,34 @@ def test_reconstruction_of_uploaded_kspace_is_float_in_the_input_units_and_beats
     )
     assert status == 200 and result["image"].startswith("uncertainty"), result
     spread = _read(payload, ".nii.gz", tmp_path)[0].reshape(target.shape)
+    order = np.argsort(spread.ravel())
+    tenth = order.size // 10
+    error = np.abs(recon - target).ravel()
+    assert spread.min() >= 0 and error[order[-tenth:]].mean() > 2 * error[order[:tenth]].mean()
+
+
+def test_reconstruction_of_an_uploaded_zero_filled_image_is_the_shipped_dagan_on_the_input_grid(
+    server, studies, tmp_path
+):
+    upload = studies["uploads"] / "slice_zero_filled.nii.gz"
+    status, result, payload = infer(server, "reconstruction", params={"uncertainty": True, "result_dtype": "uint8"},
+                                    upload=upload)  # fmt: skip
+    assert status == 200, result
+    assert result["bundle"] == "dagan_csmri" and result["weights"] == "models/varied/dagan_poisson2d_20/model.pt"
+    assert result["result_dtype"] == "float32" and "float32 was written" in result["why"]
+    recon, affine, dtype = _read(payload, ".nii.gz", tmp_path)
+    source = nib.load(upload)
+    assert dtype == np.float32 and recon.shape == (*source.shape, 1)  # one slice, written as a volume of one slice
+    np.testing.assert_allclose(affine, source.affine, atol=1e-4)
+    recon, target, zf = recon[..., 0], studies["target"], np.asarray(source.dataobj)
+    error = np.mean((recon - target) ** 2)
+    assert error < 0.75 * np.mean((zf - target) ** 2)  # closer to the truth than its input (the DAGAN: half the MSE)
+    second = result["second_image"]  # the flip spread, as a second image on the same grid
+    assert second["name"] == "uncertainty" and second["dtype"] == "float32", second
+    (tmp_path / "spread").mkdir()
+    spread, spread_affine, spread_dtype = _read(base64.b64decode(second["data"]), ".nii.gz", tmp_path / "spread")
+    assert spread.shape == recon.shape + (1,) and spread_dtype == np.float32
+    np.testing.assert_allclose(spread_affine, source.affine, atol=1e-4)
     order = np.argsort(spread.ravel())
     tenth = order.size // 10
     error = np.abs(recon - target).ravel()
