@@ -78,6 +78,9 @@ def studies(tmp_path_factory):
     mask = default_undersampling_mask("poisson2d", 0.2, target.shape)
     kspace = image_to_kspace(target[None])[0] * mask
     save_kspace(uploads / "slice.npz", kspace, mask, affine)
+    # the same measurement as a scanner's zero-filled magnitude image: goes to the shipped DAGAN, not the cascade
+    nib.save(nib.Nifti1Image(np.abs(np.asarray(zero_filled(kspace[None]))[0]).astype(np.float32), affine),
+             uploads / "slice_zero_filled.nii.gz")  # fmt: skip
     save_kspace(uploads / "mask_of_another_size.npz", kspace, mask[:128, :128], affine)
     (uploads / "empty_series").mkdir()
     return {"root": root, "studies": studies, "uploads": uploads, "affine": affine, "target": target,
@@ -90,46 +93,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serving_repo(root: Path) -> Path:
-    """The repository as the server sees it: every bundle of this one (linked), except the generative ones, which get
-    their configs linked and, for vae_mri, weights of its own architecture made here (untrained: the shipped ones may
-    not exist yet); gan_mri has none, so its sampling task must say so."""
-    import torch
-    from monai.bundle import ConfigParser
-
-    repo = root / "repo"
-    (repo / "bundles").mkdir(parents=True)
-    (repo / "configs").symlink_to(REPO / "configs")
-    for bundle in (REPO / "bundles").iterdir():
-        if bundle.name in ("vae_mri", "gan_mri"):
-            (repo / "bundles" / bundle.name).mkdir()
-            (repo / "bundles" / bundle.name / "configs").symlink_to(bundle / "configs")
-        elif bundle.is_dir():
-            (repo / "bundles" / bundle.name).symlink_to(bundle)
-    parser = ConfigParser()
-    parser.read_config(
-        [str(REPO / "configs" / "brain_mr_64.json"), str(REPO / "bundles" / "vae_mri" / "configs" / "common.json")]
-    )
-    torch.manual_seed(0)
-    (repo / "bundles" / "vae_mri" / "models").mkdir()
-    torch.save(
-        {"model": parser.get_parsed_content("network_def").state_dict()},
-        repo / "bundles" / "vae_mri" / "models" / "model.pt",
-    )
-    return repo
-
-
 @pytest.fixture(scope="module")
 def server(studies):
     port = _free_port()
     root = studies["root"]
-    repo = _serving_repo(root)
     app = root / "app"
     shutil.copytree(
         REPO / "apps" / "monailabel_genmed", app, ignore=shutil.ignore_patterns("__pycache__", "model", "logs")
     )
     env = {**os.environ, "MONAILABEL_PYEXE": str(LABEL_PYTHON), "PATH": f"{LABEL_PYTHON.parent}:{os.environ['PATH']}",
-           "MONAI_GENMED_REPO": str(repo), "MONAI_LABEL_SESSION_PATH": str(root / "sessions"), "TMPDIR": str(root),
+           "MONAI_GENMED_REPO": str(REPO), "MONAI_LABEL_SESSION_PATH": str(root / "sessions"), "TMPDIR": str(root),
            "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}  # fmt: skip
     log = open(root / "server.log", "w")
     process = subprocess.Popen([str(LABEL_PYTHON.parent / "monailabel"), "start_server", "--app", str(app), "--studies",
@@ -293,22 +266,50 @@ def test_reconstruction_of_uploaded_kspace_is_float_in_the_input_units_and_beats
     assert spread.min() >= 0 and error[order[-tenth:]].mean() > 2 * error[order[:tenth]].mean()
 
 
-def test_sampling_task_returns_a_stack_of_vae_samples_and_names_missing_gan_weights(server, tmp_path):
-    assert "sample_vae" in server["info"]["models"] and "sample_gan" not in server["info"]["models"]  # no GAN weights
-    status, result, payload = infer(
-        server, "sample_vae", image="mr_head", params={"num_samples": 3, "seed": 7, "result_dtype": "uint8"}
-    )
+def test_reconstruction_of_an_uploaded_zero_filled_image_is_the_shipped_dagan_on_the_input_grid(
+    server, studies, tmp_path
+):
+    upload = studies["uploads"] / "slice_zero_filled.nii.gz"
+    status, result, payload = infer(server, "reconstruction", params={"uncertainty": True, "result_dtype": "uint8"},
+                                    upload=upload)  # fmt: skip
     assert status == 200, result
-    assert result["result_dtype"] == "float32" and result["num_samples"] == 3 and result["bundle"] == "vae_mri"
+    assert result["bundle"] == "dagan_csmri" and result["weights"] == "models/varied/dagan_poisson2d_20/model.pt"
+    assert result["result_dtype"] == "float32" and "float32 was written" in result["why"]
+    recon, affine, dtype = _read(payload, ".nii.gz", tmp_path)
+    source = nib.load(upload)
+    assert dtype == np.float32 and recon.shape == (*source.shape, 1)  # one slice, written as a volume of one slice
+    np.testing.assert_allclose(affine, source.affine, atol=1e-4)
+    recon, target, zf = recon[..., 0], studies["target"], np.asarray(source.dataobj)
+    error = np.mean((recon - target) ** 2)
+    assert error < 0.75 * np.mean((zf - target) ** 2)  # closer to the truth than its input (the DAGAN: half the MSE)
+    second = result["second_image"]  # the flip spread, as a second image on the same grid
+    assert second["name"] == "uncertainty" and second["dtype"] == "float32", second
+    (tmp_path / "spread").mkdir()
+    spread, spread_affine, spread_dtype = _read(base64.b64decode(second["data"]), ".nii.gz", tmp_path / "spread")
+    assert spread.shape == recon.shape + (1,) and spread_dtype == np.float32
+    np.testing.assert_allclose(spread_affine, source.affine, atol=1e-4)
+    order = np.argsort(spread.ravel())
+    tenth = order.size // 10
+    error = np.abs(recon - target).ravel()
+    assert spread.min() >= 0 and error[order[-tenth:]].mean() > 2 * error[order[:tenth]].mean()
+
+
+@pytest.mark.parametrize("task, bundle", [("sample_vae", "vae_mri"), ("sample_gan", "gan_mri")])
+def test_sampling_task_returns_a_stack_of_samples_of_the_shipped_generator(server, tmp_path, task, bundle):
+    assert task in server["info"]["models"]  # listed: the bundle ships models/model.pt
+    status, result, payload = infer(server, task, image="mr_head",
+                                    params={"num_samples": 3, "seed": 7, "result_dtype": "uint8"})  # fmt: skip
+    assert status == 200, result
+    assert result["result_dtype"] == "float32" and result["num_samples"] == 3 and result["bundle"] == bundle
+    assert result["weights"] == "models/model.pt"
     stack, _, dtype = _read(payload, ".nii.gz", tmp_path)
     assert stack.shape == (64, 64, 3) and dtype == np.float32 and np.isfinite(stack).all()
+    assert stack.std() > 0.01 and -0.1 <= stack.min() and stack.max() <= 1.5  # images, about [0, 1]
     assert not np.array_equal(stack[..., 0], stack[..., 1])  # three draws, not one
-    status, _, payload = infer(server, "sample_vae", image="mr_head", params={"num_samples": 3, "seed": 7})
+    status, _, payload = infer(server, task, image="mr_head", params={"num_samples": 3, "seed": 7})
     assert status == 200
     np.testing.assert_array_equal(_read(payload, ".nii.gz", tmp_path)[0], stack)  # the seed fixes the draws
-    status, result, _ = infer(server, "sample_gan", image="mr_head")
-    assert status == 422 and "gan_mri bundle has no weights" in result["detail"], result
-    status, result, _ = infer(server, "sample_vae", image="mr_head", params={"num_samples": 0})
+    status, result, _ = infer(server, task, image="mr_head", params={"num_samples": 0})
     assert status == 422 and "num_samples must be an integer in [1, 256]" in result["detail"], result
 
 

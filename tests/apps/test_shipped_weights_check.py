@@ -7,7 +7,13 @@ import json
 import pytest
 import torch
 
-from monai_genmed.apps.reconstruction import score_checkpoint, sha256_of, verify_shipped, write_manifest_entry
+from monai_genmed.apps.reconstruction import (
+    score_checkpoint,
+    sha256_of,
+    shipped_checkpoint,
+    verify_shipped,
+    write_manifest_entry,
+)
 from monai_genmed.data import generate_brain_mr_dataset
 from monai_genmed.networks.nets import DataConsistentCascade
 
@@ -81,3 +87,22 @@ def test_record_then_verify_manifest_round_trip(shipped, tmp_path):
     assert verify_manifest(tmp_path / "manifest.json", both, datalist) == again
     with pytest.raises(ValueError, match="record it with the ship_weights config"):
         verify_manifest(tmp_path / "manifest.json", [dict(shipped_method, checkpoint=str(root / "model.pt"))], datalist)
+
+
+def test_shipped_checkpoint_names_the_shipped_settings_when_none_fits(tmp_path):
+    """An inference config's default ckpt_path: the file of the mask and fraction, or an error that lists what is
+    shipped; a method list (required=False) gets the path of a file not made yet."""
+    for name in ("dagan_poisson2d_20", "dagan_gaussian1d_30", "unet_pixel_poisson2d_20"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.pt").write_bytes(b"")
+    assert shipped_checkpoint(tmp_path, "dagan", "poisson2d", 0.2) == str(tmp_path / "dagan_poisson2d_20" / "model.pt")
+    later = shipped_checkpoint(tmp_path, "dagan", "poisson2d", 0.1, required=False)
+    assert later == str(tmp_path / "dagan_poisson2d_10" / "model.pt")
+    with pytest.raises(FileNotFoundError) as info:
+        shipped_checkpoint(tmp_path, "dagan", "poisson2d", 0.1)
+    message = str(info.value)
+    assert "dagan_poisson2d_10" in message and "--ckpt_path" in message
+    assert "--mask_type gaussian1d --sampling_fraction 0.3; --mask_type poisson2d --sampling_fraction 0.2" in message
+    assert "other shipped models in" in message and "unet_pixel_poisson2d_20" in message
+    with pytest.raises(FileNotFoundError, match="settings: none"):
+        shipped_checkpoint(tmp_path / "absent", "dagan", "poisson2d", 0.2)

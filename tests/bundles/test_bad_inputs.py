@@ -112,6 +112,7 @@ BUNDLES = [
             "generator_channels": [8, 16, 32],
             "generator_up_channels": [32, 16, 8],
             "device_name": "cpu",
+            "ckpt_path": "$@bundle_root + '/models/model.pt'",  # the tiny training's (the default: a shipped file)
         },
         image_key="image",
         changed_setting={"mask_type": "poisson2d", "sampling_fraction": 0.1},

@@ -8,8 +8,13 @@ manifest's slices within 0.05 dB, through the bundle's own verify_shipped config
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
+import shlex
+from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -19,6 +24,7 @@ from monai.bundle import ConfigParser, run
 from monai_genmed.transforms.kspace import image_to_kspace, save_kspace, zero_filled
 
 from .conftest import REPO, csmri_configs
+from .test_bad_inputs import expect
 
 DAGAN, CASCADE = REPO / "bundles" / "dagan_csmri", REPO / "bundles" / "cascade_csmri"
 #: where each bundle keeps its shipped files and their manifest
@@ -107,6 +113,52 @@ def test_shipped_cascade_reconstructs_kspace_through_inference_json(one_subject,
         return float(np.mean((x - target) ** 2))
 
     assert err(recon) < 0.5 * err(zf), f"the shipped {model} should at least halve zero-filled's error"
+
+
+def documented_command(readme: Path, config: str) -> tuple[list[str], dict[str, Any]]:
+    """The ``python -m monai.bundle run`` command of ``readme`` that lists ``config``, as (config files, arguments):
+    its shell variables (``D=...``) substituted, continuation lines joined, values read as Fire reads them."""
+    text = readme.read_text()
+    variables = dict(re.findall(r"^([A-Z]+)=(\S+)$", text, re.MULTILINE))
+    commands = re.findall(r"^python -m monai\.bundle run (?:.*\\\n)*.*$", text, re.MULTILINE)
+    command = next(c for c in commands if config in c).replace("\\\n", " ")
+    for name, value in variables.items():
+        command = command.replace(f"${name}", value)
+    words = shlex.split(command)[4:]
+    args = {}
+    for key, value in zip(words[::2], words[1::2]):
+        try:
+            args[key.removeprefix("--")] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            args[key.removeprefix("--")] = value
+    return [str(REPO / f) for f in args.pop("config_file")], args
+
+
+def test_documented_dagan_inference_uses_the_shipped_file_of_the_mask(one_subject, tmp_path, monkeypatch):
+    """dagan_csmri's README command, without --ckpt_path, on one zero-filled slice: the shipped DAGAN of its mask and
+    fraction halves zero-filled's error; a setting with no shipped file is refused with the ones there are."""
+    from monai.data import load_decathlon_datalist
+
+    files, args = documented_command(DAGAN / "docs" / "README.md", "$D/inference.json")
+    assert "ckpt_path" not in args and str(DAGAN / "configs" / "inference.json") in files
+    item = load_decathlon_datalist(one_subject, data_list_key="validation")[5]
+    image = nib.load(item["image"])
+    target = image.get_fdata().astype(np.float32)
+    from monai_genmed.data.masks import default_undersampling_mask
+
+    mask = np.asarray(default_undersampling_mask(args["mask_type"], args["sampling_fraction"], target.shape))
+    zf = np.abs(np.asarray(zero_filled(np.asarray(image_to_kspace(target[None])) * mask))[0]).astype(np.float32)
+    nib.save(nib.Nifti1Image(zf, image.affine), tmp_path / "scan_zero_filled.nii.gz")
+    monkeypatch.chdir(REPO)  # the README's commands run from the repository root
+    args.update(input_path=str(tmp_path / "scan_zero_filled.nii.gz"), output_dir=str(tmp_path / "out"))
+    run(config_file=files, device_name="cpu", **args)
+    result = nib.load(tmp_path / "out" / "scan_zero_filled_recon.nii.gz")
+    np.testing.assert_allclose(result.affine, image.affine, atol=1e-5)
+    recon = result.get_fdata().astype(np.float32).reshape(target.shape)
+    assert np.mean((recon - target) ** 2) < 0.5 * np.mean((zf - target) ** 2)
+    shipped = "--mask_type poisson2d --sampling_fraction 0.2"
+    expect(lambda: run(config_file=files, device_name="cpu", **{**args, "sampling_fraction": 0.25}),
+           (FileNotFoundError,), "dagan_poisson2d_25", shipped, "--ckpt_path")  # fmt: skip
 
 
 def test_varied_comparison_runs_bm3d_at_its_documented_iterations(bundle):

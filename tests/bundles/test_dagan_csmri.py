@@ -35,7 +35,9 @@ TINY = {
     # two training slices cannot teach a model to beat zero-filled: the divergence guard is tested on its own
     "divergence_patience": 100,
 }
-TINY_NET = {k: TINY[k] for k in ("spatial_size", "generator_channels", "generator_up_channels", "device_name")}
+# the tiny training's network and weights (inference.json's default ckpt_path is the shipped file of the mask)
+TINY_NET = {**{k: TINY[k] for k in ("spatial_size", "generator_channels", "generator_up_channels", "device_name")},
+            "ckpt_path": "$@bundle_root + '/models/model.pt'"}  # fmt: skip
 
 
 def configs(bundle, *names):

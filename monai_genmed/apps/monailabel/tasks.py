@@ -101,7 +101,8 @@ class BundleImageTask(BasicInferTask):
         return "cuda" if wanted.startswith("cuda") and torch.cuda.is_available() else "cpu"
 
     def configure(self, input_path: str) -> tuple[list[str], dict[str, Any]]:
-        """The config files and overrides that process ``input_path`` (one model for every input here)."""
+        """The config files and overrides that process ``input_path`` (one model for every input here); a
+        ``bundle_root`` among the overrides names the bundle that runs (default ``bundle_dir``)."""
         return self.config_files, self.overrides
 
     uncertainty_description = ""
@@ -121,7 +122,7 @@ class BundleImageTask(BasicInferTask):
         config_files, overrides = self.configure(input_path)
         parser = ConfigParser()
         parser.read_config(config_files)
-        parser.update({**overrides, "bundle_root": str(self.bundle_dir), "input_path": input_path,
+        parser.update({"bundle_root": str(self.bundle_dir), **overrides, "input_path": input_path,
                        "output_dir": output_dir, "device_name": device_name, **(extra or {})})  # fmt: skip
         for key in ("initialize", "run"):
             if key in parser.config:
@@ -200,6 +201,8 @@ class BundleImageTask(BasicInferTask):
             else ""
         )
         shown = spread if mode == "only" else values
+        overrides = self.configure(input_path)[1]
+        bundle_root = Path(overrides.get("bundle_root", self.bundle_dir))
         info = {
             "image": self.uncertainty_description if mode == "only" else "the result",
             "result_dtype": dtype,
@@ -212,10 +215,8 @@ class BundleImageTask(BasicInferTask):
             "shape": list(shown.shape if shown.ndim > 2 else (*shown.shape, 1)),
             "value_range": [float(shown.min()), float(shown.max())],
             "device": device_name,
-            "bundle": self.bundle_dir.name,
-            "weights": os.path.relpath(
-                os.path.realpath(self.configure(input_path)[1].get("ckpt_path", self.path[-1])), self.bundle_dir
-            ),
+            "bundle": bundle_root.name,
+            "weights": os.path.relpath(os.path.realpath(overrides.get("ckpt_path", self.path[-1])), bundle_root),
         }
         if mode == "second":  # MONAI Label sends one file and the JSON: the map travels in the JSON
             second = self.write_result(
@@ -301,8 +302,8 @@ class ReconstructionTask(BundleImageTask):
     def __init__(self, bundle_dir: str | os.PathLike, mask_type: str = "poisson2d", sampling_fraction: float = 0.2,
                  cascade: str | None = None, image_model: str | None = None,
                  image_bundle_dir: str | os.PathLike | None = None) -> None:  # fmt: skip
-        bundle_dir = Path(bundle_dir)
-        self.image_bundle_dir = Path(image_bundle_dir) if image_bundle_dir else bundle_dir.parent / "dagan_csmri"
+        bundle_dir = Path(bundle_dir).resolve()
+        self.image_bundle_dir = Path(image_bundle_dir or bundle_dir.parent / "dagan_csmri").resolve()
         setting = f"{mask_type}_{round(sampling_fraction * 100)}"
         self.cascade_path = str(bundle_dir / "models" / (cascade or f"cascade_wide_{setting}") / "model.pt")
         self.image_model_path = str(
@@ -311,7 +312,7 @@ class ReconstructionTask(BundleImageTask):
         overrides = {"mask_type": mask_type, "sampling_fraction": sampling_fraction}
         super().__init__(
             bundle_dir,
-            ["common.json", "inference.json"],
+            self.BUNDLE_CONFIGS,
             overrides,
             "*_recon.nii.gz",
             "float32",
@@ -321,16 +322,20 @@ class ReconstructionTask(BundleImageTask):
         )
         self.path = [self.cascade_path, self.image_model_path]
 
+    #: the shared CS-MRI layers (under the repository's ``configs/``), then each bundle's own (its ``configs/``)
+    SHARED_CONFIGS = ("csmri.json", "csmri_inference.json", "inference_loader.json")
+    BUNDLE_CONFIGS = ("common.json", "inference.json")
+
     def configure(self, input_path: str) -> tuple[list[str], dict[str, Any]]:
-        shared = [
-            str(self.bundle_dir.parents[1] / "configs" / n)
-            for n in ("csmri.json", "csmri_inference.json", "inference_loader.json")
-        ]
-        if str(input_path).lower().endswith((".npz", ".npy")):
-            own = [str(self.bundle_dir / "configs" / n) for n in self.config_files]
-            return shared + own, {**self.overrides, "ckpt_path": self.cascade_path}
-        own = [str(self.image_bundle_dir / "configs" / n) for n in self.config_files]
-        return shared + own, {**self.overrides, "ckpt_path": self.image_model_path}
+        """k-space: the cascade bundle's configs and weights; an image: the DAGAN bundle's (its own ``bundle_root``,
+        so neither bundle's configs are read with the other's weights)."""
+        kspace = str(input_path).lower().endswith((".npz", ".npy"))
+        bundle, ckpt_path = (
+            (self.bundle_dir, self.cascade_path) if kspace else (self.image_bundle_dir, self.image_model_path)
+        )
+        shared = [str(self.bundle_dir.parents[1] / "configs" / n) for n in self.SHARED_CONFIGS]
+        own = [str(bundle / "configs" / n) for n in self.BUNDLE_CONFIGS]
+        return shared + own, {**self.overrides, "bundle_root": str(bundle), "ckpt_path": ckpt_path}
 
     uncertainty_description = (
         "uncertainty: |recon - mirrored recon| / 2 in the input's units, the spread of the network "

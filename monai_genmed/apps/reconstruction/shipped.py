@@ -46,10 +46,39 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def shipped_checkpoint(models_dir: str | os.PathLike, prefix: str, mask_type: str, sampling_fraction: float) -> str:
+def shipped_checkpoint(
+    models_dir: str | os.PathLike, prefix: str, mask_type: str, sampling_fraction: float, required: bool = True
+) -> str:
     """The path of a shipped file, ``<models_dir>/<prefix>_<mask_type>_<percent>/model.pt`` (e.g.
-    ``cascade_wide_poisson2d_20``): the folder names that ``models/manifest.json`` records."""
-    return os.path.join(str(models_dir), f"{prefix}_{mask_type}_{round(100 * float(sampling_fraction))}", "model.pt")
+    ``cascade_wide_poisson2d_20``): the folder names that ``models/manifest.json`` records.
+
+    Args:
+        required: raise when that file is not there, naming the settings that have one (an inference config's
+            default ``ckpt_path``); False for a list of methods whose files may be made later (evaluation).
+
+    Raises:
+        FileNotFoundError: ``required`` and no file of that name; the message lists the shipped settings of
+            ``prefix``, the other shipped models and ``--ckpt_path``.
+    """
+    name = f"{prefix}_{mask_type}_{round(100 * float(sampling_fraction))}"
+    path = os.path.join(str(models_dir), name, "model.pt")
+    if not required or os.path.isfile(path):
+        return path
+    folders = os.listdir(models_dir) if os.path.isdir(models_dir) else []
+    folders = sorted(f for f in folders if os.path.isfile(os.path.join(models_dir, f, "model.pt")))
+    settings = [f.rsplit("_", 2) for f in folders if f.count("_") >= 2]
+    same = [
+        f"--mask_type {m} --sampling_fraction {int(p) / 100:g}"
+        for head, m, p in settings
+        if head == prefix and p.isdigit()
+    ]
+    others = [f for f in folders if f.rsplit("_", 2)[0] != prefix]
+    raise FileNotFoundError(
+        f"no shipped {prefix!r} model for mask_type={mask_type!r}, sampling_fraction={sampling_fraction} ({path} "
+        f"does not exist). Shipped {prefix!r} settings: {'; '.join(same) or 'none'}"
+        + (f"; other shipped models in {models_dir}: {', '.join(others)}" if others else "")
+        + ". Or pass a model file with --ckpt_path (your own training's models/model.pt, or one of those)."
+    )
 
 
 def methods_per_setting(settings: Sequence[Mapping[str, Any]], models: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
@@ -71,7 +100,7 @@ def methods_per_setting(settings: Sequence[Mapping[str, Any]], models: Sequence[
                 raise ValueError(f"each shipped model is [prefix, models_dir, method], got {entry!r}.")
             prefix, models_dir, method = entry
             mask_type, fraction = setting["mask_type"], setting["sampling_fraction"]
-            checkpoint = shipped_checkpoint(models_dir, prefix, mask_type, fraction)
+            checkpoint = shipped_checkpoint(models_dir, prefix, mask_type, fraction, required=False)
             out.append(dict(method, checkpoint=checkpoint, mask_type=mask_type, sampling_fraction=fraction))
     return out
 
