@@ -1,12 +1,14 @@
 """Is the cascade's uncertainty map informative? Per-pixel flip spread against per-pixel error on phantom test slices.
 
-The shipped 8x32 cascade (bundles/cascade_csmri) on a few slices of the varied phantom's first test subject (made by
-the bundle's own data definition, configs/csmri_varied_data.json), inside the head mask: the uncertainty is the
-left-right flip spread that ``inference.json --uncertainty True`` writes (``FlipSpread``), the error that of the
-single pass. Spearman and Pearson correlation of uncertainty with |error|, and the mean |error| in the 10 % most and
-least uncertain head pixels (pooled over the slices), as benchmarks/sct_uncertainty.py reports the synthetic CT's.
+The shipped 8x32 cascade (bundles/cascade_csmri) on evenly spaced slices of every subject of the varied phantom's test
+split (made by the bundle's own data definition, configs/csmri_varied_data.json: 4 subjects), inside the head mask:
+the uncertainty is the left-right flip spread that ``inference.json --uncertainty True`` writes (``FlipSpread``), the
+error that of the single pass against the (noisy) fully sampled slice. Spearman and Pearson correlation of uncertainty
+with |error|, and the mean |error| in the 10 % most and least uncertain head pixels, pooled over every slice and then
+per subject, as benchmarks/sct_uncertainty.py reports the synthetic CT's.
 
-    python benchmarks/reconstruction_uncertainty.py [--slices 6] [--mask poisson2d_20]
+    python benchmarks/reconstruction_uncertainty.py [--slices 6] [--subjects 4] [--mask poisson2d_20]
+        [--dataset_dir DIR (reused by the next run; a new temporary folder by default)]
 """
 
 from __future__ import annotations
@@ -37,25 +39,35 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--slices", type=int, default=6)
+    parser.add_argument("--slices", type=int, default=6, help="slices per subject, evenly spaced")
+    parser.add_argument("--subjects", type=int, default=None, help="test subjects (default: the config's test split)")
     parser.add_argument("--mask", default="poisson2d_20", help="<mask_type>_<percent> of a shipped cascade")
+    parser.add_argument("--dataset_dir", default=None, help="where the phantom is written (or found, if complete)")
     args = parser.parse_args()
     mask_type, percent = args.mask.split("_")
     config = ConfigParser()
     config.read_config([os.path.join(REPO, "configs", "csmri.json"),
                         os.path.join(REPO, "configs", "csmri_varied_data.json"),
                         os.path.join(REPO, "bundles", "cascade_csmri", "configs", "common.json")])  # fmt: skip
-    folder = tempfile.mkdtemp(prefix="varied_test_")
+    subjects = args.subjects or config["num_subjects"]["test"]
+    folder = args.dataset_dir or tempfile.mkdtemp(prefix="varied_test_")
+    # subject i of a split depends only on the seed, the split and i: these are the bundle's own test subjects
     config.update({"bundle_root": os.path.join(REPO, "bundles", "cascade_csmri"), "device_name": "cpu",
-                   "dataset_dir": folder, "num_subjects": {"training": 0, "validation": 0, "test": 1}})  # fmt: skip
-    items = load_decathlon_datalist(config.get_parsed_content("datalist"), data_list_key="test")
-    items = [items[i] for i in np.linspace(0, len(items) - 1, args.slices).round().astype(int)]
+                   "dataset_dir": folder,
+                   "num_subjects": {"training": 0, "validation": 0, "test": subjects, "test_ood": 0}})  # fmt: skip
+    by_subject: dict[str, list[dict]] = {}
+    for item in load_decathlon_datalist(config.get_parsed_content("datalist"), data_list_key="test"):
+        by_subject.setdefault(item["subject"], []).append(item)
+    items = []
+    for group in by_subject.values():
+        items += [group[i] for i in np.linspace(0, len(group) - 1, args.slices).round().astype(int)]
     network = config.get_parsed_content("network_def")
     checkpoint = os.path.join(REPO, "bundles", "cascade_csmri", "models", f"cascade_wide_{args.mask}", "model.pt")
     load_model_weights(network, checkpoint, map_location="cpu", name="checkpoint")
     network.eval()
     spread_net = FlipSpread(network)
-    uncertainty, error = [], []
+    names = list(by_subject)
+    uncertainty, error, subject = [], [], []
     with torch.no_grad():
         for item in items:
             target = nib.load(item["image"]).get_fdata().astype(np.float32)
@@ -71,14 +83,20 @@ def main() -> None:
             spread = spread_net(zf * factor, **inputs)[0, 0].numpy() / factor
             uncertainty.append(spread[head])
             error.append(np.abs(recon - target)[head])
-    uncertainty, error = np.concatenate(uncertainty), np.concatenate(error)
-    print(f"{cpu_summary()}; {len(items)} test slices of subject {items[0].get('subject', '?')}, {args.mask}, "
-          f"{uncertainty.size} head pixels; errors in 1e-3 of the image scale "
+            subject.append(np.full(int(head.sum()), names.index(item["subject"])))
+    uncertainty, error, subject = np.concatenate(uncertainty), np.concatenate(error), np.concatenate(subject)
+    print(f"{cpu_summary()}; {len(items)} test slices ({args.slices} of each of {len(by_subject)} subjects), "
+          f"{args.mask}, {uncertainty.size} head pixels; errors in 1e-3 of the image scale "
           "([0, 1] by the head's 99.5th percentile)")  # fmt: skip
     print("| uncertainty of the 8x32 cascade | Spearman | Pearson | mean abs error, 10 % most uncertain (1e-3) | "
           "mean abs error, 10 % least uncertain (1e-3) | mean abs error, all (1e-3) |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- |")
-    print(report("left-right flip spread", uncertainty * 1e3, error * 1e3))
+    print(report("left-right flip spread, all subjects", uncertainty * 1e3, error * 1e3))
+    for index, name in enumerate(names):
+        here, first = subject == index, by_subject[name][0]
+        background = ", zero background" if first["zero_background"] else ""
+        label = f"{name} ({first['contrast']}, SNR {first['snr']:.0f}{background})"
+        print(report(label, uncertainty[here] * 1e3, error[here] * 1e3))
 
 
 if __name__ == "__main__":

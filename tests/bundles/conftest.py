@@ -39,18 +39,20 @@ EXPORT_ATOL = 1e-5
 @pytest.fixture(scope="session")
 def assert_export_matches_eager():
     """Check that a TorchScript module from ``ckpt_export`` computes what the bundle's own ``network_def`` computes in
-    eager mode with the same checkpoint (its ``"model"`` key), on ``inputs``, within EXPORT_RTOL / EXPORT_ATOL."""
+    eager mode with the same checkpoint (its ``"model"`` key), on ``inputs``, within EXPORT_RTOL / EXPORT_ATOL.
+    ``module`` names the submodule of ``network_def`` that was exported (ddpm_mri: ``"network"``, the U-Net of its
+    sampler); ``""`` is the whole network."""
     import torch
     from monai.bundle import ConfigParser
 
-    def check(scripted, config_file: list[str], ckpt: Path, *inputs, **overrides):
+    def check(scripted, config_file: list[str], ckpt: Path, *inputs, module: str = "", **overrides):
         parser = ConfigParser()
         parser.read_config(config_file)
         parser.update(overrides)
         network = parser.get_parsed_content("network_def")
         saved = torch.load(str(ckpt), map_location="cpu", weights_only=True)
         network.load_state_dict(saved.get("model", saved))
-        network.eval()
+        network = network.get_submodule(module).eval()
         with torch.no_grad():
             eager, exported = network(*inputs), scripted(*inputs)
         assert type(exported) is type(eager)

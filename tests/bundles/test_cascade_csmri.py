@@ -10,9 +10,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 import torch
-from monai.bundle import run, verify_metadata
+from monai.bundle import ckpt_export, run, verify_metadata, verify_net_in_out
 
-from monai_genmed.transforms.kspace import image_to_kspace, save_kspace
+from monai_genmed.data import default_undersampling_mask
+from monai_genmed.transforms.kspace import image_to_kspace, save_kspace, zero_filled
 
 from .conftest import REPO, csmri_configs, undersampled_slice
 
@@ -141,6 +142,29 @@ def test_uncertainty_map_is_the_left_right_flip_spread(bundle, trained, undersam
     expected = np.abs(recon.get_fdata() - mirrored) / 2
     assert spread.get_fdata().max() > 0
     np.testing.assert_allclose(spread.get_fdata(), expected, atol=1e-4 * np.abs(recon.get_fdata()).max())
+
+
+def test_verify_net_in_out_and_export_match_eager(bundle, trained, tmp_path, assert_export_matches_eager):
+    """verify_net_in_out (the measured k-space and mask as extra forward arguments, at metadata.json's 256x256) and
+    ckpt_export, which scripts the cascade (FFTs and data consistency included): the TorchScript module reconstructs
+    a slice as the eager network does, keeps the measured samples and still refuses k-space of another size."""
+    ckpt, files = trained / "models" / "trained" / "model.pt", configs(bundle, "inference.json")
+    meta = str(bundle / "configs" / "metadata.json")
+    mask = torch.as_tensor(np.asarray(default_undersampling_mask("poisson2d", 0.2, (256, 256)), np.float32))
+    kspace = image_to_kspace(torch.rand(1, 1, 256, 256), channel_dim=1) * mask
+    extra = {"kspace_masked": kspace, "mask": mask}
+    verify_net_in_out(net_id="network_def", meta_file=meta, config_file=files, device="cpu", extra_forward_args=extra,
+                      **TINY_NET, **TINY_CASCADE)  # fmt: skip
+    exported = tmp_path / "model.ts"
+    ckpt_export(net_id="network_def", filepath=str(exported), ckpt_file=str(ckpt), meta_file=meta, config_file=files,
+                key_in_ckpt="model", **TINY_NET, **TINY_CASCADE)  # fmt: skip
+    scripted = torch.jit.load(str(exported))
+    zf = zero_filled(kspace, channel_dim=1)
+    recon = assert_export_matches_eager(scripted, files, ckpt, zf, kspace, mask, **TINY_NET, **TINY_CASCADE)
+    m = mask.bool()
+    torch.testing.assert_close(image_to_kspace(recon, channel_dim=1)[..., m], kspace[..., m], rtol=0, atol=1e-4)
+    with pytest.raises(Exception, match="does not fit images"):
+        scripted(zf, kspace[..., :128], mask)
 
 
 def test_metadata_and_inference_agree_on_the_input_scaling(bundle):

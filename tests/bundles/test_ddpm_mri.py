@@ -1,5 +1,5 @@
 """The ddpm_mri bundle through monai.bundle on tiny data: train with EMA and FD validation, resume exactly, sample with
-DDIM (deterministic) and DDPM, verify metadata and the network's input and output."""
+DDIM (deterministic) and DDPM, verify metadata and the network's input and output, export one denoising step."""
 
 from __future__ import annotations
 
@@ -101,6 +101,28 @@ def test_verify_metadata_and_net_in_out(repo_root, trained):
     verify_net_in_out(net_id="network_def", meta_file=str(meta), device="cpu", bundle_root=str(trained),
                       config_file=configs(repo_root, "brain", "sample", "common.json", "inference.json"),
                       num_inference_steps=2, **TINY_NET)  # fmt: skip
+
+
+def test_export_traces_one_denoising_step_that_matches_eager(repo_root, tmp_path, assert_export_matches_eager):
+    """ckpt_export of export.json's TracedDenoiser on the shipped weights (a tiny 2-epoch U-Net predicts about 1e-5,
+    too close to 0 for the tolerance to mean anything; the shipped one about 4): one denoising step with the image and
+    the timesteps as inputs (not the sampling loop), equal to the eager U-Net at the traced batch size and a fixed
+    timestep, and at another batch size with other timesteps (inputs of the trace, not constants)."""
+    from monai.bundle import ckpt_export
+
+    files = configs(repo_root, "brain", "common.json", "export.json")
+    ckpt = repo_root / "bundles" / NAME / "models" / "model.pt"
+    exported = tmp_path / "denoiser.ts"
+    ckpt_export(net_id="export_def", filepath=str(exported), ckpt_file=str(ckpt), key_in_ckpt="model",
+                meta_file=str(repo_root / "bundles" / NAME / "configs" / "metadata.json"), config_file=files,
+                device_name="cpu")  # fmt: skip
+    traced = torch.jit.load(str(exported))
+    noise = torch.randn(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    eps = assert_export_matches_eager(traced, files, ckpt, noise, torch.tensor([500]), module="network")
+    assert eps.shape == noise.shape and eps.abs().max() > 1
+    steps = assert_export_matches_eager(traced, files, ckpt, torch.cat([noise] * 3), torch.tensor([0, 250, 999]),
+                                        module="network")  # fmt: skip
+    assert not torch.allclose(steps[0], steps[2], atol=0.1)  # one image, three timesteps: three outputs
 
 
 def _messages(error: BaseException) -> str:

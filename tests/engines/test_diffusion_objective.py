@@ -9,7 +9,7 @@ from monai.networks.nets import DiffusionModelUNet
 from monai.networks.schedulers import DDPMScheduler
 
 from monai_genmed.engines import DenoisingDiffusionObjective, GenerativeAdversarialTrainer
-from monai_genmed.networks.nets import DiffusionSampler
+from monai_genmed.networks.nets import DiffusionSampler, TracedDenoiser
 
 
 def tiny_unet() -> DiffusionModelUNet:
@@ -92,3 +92,29 @@ def test_the_sampler_returns_slices_in_range_and_refuses_bad_settings():
         DiffusionSampler(tiny_unet(), num_train_timesteps=50, num_inference_steps=80)
     with pytest.raises(ValueError, match="noise images"):
         sampler(torch.randn(2, 256))
+
+
+def test_the_traced_denoiser_takes_a_samplers_weights_and_any_timesteps():
+    """TracedDenoiser traces a U-Net with attention (which TorchScript cannot script) when it is built; a sampler's
+    state dict (network.*) loaded afterwards reaches the trace, whose timesteps and batch size are inputs."""
+
+    def unet():
+        return DiffusionModelUNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(8, 8),
+                                  attention_levels=(False, True), num_head_channels=8, num_res_blocks=1,
+                                  norm_num_groups=4)  # fmt: skip
+
+    with pytest.raises(RuntimeError, match="spatialattention"):  # why the trace: MONAI's attention block
+        torch.jit.script(unet())
+    sampler = DiffusionSampler(unet(), num_train_timesteps=50)
+    for p in sampler.parameters():  # the U-Net's output layer starts at zero: give every weight a value
+        torch.nn.init.normal_(p, std=0.2)
+    denoiser = TracedDenoiser(unet(), [1, 1, 16, 16])
+    denoiser.load_state_dict(sampler.state_dict())
+    scripted = torch.jit.script(denoiser)  # what ckpt_export does with it
+    x, t = torch.randn(3, 1, 16, 16), torch.tensor([0, 20, 49])
+    with torch.no_grad():
+        eager = sampler.network.eval()(x, t)
+        torch.testing.assert_close(scripted(x, t), eager, rtol=1e-5, atol=1e-5)
+        assert eager.abs().max() > 0.1 and not torch.allclose(eager, sampler.network(x, torch.tensor([5, 5, 5])))
+    with pytest.raises(ValueError, match="example_shape must be"):
+        TracedDenoiser(unet(), [16, 16])

@@ -91,3 +91,27 @@ def test_dagan_cascade_is_consistent_and_trainable():
     torch.testing.assert_close(kspace_of(out, True)[..., m], kspace[..., m], atol=1e-5, rtol=0)
     out.square().mean().backward()
     assert net.blocks[0].output_conv.weight.grad.abs().sum() > 0
+
+
+def test_cascades_script_to_torchscript_with_eager_outputs_and_checks():
+    """ckpt_export scripts cascade_csmri's network: every cascade (real, complex with a learnt lambda, DAGAN-DC) must
+    compile, compute what eager computes and keep the k-space check; eager keeps its messages (tuples, repr)."""
+    from monai_genmed.transforms.kspace.functional import to_complex
+
+    image, mask, kspace = measure((16, 20))
+    nets = (
+        DataConsistentCascade(cascades=2, channels=4, depth=3),
+        DataConsistentCascade(cascades=2, channels=4, depth=3, real_valued=False, noise_lambda=3.0, learn_lambda=True),
+        DAGANCascade(cascades=1, channels=(4, 8), up_channels=(8, 4)),
+    )
+    for net in nets:
+        net.eval()
+        scripted = torch.jit.script(net)
+        with torch.no_grad():
+            torch.testing.assert_close(scripted(image, kspace, mask), net(image, kspace, mask), rtol=0, atol=1e-6)
+    with pytest.raises(Exception, match=r"of shape \[2, 1, 16, 9\] does not fit images of shape \[2, 1, 16, 20\]"):
+        scripted(image, kspace[..., :9], mask)
+    with pytest.raises(ValueError, match=r"of shape \(2, 1, 16, 9\) does not fit images of shape \(2, 1, 16, 20\)"):
+        net(image, kspace[..., :9], mask)
+    with pytest.raises(ValueError, match="unknown complex layout 'rows'; use 'complex' or 'channels'"):
+        to_complex(image, "rows", 1)

@@ -22,13 +22,14 @@ is single-coil and takes Schlemper's closed form.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from monai_genmed.transforms.kspace.functional import (
     centred_fft,
-    conjugate_symmetric_fill,
+    conjugate_symmetric_fill_t,
     consistent_kspace,
     from_complex,
     to_complex,
@@ -36,6 +37,14 @@ from monai_genmed.transforms.kspace.functional import (
 from monai_genmed.utils.flags import ensure_bool
 
 __all__ = ["SingleCoilDataConsistency"]
+
+
+def _misfit_message(kspace_shape: Sequence[int], image_shape: Sequence[int], real_valued: bool, expected: int) -> str:
+    return (
+        f"measured k-space of shape {tuple(kspace_shape)} does not fit images of shape "
+        f"{tuple(image_shape)} (real_valued={real_valued}); pass the batch's kspace_masked, "
+        f"(B, {expected}, *spatial) complex."
+    )
 
 
 class SingleCoilDataConsistency(nn.Module):
@@ -95,16 +104,17 @@ class SingleCoilDataConsistency(nn.Module):
         return None if self.hard else float(self.log_lambda.exp())
 
     def _fft(self, z: torch.Tensor, inverse: bool = False) -> torch.Tensor:
-        return centred_fft(z, range(-self.spatial_dims, 0), inverse=inverse)
+        return centred_fft(z, list(range(-self.spatial_dims, 0)), inverse=inverse)
 
     def _measured(self, kspace_masked: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         y = kspace_masked if torch.is_complex(kspace_masked) else to_complex(kspace_masked, "channels", 1)
         expected = image.shape[1] if self.real_valued else image.shape[1] // 2
         if y.ndim != image.ndim or y.shape[1] != expected or y.shape[2:] != image.shape[2:]:
-            raise ValueError(
-                f"measured k-space of shape {tuple(kspace_masked.shape)} does not fit images of shape "
-                f"{tuple(image.shape)} (real_valued={self.real_valued}); pass the batch's kspace_masked, "
-                f"(B, {expected}, *spatial) complex."
+            if not torch.jit.is_scripting():
+                raise ValueError(_misfit_message(kspace_masked.shape, image.shape, self.real_valued, expected))
+            raise ValueError(  # TorchScript prints the shapes as lists (it cannot build tuples of unknown length)
+                f"measured k-space of shape {kspace_masked.shape} does not fit images of shape {image.shape} "
+                f"(real_valued={self.real_valued}); pass the batch's kspace_masked, (B, {expected}, *spatial) complex."
             )
         return y.to(torch.complex64 if image.dtype != torch.float64 else torch.complex128)
 
@@ -120,9 +130,9 @@ class SingleCoilDataConsistency(nn.Module):
         real_dtype = torch.float64 if image.dtype == torch.float64 else torch.float32
         m = mask.to(device=image.device, dtype=real_dtype)
         if m.ndim < image.ndim:
-            m = m.reshape((1,) * (image.ndim - m.ndim) + tuple(m.shape))
+            m = m.reshape([1] * (image.ndim - m.ndim) + list(m.shape))
         if self.real_valued:
-            y, m = conjugate_symmetric_fill(y, m, self.spatial_dims)
+            y, m = conjugate_symmetric_fill_t(y, m, self.spatial_dims)
             z = to_complex(image.to(real_dtype), "complex", 1)
         else:
             z = to_complex(image.to(real_dtype), "channels", 1)

@@ -32,6 +32,6 @@ from .flip_ensemble import FlipEnsemble, FlipSpread, flip_kspace
 
 __all__ += ["FlipEnsemble", "FlipSpread", "flip_kspace"]
 
-from .diffusion import DiffusionSampler
+from .diffusion import DiffusionSampler, TracedDenoiser
 
-__all__ += ["DiffusionSampler"]
+__all__ += ["DiffusionSampler", "TracedDenoiser"]

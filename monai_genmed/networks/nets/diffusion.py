@@ -3,17 +3,20 @@
 MONAI ships the parts (``DiffusionModelUNet``, ``DDPMScheduler``/``DDIMScheduler``, ``DiffusionInferer``); this wrapper
 puts them behind the one-input ``forward`` that the bundle tools (``verify_net_in_out``, the sampling config, the
 Fréchet-distance validation) expect of a generator, so a diffusion model is sampled like the package's GANs and VAEs.
+:class:`TracedDenoiser` is what ``ckpt_export`` saves of such a model: one denoising step, not the sampling loop.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from monai.inferers import DiffusionInferer
 from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
 
-__all__ = ["DiffusionSampler"]
+__all__ = ["DiffusionSampler", "TracedDenoiser"]
 
 
 class DiffusionSampler(torch.nn.Module):
@@ -82,3 +85,42 @@ class DiffusionSampler(torch.nn.Module):
             input_noise=noise, diffusion_model=self.network, scheduler=self.scheduler, verbose=False
         )
         return ((sample + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+class TracedDenoiser(torch.nn.Module):
+    """A diffusion model's denoising network, traced, behind a scriptable ``forward(x_t, timesteps)``.
+
+    What ``ckpt_export`` saves of a diffusion bundle: one evaluation of the network (the predicted noise, velocity or
+    image at step ``t``), for a sampling loop written elsewhere; not :class:`DiffusionSampler`'s loop, whose scheduler
+    is Python. MONAI's ``DiffusionModelUNet`` cannot be scripted (its attention blocks), and ``ckpt_export --use_trace
+    True`` feeds a network one random tensor where the denoiser takes two, so this module traces ``network`` when it is
+    built, on a zero image of ``example_shape`` and zero timesteps, and ``ckpt_export`` (without ``--use_trace``)
+    scripts the wrapper around the trace.
+
+    The trace records the network's operations with the image and the timesteps as inputs, so any batch size and any
+    timesteps (one per image) give the network's output; the spatial size and channels are those of
+    ``example_shape`` (the shape checks inside the network were evaluated once, at tracing). The trace is taken in
+    eval mode and keeps the network's parameters, under the same names behind ``network.``: a
+    :class:`DiffusionSampler` checkpoint (``network.*``) loads into it, before or after tracing.
+
+    Args:
+        network: the denoising network, ``network(x_t, timesteps)`` (MONAI's ``DiffusionModelUNet``).
+        example_shape: ``(batch, channels, *spatial)`` of the image to trace with.
+    """
+
+    def __init__(self, network: torch.nn.Module, example_shape: Sequence[int]) -> None:
+        super().__init__()
+        shape = [int(s) for s in example_shape]
+        if len(shape) < 3 or min(shape) < 1:
+            raise ValueError(f"example_shape must be (batch, channels, *spatial), got {list(example_shape)}.")
+        example = (torch.zeros(shape), torch.zeros(shape[0], dtype=torch.long))
+        network.eval()
+        with torch.no_grad(), warnings.catch_warnings():
+            # the network's own shape checks turn tensors into Python booleans: fixed for example_shape, as documented
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            self.network = torch.jit.trace(network, example)
+
+    def forward(self, x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        """``x``: the noisy images ``x_t``, ``(batch, channels, *spatial)`` in the network's range (``[-1, 1]`` here);
+        ``timesteps``: ``(batch,)`` integer steps. Returns what the network predicts (the noise, for ``epsilon``)."""
+        return self.network(x, timesteps)

@@ -26,7 +26,6 @@ empty tensors are refused with the fix.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -38,6 +37,7 @@ __all__ = [
     "ComplexLayout",
     "centred_fft",
     "conjugate_symmetric_fill",
+    "conjugate_symmetric_fill_t",
     "consistent_kspace",
     "fft_dims",
     "mirror_index",
@@ -77,13 +77,15 @@ def fft_dims(ndim: int, spatial_dims: int, kspace_spatial_dims: int | None = Non
     return tuple(range(-spatial_dims, -spatial_dims + k))
 
 
-def to_complex(x: torch.Tensor, layout: ComplexLayout, channel_dim: int) -> torch.Tensor:
+def to_complex(x: torch.Tensor, layout: str, channel_dim: int) -> torch.Tensor:
     """Turn real, complex or two-channel real/imaginary data into a complex tensor.
 
     Args:
         x: the data.
         layout: ``"complex"`` for native complex (real tensors are promoted, with zero imaginary part),
-            ``"channels"`` for ``[real..., imag...]`` stacked on ``channel_dim``.
+            ``"channels"`` for ``[real..., imag...]`` stacked on ``channel_dim`` (a :data:`ComplexLayout`, annotated
+            ``str`` here and in :func:`from_complex` because TorchScript, which compiles the data-consistency layers
+            that call both, has no ``Literal``).
         channel_dim: index of the channel axis (0 for ``C,H,W``, 1 for batches).
     """
     if layout == "complex":
@@ -103,16 +105,25 @@ def to_complex(x: torch.Tensor, layout: ComplexLayout, channel_dim: int) -> torc
         x = x if x.is_floating_point() else x.float()
         real, imag = torch.split(x, n // 2, dim=channel_dim)
         return torch.complex(real, imag)
-    raise ValueError(f"unknown complex layout {layout!r}; use 'complex' or 'channels'.")
+    if not torch.jit.is_scripting():
+        raise ValueError(_unknown_layout(layout))
+    raise ValueError("unknown complex layout; use 'complex' or 'channels'.")
 
 
-def from_complex(z: torch.Tensor, layout: ComplexLayout, channel_dim: int) -> torch.Tensor:
+def _unknown_layout(layout: Any) -> str:
+    # outside TorchScript's syntax (repr), so only called in eager mode: the scripted networks raise a plain message
+    return f"unknown complex layout {layout!r}; use 'complex' or 'channels'."
+
+
+def from_complex(z: torch.Tensor, layout: str, channel_dim: int) -> torch.Tensor:
     """Inverse of :func:`to_complex`: complex tensor to the requested layout."""
     if layout == "complex":
         return z
     if layout == "channels":
         return torch.cat([z.real, z.imag], dim=channel_dim)
-    raise ValueError(f"unknown complex layout {layout!r}; use 'complex' or 'channels'.")
+    if not torch.jit.is_scripting():
+        raise ValueError(_unknown_layout(layout))
+    raise ValueError("unknown complex layout; use 'complex' or 'channels'.")
 
 
 def _check_fft_input(x: torch.Tensor, dims: tuple[int, ...]) -> None:
@@ -131,7 +142,7 @@ def _check_fft_input(x: torch.Tensor, dims: tuple[int, ...]) -> None:
         )
 
 
-def centred_fft(z: torch.Tensor, dims: Sequence[int], inverse: bool = False) -> torch.Tensor:
+def centred_fft(z: torch.Tensor, dims: list[int], inverse: bool = False) -> torch.Tensor:
     """The package's FFT: centred and orthonormal, ``fftshift(fftn(ifftshift(z), norm="ortho"))`` over ``dims``.
 
     The DC sample sits at index ``n // 2`` of each axis, and Parseval holds. Equal to MONAI's
@@ -140,16 +151,16 @@ def centred_fft(z: torch.Tensor, dims: Sequence[int], inverse: bool = False) -> 
 
     Args:
         z: a complex tensor (a real one is transformed as complex).
-        dims: the axes to transform.
+        dims: the axes to transform (a list, which TorchScript compiles; in eager mode any sequence of ints).
         inverse: the inverse transform.
     """
-    dims = tuple(dims)
+    dims = list(dims)
     z = torch.fft.ifftshift(z, dim=dims)
     z = torch.fft.ifftn(z, dim=dims, norm="ortho") if inverse else torch.fft.fftn(z, dim=dims, norm="ortho")
     return torch.fft.fftshift(z, dim=dims)
 
 
-def mirror_index(n: int, device: torch.device | str | None = None) -> torch.Tensor:
+def mirror_index(n: int, device: torch.device | None = None) -> torch.Tensor:  # no str: TorchScript compiles it
     """Index of frequency ``-k`` for each index of a centred FFT axis of length ``n`` (DC at ``n // 2``), odd or even
     ``n``: ``(2 (n // 2) - i) mod n``. Indexing k-space with it along an axis mirrors the image along that axis."""
     return (2 * (n // 2) - torch.arange(n, device=device)) % n
@@ -171,15 +182,25 @@ def conjugate_symmetric_fill(kspace: NdarrayOrTensor, mask: NdarrayOrTensor, spa
         the filled k-space and the union of the mask and its mirror (broadcast to ``kspace``'s leading axes), each
         in the container type of its input (numpy in, numpy out).
     """
-    k = convert_to_tensor(kspace, track_meta=False)
-    m = convert_to_tensor(mask, track_meta=False)
-    m = torch.broadcast_to(m, k.shape[: k.ndim - spatial_dims] + m.shape[m.ndim - spatial_dims :])
+    filled, m = conjugate_symmetric_fill_t(
+        convert_to_tensor(kspace, track_meta=False), convert_to_tensor(mask, track_meta=False), spatial_dims
+    )
+    return _like(filled, kspace), _like(m, mask)
+
+
+def conjugate_symmetric_fill_t(
+    kspace: torch.Tensor, mask: torch.Tensor, spatial_dims: int = 2
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`conjugate_symmetric_fill` on tensors only (the ``_t`` of MONAI's ``fftn_centered_t``), which TorchScript
+    compiles: the data-consistency layers call it, so an exported network keeps the one implementation."""
+    k = kspace
+    m = torch.broadcast_to(mask, list(k.shape[: k.ndim - spatial_dims]) + list(mask.shape[mask.ndim - spatial_dims :]))
     mirrored_k, mirrored_m = k, m
     for axis in range(-spatial_dims, 0):
         index = mirror_index(k.shape[axis], k.device)
         mirrored_k, mirrored_m = mirrored_k.index_select(axis, index), mirrored_m.index_select(axis, index)
     filled = torch.where(m > 0, k, torch.conj(mirrored_k) * mirrored_m)
-    return _like(filled, kspace), _like(torch.maximum(m, mirrored_m), mask)
+    return filled, torch.maximum(m, mirrored_m)
 
 
 def consistent_kspace(
@@ -199,6 +220,8 @@ def consistent_kspace(
     """
     if noise_lambda is None:
         return kspace + mask * (measured - kspace)
+    if isinstance(noise_lambda, torch.Tensor):  # the same formula twice: TorchScript types a tensor and a float apart
+        return kspace + mask * (noise_lambda / (1 + noise_lambda)) * (measured - kspace)
     return kspace + mask * (noise_lambda / (1 + noise_lambda)) * (measured - kspace)
 
 
