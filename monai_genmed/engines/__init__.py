@@ -32,9 +32,9 @@ __all__ = [
     "final_logits",
 ]
 
-from .generative_objectives import LatentKeys, UnconditionalGANObjective, diversity_shortfall
+from .generative_objectives import LatentKeys, UnconditionalGANObjective, adam_lookahead, diversity_shortfall
 
-__all__ += ["UnconditionalGANObjective", "LatentKeys", "diversity_shortfall"]
+__all__ += ["UnconditionalGANObjective", "LatentKeys", "adam_lookahead", "diversity_shortfall"]
 
 from .diffusion_objective import DenoisingDiffusionObjective
 

@@ -25,7 +25,7 @@ it, the stabilisers a lecture on GAN training lists, each a constructor argument
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -37,7 +37,7 @@ from monai_genmed.utils.enums import GenerativeKeys
 
 from .objectives import AdversarialObjective, Regularizer, Weight
 
-__all__ = ["UnconditionalGANObjective", "LatentKeys", "diversity_shortfall"]
+__all__ = ["UnconditionalGANObjective", "LatentKeys", "adam_lookahead", "diversity_shortfall"]
 
 
 def diversity_shortfall(fake: torch.Tensor, real: torch.Tensor, pool: int = 1) -> torch.Tensor:
@@ -64,6 +64,41 @@ def diversity_shortfall(fake: torch.Tensor, real: torch.Tensor, pool: int = 1) -
 
     reference = spread(real.detach()).clamp_min(1e-8)
     return torch.relu(1.0 - spread(fake) / reference)
+
+
+def adam_lookahead(
+    params: dict[str, torch.Tensor],
+    grads: Sequence[torch.Tensor | None],
+    originals: Sequence[torch.nn.Parameter],
+    optimizer: torch.optim.Optimizer,
+    moments: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    step: int,
+) -> dict[str, torch.Tensor]:
+    """One differentiable Adam step of ``params`` (name -> tensor) from ``optimizer``'s own state, as D's optimizer
+    would take it ``step`` steps from now (0: its next step): its learning rate, betas, eps and moment estimates.
+
+    ``originals`` are the optimizer's parameters in the order of ``params`` (its state is keyed by them);
+    ``moments`` carries the look-ahead's own moment estimates from one step to the next (filled here). A parameter
+    without a gradient is left as it is. Weight decay and AMSGrad are not modelled (the step is Adam's)."""
+    groups = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    out = {}
+    for (name, value), grad, original in zip(params.items(), grads, originals):
+        group = groups.get(id(original))
+        if grad is None or group is None:
+            out[name] = value
+            continue
+        beta1, beta2 = group["betas"]
+        state = optimizer.state.get(original, {})
+        m, v = moments.get(name) or (
+            state.get("exp_avg", torch.zeros_like(value)).detach(),
+            state.get("exp_avg_sq", torch.zeros_like(value)).detach(),
+        )
+        m, v = beta1 * m + (1 - beta1) * grad, beta2 * v + (1 - beta2) * grad * grad
+        moments[name] = (m, v)
+        t = int(float(state.get("step", 0))) + step + 1
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+        out[name] = value - group["lr"] * m_hat / ((v_hat + 1e-30).sqrt() + group["eps"])
+    return out
 
 
 class LatentKeys(StrEnum):
@@ -110,7 +145,10 @@ class UnconditionalGANObjective(AdversarialObjective):
             functional copy, before G's loss; they cost ``k`` extra forward and double-backward passes of D.
         unroll_learning_rate: learning rate of the look-ahead steps (plain gradient descent on D's adversarial loss
             of the current real batch and G's current samples; the paper unrolls D's own Adam). Needed when
-            ``unroll_steps > 0``.
+            ``unroll_steps > 0`` with ``unroll_optimizer="sgd"``.
+        unroll_optimizer: ``"sgd"`` (plain gradient steps of ``unroll_learning_rate``) or ``"adam"``: the
+            look-ahead takes D's own optimizer's steps (:func:`adam_lookahead`: its learning rate, betas and moment
+            estimates, from ``engine.state.d_optimizers``), so that it moves D as far as training will.
         diversity_weight: weight of :func:`diversity_shortfall` in G's loss: G is
             penalised while its samples of a batch differ from each other less than the batch's real images do, a
             direct remedy against mode collapse (logged as ``diversity_shortfall``); 0: off.
@@ -141,6 +179,7 @@ class UnconditionalGANObjective(AdversarialObjective):
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         unroll_steps: int = 0,
         unroll_learning_rate: float | None = None,
+        unroll_optimizer: str = "sgd",
         diversity_weight: float = 0.0,
         diversity_pool: int = 1,
     ) -> None:
@@ -156,7 +195,13 @@ class UnconditionalGANObjective(AdversarialObjective):
             raise ValueError(
                 f"unroll_steps (k of the unrolled GAN) must be an integer in [0, 100], got {unroll_steps!r}."
             )
-        if unroll_steps and (unroll_learning_rate is None or not 0 < float(unroll_learning_rate) < float("inf")):
+        if unroll_optimizer not in ("sgd", "adam"):
+            raise ValueError(f"unroll_optimizer must be 'sgd' or 'adam' (D's own Adam), got {unroll_optimizer!r}.")
+        if (
+            unroll_steps
+            and unroll_optimizer == "sgd"
+            and (unroll_learning_rate is None or not 0 < float(unroll_learning_rate) < float("inf"))
+        ):
             raise ValueError(
                 f"unroll_learning_rate must be a number > 0 when unroll_steps > 0, got {unroll_learning_rate!r}; "
                 "set it (e.g. --unroll_learning_rate 0.01) or --unroll_steps 0."
@@ -170,6 +215,7 @@ class UnconditionalGANObjective(AdversarialObjective):
         self.augment = augment
         self.unroll_steps = int(unroll_steps)
         self.unroll_learning_rate = None if unroll_learning_rate is None else float(unroll_learning_rate)
+        self.unroll_optimizer = unroll_optimizer
         self.gan_loss = GANLoss("non_saturating") if gan_loss is None else gan_loss
         self.latent_dim = int(latent_dim)
         self.generator, self.discriminator = generator, discriminator
@@ -230,17 +276,39 @@ class UnconditionalGANObjective(AdversarialObjective):
         params = {name: p.detach().requires_grad_(True) for name, p in discriminator.named_parameters()}
         buffers = {name: b.clone() for name, b in discriminator.named_buffers()}
         names = list(params)
-        for _ in range(self.unroll_steps):
+        originals = [p for _, p in discriminator.named_parameters()]
+        optimizer = self._discriminator_optimizer(originals) if self.unroll_optimizer == "adam" else None
+        moments: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        for step in range(self.unroll_steps):
             state = {**params, **buffers}
             real_logits = functional_call(discriminator, state, (self.discriminator_input(real),))
             fake_logits = functional_call(discriminator, state, (self.discriminator_input(fake),))
             loss = self.gan_loss.discriminator_loss(self.logits(real_logits), self.logits(fake_logits))
             grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=True, allow_unused=True)
+            if optimizer is not None:
+                params = adam_lookahead(params, grads, originals, optimizer, moments, step)
+                continue
             params = {
                 n: params[n] if g is None else params[n] - self.unroll_learning_rate * g for n, g in zip(names, grads)
             }
         state = {**params, **buffers}
         return lambda x: functional_call(discriminator, state, (x,))
+
+    def _discriminator_optimizer(self, parameters: Sequence[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        """The trainer's optimizer holding D's parameters (``engine.state.d_optimizers``), for the Adam look-ahead."""
+        state = self.engine_state
+        optimizers = dict(getattr(state, "d_optimizers", None) or {}) if state is not None else {}
+        wanted = {id(p) for p in parameters}
+        for optimizer in optimizers.values():
+            if any(id(p) in wanted for g in optimizer.param_groups for p in g["params"]):
+                if not all("betas" in g for g in optimizer.param_groups):
+                    raise ValueError(f"unroll_optimizer='adam' needs D's optimizer to be Adam, got {optimizer!r}.")
+                return optimizer
+        raise RuntimeError(
+            "unroll_optimizer='adam' takes D's own optimizer from the trainer (engine.state.d_optimizers), but the "
+            "objective is not attached to a trainer whose d_optimizers hold D; attach it, or use "
+            "unroll_optimizer='sgd'."
+        )
 
     # -- the model's maths ---------------------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import types
+
 import pytest
 import torch
 from ignite.engine import Events
@@ -10,6 +12,7 @@ from monai_genmed.engines import (
     GenerativeAdversarialTrainer,
     LatentKeys,
     UnconditionalGANObjective,
+    adam_lookahead,
     diversity_shortfall,
 )
 from monai_genmed.losses import GANLoss, gradient_penalty
@@ -301,3 +304,42 @@ def test_the_pooled_diversity_shortfall_does_not_count_pixel_noise_as_diversity(
     assert diversity_shortfall(noisy_collapse, real, pool=4) > 0.5  # the 4x4 structure is the same image
     with pytest.raises(ValueError, match="pool"):
         diversity_shortfall(real, real, pool=0)
+
+
+def test_the_adam_look_ahead_takes_the_step_d_s_own_adam_takes():
+    """One look-ahead step from D's optimizer state equals the step torch's Adam then takes, moments included."""
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.01, betas=(0.5, 0.9))
+    x = torch.randn(5, 3)
+    for _ in range(3):  # some optimizer history: moments and a step count
+        optimizer.zero_grad()
+        net(x).pow(2).mean().backward()
+        optimizer.step()
+    params = {n: p.detach().clone().requires_grad_(True) for n, p in net.named_parameters()}
+    loss = torch.func.functional_call(net, params, (x,)).pow(2).mean()
+    grads = torch.autograd.grad(loss, list(params.values()), create_graph=True)
+    ahead = adam_lookahead(params, grads, list(net.parameters()), optimizer, {}, 0)
+    optimizer.zero_grad()
+    net(x).pow(2).mean().backward()
+    optimizer.step()
+    for name, p in net.named_parameters():
+        torch.testing.assert_close(ahead[name], p.detach(), rtol=1e-5, atol=1e-7)
+    assert ahead["weight"].requires_grad  # differentiable: G's gradient can pass through it
+
+
+def test_an_adam_unrolled_step_needs_d_s_optimizer_and_changes_g_s_gradient():
+    real = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    critic, generator = LinearCritic(weight=0.1), ConstantGenerator(0.3)
+    objective = UnconditionalGANObjective(GANLoss("wasserstein"), latent_dim=2, unroll_steps=2, unroll_optimizer="adam")
+    with pytest.raises(RuntimeError, match="d_optimizers"):
+        generator_gradient(objective, critic, generator, real)  # no trainer: nothing to take Adam's state from
+    optimizer = torch.optim.Adam(critic.parameters(), lr=0.05)
+    objective._engine = lambda: types.SimpleNamespace(state=types.SimpleNamespace(d_optimizers={"d": optimizer}))
+    grad_unrolled = generator_gradient(objective, critic, generator, real)
+    grad_plain = generator_gradient(
+        UnconditionalGANObjective(GANLoss("wasserstein"), latent_dim=2), critic, generator, real
+    )
+    assert torch.isfinite(grad_unrolled).all() and not torch.allclose(grad_unrolled, grad_plain)
+    with pytest.raises(ValueError, match="unroll_optimizer"):
+        UnconditionalGANObjective(unroll_steps=1, unroll_optimizer="rmsprop")
