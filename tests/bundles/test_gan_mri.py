@@ -97,6 +97,17 @@ def test_stabilisers_and_a_discriminator_head_start(repo_root, trained, tmp_path
     assert set(steps.values()) == {5}
 
 
+def test_an_adam_unrolled_run_trains_and_fingerprints_its_look_ahead(repo_root, trained, tmp_path):
+    train(repo_root, tmp_path, epochs=1, unroll_steps=2, unroll_optimizer="adam",
+          dataset_dir=str(trained / "data" / "brain_mr"))  # fmt: skip
+    saved = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
+    assert all(torch.isfinite(v).all() for v in saved["model"].values() if v.is_floating_point())
+    checkpoint = torch.load(tmp_path / "models" / "checkpoints" / "checkpoint_epoch=1.pt", weights_only=True)
+    assert checkpoint["run_fingerprint"]["unroll_optimizer"] == "adam"  # resuming it as an SGD run is refused
+    plain = torch.load(trained / "models" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True)
+    assert "unroll_optimizer" not in plain["run_fingerprint"]  # the default keeps earlier runs' fingerprints
+
+
 def test_sampling_writes_nifti_samples_and_a_grid(repo_root, trained, tmp_path):
     run(config_file=configs(repo_root, "brain", "sample", "common.json", "inference.json"), bundle_root=str(trained),
         output_dir=str(tmp_path), num_samples=3, **TINY_NET)  # fmt: skip
