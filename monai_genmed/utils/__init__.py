@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from .components import enabled
 from .cpu import cpu_flags, cpu_summary, fast_autocast, native_bf16
 from .distributed import end_process_group, process_rank
 from .enums import GenerativeKeys, KspaceKeys
@@ -28,6 +29,7 @@ __all__ = [
     "check_settings",
     "cpu_flags",
     "cpu_summary",
+    "enabled",
     "end_process_group",
     "ensure_bool",
     "ensure_in_range",
