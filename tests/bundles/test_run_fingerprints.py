@@ -1,9 +1,10 @@
-"""The run fingerprints of gan_mri and ddpm_mri are the same dicts as before their settings became a config dict.
+"""The run fingerprints of gan_mri, ddpm_mri and the autoencoders are the same dicts as before their settings became a
+config dict.
 
 A checkpoint stores its ``run_fingerprint`` and a resume compares it with the configured one, so a run started
 before the change must find the same keys and values: each case builds the fingerprint from the bundle's configs
-and compares it with what the expression it replaced gives, ``$dict(@fingerprint, key=@key, ...)`` (the keys below,
-in the order that expression listed them).
+and compares it with what the expression it replaced gives, ``$dict(@fingerprint, key=@key, ...)`` (the arguments
+below, in the order that expression listed them).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 import pytest
 from monai.bundle import ConfigParser
 
-#: the keyword arguments of each bundle's former ``run_fingerprint`` expression
-FORMER_KEYS = {
+#: the arguments after ``@fingerprint`` of each bundle's former ``run_fingerprint`` expression
+FORMER_ARGUMENTS = {
     "gan_mri": (
         "gan_loss_name", "n_critic", "learning_rate", "g_learning_rate", "d_learning_rate", "batch_size",
         "num_subjects", "discriminator_channels", "discriminator_norm", "spectral_norm", "minibatch_std_group",
@@ -21,16 +22,20 @@ FORMER_KEYS = {
         "head_start_steps", "snr", "seed",
     ),
     "ddpm_mri": ("learning_rate", "batch_size", "ema_momentum", "passes_per_epoch", "snr", "seed"),
+    "autoencoder_mri": ("**@loss_fingerprint", "image_size", "snr", "learning_rate", "batch_size", "seed"),
 }  # fmt: skip
+FORMER_ARGUMENTS["vae_mri"] = FORMER_ARGUMENTS["autoencoder_mri"]  # both train through configs/autoencoder.json
 
 
 def former_expression(name: str) -> str:
-    return "$dict(@fingerprint, " + ", ".join(f"{key}=@{key}" for key in FORMER_KEYS[name]) + ")"
+    arguments = (a if a.startswith("**") else f"{a}=@{a}" for a in FORMER_ARGUMENTS[name])
+    return "$dict(@fingerprint, " + ", ".join(arguments) + ")"
 
 
 def parser(repo_root, name: str, **overrides) -> ConfigParser:
-    files = ["configs/brain_mr_64.json", "configs/training.json", f"bundles/{name}/configs/common.json",
-             f"bundles/{name}/configs/train.json"]  # fmt: skip
+    shared = ["configs/brain_mr_64.json", "configs/training.json"]
+    shared += ["configs/autoencoder.json"] if name in ("autoencoder_mri", "vae_mri") else []
+    files = [*shared, f"bundles/{name}/configs/common.json", f"bundles/{name}/configs/train.json"]
     config = ConfigParser()
     config.read_config([str(repo_root / f) for f in files])
     for key, value in overrides.items():  # as `monai.bundle run --key value` sets them
@@ -51,6 +56,9 @@ def parser(repo_root, name: str, **overrides) -> ConfigParser:
         ("gan_mri", {"select_diversity_margin": 0.05, "latent_size": 8}),
         ("ddpm_mri", {}),
         ("ddpm_mri", {"learning_rate": 1e-4, "ema_momentum": 0.01, "unet_channels": [8, 8, 8]}),
+        ("autoencoder_mri", {}),
+        ("vae_mri", {}),
+        ("vae_mri", {"learning_rate": 1e-3, "spatial_size": [32, 32]}),
     ],
 )
 def test_run_fingerprint_keeps_its_keys_and_values(repo_root, name, overrides):
