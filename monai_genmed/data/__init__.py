@@ -28,9 +28,9 @@ from .colin27 import (
     load_colin27_brain,
     load_colin27_t1,
 )
-from .folder import IMAGE_SUFFIXES, check_input_file, datalist_from_folder
+from .folder import IMAGE_SUFFIXES, check_input_file, datalist_from_folder, first_subjects
 from .head_mr_ct import HU_RANGE, colin27_hounsfield, generate_head_mr_ct_dataset
-from .latent import LatentDataset
+from .latent import LatentDataset, sample_with_latent_meta
 from .masks import DAGAN_FRACTIONS, DAGAN_MASK_TYPES, default_mask_path, default_undersampling_mask
 from .samplers import distributed_sampler
 from .unpaired import UnpairedDataset, unpaired_datalist
@@ -59,11 +59,13 @@ __all__ = [
     "default_mask_path",
     "default_undersampling_mask",
     "distributed_sampler",
+    "first_subjects",
     "generate_brain_mr_dataset",
     "generate_head_mr_ct_dataset",
     "load_checked_datalist",
     "load_colin27_brain",
     "load_colin27_t1",
+    "sample_with_latent_meta",
     "UnpairedDataset",
     "unpaired_datalist",
 ]

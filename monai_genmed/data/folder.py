@@ -1,4 +1,5 @@
-"""A MONAI datalist from a folder of your own images: NIfTI, MetaImage, NRRD or DICOM series.
+"""A MONAI datalist from a folder of your own images: NIfTI, MetaImage, NRRD or DICOM series; a datalist's first
+subjects (:func:`first_subjects`).
 
 MONAI's :class:`monai.transforms.LoadImaged` reads every format listed here (nibabel for NIfTI, ITK for the
 others, a folder of DICOM files as one series), so the returned list goes straight into a
@@ -14,7 +15,7 @@ from typing import Any
 
 from .checks import check_datalist, check_image_file, check_kspace_file
 
-__all__ = ["IMAGE_SUFFIXES", "check_input_file", "datalist_from_folder"]
+__all__ = ["IMAGE_SUFFIXES", "check_input_file", "datalist_from_folder", "first_subjects"]
 
 #: file name endings read as one image each (a folder holding ``.dcm`` files is one DICOM series)
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr", ".dcm")
@@ -107,6 +108,21 @@ def datalist_from_folder(
     if check:
         check_datalist(datalist, keys, name=f"image folder {root}")
     return datalist
+
+
+def first_subjects(datalist: Sequence[dict[str, Any]], count: int, key: str = "subject") -> list[dict[str, Any]]:
+    """The items of the first ``count`` subjects of ``datalist``, subject ids sorted, in the datalist's order.
+
+    Every slice of a subject is kept or dropped together, e.g. a reference set of whole subjects for a
+    Fréchet distance (``fd_reference_subjects`` of ``gan_mri``).
+
+    Args:
+        datalist: items that each name their subject under ``key``.
+        count: how many subjects; more than the datalist holds keeps all.
+        key: the item key of the subject id.
+    """
+    kept = set(sorted({item[key] for item in datalist})[:count])
+    return [item for item in datalist if item[key] in kept]
 
 
 def check_input_file(

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from monai.data import MetaTensor
 from torch.utils.data import Dataset
 
-__all__ = ["LatentDataset"]
+__all__ = ["LatentDataset", "sample_with_latent_meta"]
 
 
 class LatentDataset(Dataset):
@@ -80,3 +81,19 @@ class LatentDataset(Dataset):
             self.key: self.latents[index],
             f"{self.key}_meta_dict": {"filename_or_obj": f"{self.prefix}_{index:04d}"},
         }
+
+
+def sample_with_latent_meta(item: dict[str, Any], key: str = "pred", latent_key: str = "latent") -> dict[str, Any]:
+    """``item`` with its decoded sample ``item[key]`` carrying the meta data of its latent (the file name).
+
+    A post-processing step between a generator and MONAI's ``SaveImaged(keys="pred")``: the sample gets
+    ``<latent_key>_meta_dict`` of its :class:`LatentDataset` item, and ``original_channel_dim="no_channel"``
+    since a latent has no image channel axis to restore.
+
+    Args:
+        item: a decollated evaluator output (``{"pred": image, "latent_meta_dict": {...}, ...}``).
+        key: the key of the sample.
+        latent_key: the key of the latent, whose ``_meta_dict`` is given to the sample.
+    """
+    meta = dict(item[f"{latent_key}_meta_dict"], original_channel_dim="no_channel")
+    return dict(item, **{key: MetaTensor(item[key], meta=meta)})

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from .adversarial import GANLoss, GANLossMode, R1Penalty, gradient_penalty, r1_penalty
+from .adversarial import GANLoss, GANLossMode, R1Penalty, discriminator_regularizer, gradient_penalty, r1_penalty
 from .composite import LossTerm, WeightedLossSum
 from .cycle import CycleConsistencyLoss, IdentityLoss
 from .dagan import DAGANGeneratorLoss, DAGANLossKeys
@@ -26,6 +26,7 @@ __all__ = [
     "VGGPerceptualLoss",
     "WeightedLossSum",
     "apply_reduction",
+    "discriminator_regularizer",
     "gradient_penalty",
     "r1_penalty",
     "R1Penalty",

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import torch
@@ -22,7 +23,7 @@ from torch.nn.modules.loss import _Loss
 
 from .utils import apply_reduction
 
-__all__ = ["GANLossMode", "GANLoss", "gradient_penalty", "r1_penalty", "R1Penalty"]
+__all__ = ["GANLossMode", "GANLoss", "gradient_penalty", "r1_penalty", "R1Penalty", "discriminator_regularizer"]
 
 
 class GANLossMode(StrEnum):
@@ -292,3 +293,28 @@ class R1Penalty:
 
     def __repr__(self) -> str:
         return f"R1Penalty(gamma={self.gamma})"
+
+
+def discriminator_regularizer(
+    gan_loss_name: str, gradient_penalty_weight: float = 10.0, r1_gamma: float = 0.0
+) -> Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor] | None:
+    """The discriminator regulariser ``(discriminator, real, fake) -> penalty`` that a GAN variant calls for.
+
+    - ``"wasserstein_gp"`` (WGAN-GP, Gulrajani et al. 2017): :func:`gradient_penalty` with
+      ``weight=gradient_penalty_weight`` (their lambda = 10), drawn from torch's default generator.
+    - ``"wasserstein"`` (weight clipping, Arjovsky et al. 2017): none; the clipping is what bounds the critic.
+    - any other loss: :class:`R1Penalty` when ``r1_gamma`` is non-zero, none otherwise.
+
+    Args:
+        gan_loss_name: a :class:`GANLossMode` value, or ``"wasserstein_gp"`` for WGAN-GP.
+        gradient_penalty_weight: lambda of the gradient penalty.
+        r1_gamma: the R1 weight; 0 switches R1 off.
+
+    Returns:
+        the regulariser (an objective's ``discriminator_regularizer``), or ``None`` for none.
+    """
+    if gan_loss_name == "wasserstein_gp":
+        return functools.partial(gradient_penalty, weight=gradient_penalty_weight)
+    if r1_gamma and gan_loss_name != "wasserstein":
+        return R1Penalty(r1_gamma)
+    return None

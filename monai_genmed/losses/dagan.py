@@ -125,6 +125,13 @@ class DAGANGeneratorLoss(_Loss):
         """The perceptual weight actually used: ``gamma``, or 0.0 when the term is dropped."""
         return self.gamma if self.perceptual_enabled else 0.0
 
+    @property
+    def perceptual_note(self) -> str:
+        """What became of the perceptual term, for a run's notes: on, off for want of VGG16 weights, or off as asked."""
+        if self.perceptual_enabled:
+            return f"on (VGG16 {self.perceptual_loss.layer})"
+        return "off: no VGG16 weights given, gamma forced to 0" if self.gamma else "off: gamma=0"
+
     def forward(
         self, input: torch.Tensor, target: torch.Tensor, fake_logits: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:

@@ -13,7 +13,7 @@ import os
 import torch
 import torch.distributed as dist
 
-__all__ = ["end_process_group", "process_rank"]
+__all__ = ["end_process_group", "is_main_process", "process_rank"]
 
 
 def process_rank(backend: str | None = None) -> int:
@@ -29,6 +29,14 @@ def process_rank(backend: str | None = None) -> int:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
         dist.init_process_group(backend=backend or ("nccl" if torch.cuda.is_available() else "gloo"))
     return dist.get_rank()
+
+
+def is_main_process() -> bool:
+    """Whether this process writes a run's shared files: rank 0 of a running process group, or a process without one.
+
+    Unlike :func:`process_rank` it starts no process group.
+    """
+    return not dist.is_initialized() or dist.get_rank() == 0
 
 
 def end_process_group() -> None:

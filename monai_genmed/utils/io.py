@@ -25,6 +25,7 @@ __all__ = [
     "FolderLockedError",
     "atomic_path",
     "check_output_dir",
+    "check_output_dirs",
     "fsync_folder",
     "remove_stale_temporaries",
     "write_csv_atomic",
@@ -261,3 +262,16 @@ def check_output_dir(path: str | os.PathLike, name: str = "output_dir") -> str:
     if not os.access(path, os.W_OK | os.X_OK):
         raise ValueError(f"{name}={path!r} is not writable; pass a folder you can write to.")
     return path
+
+
+def check_output_dirs(**folders: str | os.PathLike) -> list[str]:
+    """:func:`check_output_dir` on each folder, named by its keyword (a config's ``output_dir``, ``ckpt_dir``, ...).
+
+    Example (an item of a training config's ``initialize`` list)::
+
+        {"_target_": "monai_genmed.utils.check_output_dirs", "output_dir": "@output_dir", "ckpt_dir": "@ckpt_dir"}
+
+    Returns:
+        the paths, in the order given.
+    """
+    return [check_output_dir(path, name) for name, path in folders.items()]

@@ -20,7 +20,7 @@ import numpy as np
 
 from monai_genmed.apps.report import ReportWriter, markdown_table
 
-__all__ = ["compare_seed_curves", "read_curve"]
+__all__ = ["compare_seed_curves", "read_curve", "seed_curve_files"]
 
 
 def read_curve(path: str | os.PathLike, metric: str, x: str = "iteration") -> tuple[np.ndarray, np.ndarray]:
@@ -40,6 +40,21 @@ def read_curve(path: str | os.PathLike, metric: str, x: str = "iteration") -> tu
     if not rows:
         raise ValueError(f"{path!r} has no value of {metric!r} yet (no finished validation).")
     return np.array([float(r[x]) for r in rows]), np.array([float(r[metric]) for r in rows])
+
+
+def seed_curve_files(
+    runs_dir: str | os.PathLike, arm_folders: Mapping[str, str], seeds: Sequence[int]
+) -> dict[str, list[str]]:
+    """The ``arms`` of :func:`compare_seed_curves` for runs kept as ``<runs_dir>/<folder>_seed<seed>/metrics.csv``.
+
+    Args:
+        runs_dir: the folder holding one folder per run.
+        arm_folders: arm name (the label in the plot and table) -> the folders' prefix.
+        seeds: the seeds of every arm.
+    """
+    return {
+        arm: [f"{runs_dir}/{folder}_seed{seed}/metrics.csv" for seed in seeds] for arm, folder in arm_folders.items()
+    }
 
 
 def _summary(

@@ -226,6 +226,29 @@ def test_learned_method_overlays_train_one_epoch(bundle, tmp_path, overlays, met
         assert "consistency.1.log_lambda" in saved["model"]
 
 
+@pytest.mark.parametrize("overlay, method", [("dagan_dc.json", "dagan_dc"), ("pixel_loss.json", "unet_pixel")])
+def test_overlay_inference_writes_into_the_documented_folder_not_the_training_logs(
+    bundle, trained, undersampled_inputs, tmp_path, overlay, method
+):
+    """Inference with DAGAN-DC's overlay (it chooses the network) or the U-Net's writes to <bundle_root>/eval/inference
+    as the README says, wherever the overlay is listed: an overlay names its training folders only as
+    ``method_folder``, which train.json alone turns into models/<method> and logs/<method>."""
+    tiny = {"dagan_dc_cascades": 2}
+    run(config_file=configs(bundle, "train.json", overlay), bundle_root=str(tmp_path), epochs=1,
+        dataset_dir=str(trained / "data" / "brain_mr"), **TINY, **tiny)  # fmt: skip
+    assert (tmp_path / "logs" / method / "metrics.csv").is_file()
+    csmri, csmri_inference, loader, common, own = configs(bundle, "inference.json")
+    layer = str(bundle / "configs" / overlay)  # after common.json, whose network it replaces
+    for files in ([csmri, csmri_inference, loader, common, own, layer], [csmri, csmri_inference, loader, common, layer,
+                  own], [csmri, common, layer, csmri_inference, loader, own]):  # fmt: skip
+        before = set(glob.glob(str(tmp_path / "logs" / "**"), recursive=True))
+        run(config_file=files, bundle_root=str(tmp_path), input_path=str(undersampled_inputs["dir"] / "slice.npz"),
+            **{**TINY_NET, **tiny, "ckpt_path": str(tmp_path / "models" / method / "model.pt")})  # fmt: skip
+        assert (tmp_path / "eval" / "inference" / "slice_recon.nii.gz").is_file(), files
+        assert set(glob.glob(str(tmp_path / "logs" / "**"), recursive=True)) == before, files
+        (tmp_path / "eval" / "inference" / "slice_recon.nii.gz").unlink()
+
+
 def test_evaluate_compares_a_list_of_learned_methods(bundle, trained):
     """evaluate.json scores the learned methods its list names, each with its own network_def and weights."""
     tiny_cascade = {"cascades": 2, "cascade_channels": 4, "cascade_depth": 3}

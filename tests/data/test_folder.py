@@ -4,7 +4,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from monai_genmed.data import datalist_from_folder
+from monai_genmed.data import datalist_from_folder, first_subjects
 
 
 def _nifti(path, shape=(17, 20), value=1.0):
@@ -76,3 +76,11 @@ def test_missing_empty_and_corrupt(tmp_path):
         datalist_from_folder(tmp_path)
     with pytest.raises(ValueError, match="keys"):
         datalist_from_folder(tmp_path, keys="image")
+
+
+def test_first_subjects_keeps_every_slice_of_the_first_sorted_subjects_in_order():
+    datalist = [{"subject": s, "slice": i} for i, s in enumerate(["s2", "s0", "s1", "s0", "s2"])]
+    assert first_subjects(datalist, 2) == [datalist[1], datalist[2], datalist[3]]
+    assert first_subjects(datalist, 9) == datalist
+    mr = [{"mr_subject": "b"}, {"mr_subject": "a"}]
+    assert first_subjects(mr, 1, key="mr_subject") == [{"mr_subject": "a"}]

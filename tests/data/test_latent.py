@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from monai.data import DataLoader
+from monai.data import DataLoader, MetaTensor
 
-from monai_genmed.data import LatentDataset
+from monai_genmed.data import LatentDataset, sample_with_latent_meta
 
 
 def test_latents_are_seeded_and_leave_the_global_generator_alone():
@@ -33,3 +33,12 @@ def test_bad_arguments_are_errors():
         LatentDataset(2, 3, covariance=torch.eye(2))
     with pytest.raises(ValueError):
         LatentDataset(0, 3)
+
+
+def test_a_decoded_sample_takes_its_latents_file_name_for_the_saver():
+    item = LatentDataset(2, latent_dim=3, seed=0, prefix="sample")[1]
+    out = sample_with_latent_meta({**item, "pred": torch.ones(1, 4, 4)})
+    assert isinstance(out["pred"], MetaTensor) and torch.equal(out["pred"].as_tensor(), torch.ones(1, 4, 4))
+    assert out["pred"].meta["filename_or_obj"] == "sample_0001"
+    assert out["pred"].meta["original_channel_dim"] == "no_channel"
+    assert out["latent"] is item["latent"] and "original_channel_dim" not in item["latent_meta_dict"]  # not modified

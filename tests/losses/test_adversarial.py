@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from monai_genmed.losses import GANLoss, gradient_penalty, r1_penalty
+from monai_genmed.losses import GANLoss, discriminator_regularizer, gradient_penalty, r1_penalty
 
 REAL = [2.0, -1.0]
 FAKE = [0.5, -3.0]
@@ -213,3 +213,30 @@ def test_list_misuse_raises():
         loss.discriminator_loss(_as_list(REAL, REAL_2), _as_list(FAKE, FAKE_2)[:1])
     with pytest.raises(TypeError, match="non-empty list"):
         loss.generator_loss([])
+
+
+@pytest.mark.parametrize(
+    "gan_loss_name, r1_gamma, expected",
+    [
+        ("wasserstein_gp", 0.0, "gradient_penalty"),
+        ("wasserstein_gp", 1.0, "gradient_penalty"),  # WGAN-GP's own penalty, never R1 beside it
+        ("wasserstein", 1.0, None),  # the clipped critic takes no penalty
+        ("non_saturating", 0.0, None),
+        ("non_saturating", 2.0, "r1"),
+        ("hinge", 2.0, "r1"),
+    ],
+)
+def test_discriminator_regularizer_per_gan_loss(gan_loss_name, r1_gamma, expected):
+    critic = LinearCritic((1, 8, 8), 2.0)
+    real, fake = torch.rand(4, 1, 8, 8, dtype=torch.float64), torch.rand(4, 1, 8, 8, dtype=torch.float64)
+    regularizer = discriminator_regularizer(gan_loss_name, gradient_penalty_weight=3.0, r1_gamma=r1_gamma)
+    if expected is None:
+        assert regularizer is None
+    elif expected == "r1":
+        assert regularizer(critic, real, fake).item() == pytest.approx(r1_gamma / 2 * 4.0, rel=1e-12)
+    else:  # lambda (|grad| - 1)^2 = 3 (2 - 1)^2, epsilon drawn from torch's default generator as the loss does
+        torch.manual_seed(5)
+        penalty = regularizer(critic, real, fake)
+        torch.manual_seed(5)
+        assert torch.equal(penalty, gradient_penalty(critic, real, fake, weight=3.0))
+        assert penalty.item() == pytest.approx(3.0, rel=1e-12)

@@ -37,6 +37,7 @@ def test_without_vgg_weights_gamma_is_zero_and_logged_once(batch, caplog):
     assert len([r for r in caplog.records if r.name == LOGGER]) == 1
     assert "perceptual" in caplog.records[0].getMessage()
     assert not loss.perceptual_enabled and loss.effective_gamma == 0.0
+    assert loss.perceptual_note == "off: no VGG16 weights given, gamma forced to 0"
     assert set(terms) == {k.value for k in DAGANLossKeys}
     hand = _hand_terms(pred, target, fake_logits)
     for key, value in hand.items():
@@ -51,7 +52,7 @@ def test_gamma_zero_by_choice_does_not_warn(caplog, vgg16_weights_path):
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         loss = DAGANGeneratorLoss(gamma=0.0, vgg_weights_path=vgg16_weights_path)
     assert not caplog.records
-    assert not loss.perceptual_enabled and loss.effective_gamma == 0.0
+    assert not loss.perceptual_enabled and loss.effective_gamma == 0.0 and loss.perceptual_note == "off: gamma=0"
 
 
 def test_with_vgg_weights_the_perceptual_term_counts(batch, vgg16_weights_path, caplog):
@@ -59,7 +60,7 @@ def test_with_vgg_weights_the_perceptual_term_counts(batch, vgg16_weights_path, 
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         loss = DAGANGeneratorLoss(vgg_weights_path=vgg16_weights_path)
     assert not caplog.records
-    assert loss.perceptual_enabled and loss.effective_gamma == 0.0025
+    assert loss.perceptual_enabled and loss.effective_gamma == 0.0025 and loss.perceptual_note == "on (VGG16 pool4)"
     terms = loss(pred, target, fake_logits)
     perceptual = VGGPerceptualLoss(vgg16_weights_path)(pred, target)
     assert perceptual > 0

@@ -8,7 +8,7 @@ import pytest
 import torch.distributed as dist
 
 from monai_genmed.data import distributed_sampler
-from monai_genmed.utils import end_process_group, process_rank
+from monai_genmed.utils import end_process_group, is_main_process, process_rank
 
 
 @pytest.fixture
@@ -37,3 +37,11 @@ def test_process_rank_starts_the_group_once_and_end_stops_it(torchrun_env):
 def test_distributed_sampler_starts_the_group_and_splits_the_data(torchrun_env):
     sampler = distributed_sampler(list(range(10)), backend="gloo", shuffle=False, even_divisible=True)
     assert dist.is_initialized() and list(sampler) == list(range(10))  # one process sees every item
+
+
+def test_is_main_process_without_a_group_and_by_rank_within_one(torchrun_env, monkeypatch):
+    assert is_main_process() and not dist.is_initialized()  # asking starts no group
+    process_rank("gloo")
+    assert is_main_process()
+    monkeypatch.setattr(dist, "get_rank", lambda *args: 1)  # what rank 1 of a group of two sees
+    assert not is_main_process()

@@ -5,6 +5,8 @@ same patient, study and frame of reference, a new series. The geometry of every 
 ImageOrientationPatient, PixelSpacing) is computed from the volume's affine, and GDCM stores the values as int16
 with RescaleSlope/RescaleIntercept, so readers (ITK, pydicom's ``apply_modality_lut``) get the HU values back.
 DICOM attribute meanings follow PS3.3 (C.7.6.2 Image Plane, C.8.2.1 CT Image).
+
+In: :func:`drop_singleton_slice_axis` reads a 2D slice stored as a ``(H, W, 1)`` volume as the 2D image it is.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from monai.data import MetaTensor
 from monai.utils import optional_import
 
 from monai_genmed.utils.io import atomic_path
@@ -28,6 +31,7 @@ __all__ = [
     "MR_IMAGE_STORAGE",
     "PATIENT_STUDY_TAGS",
     "dicom_series_files",
+    "drop_singleton_slice_axis",
     "new_uid",
     "read_dicom_header",
     "write_dicom_series",
@@ -217,3 +221,17 @@ def write_dicom_series(
             itk.ImageFileWriter.New(Input=image, FileName=tmp, ImageIO=io).Update()
         files.append(path)
     return files
+
+
+def drop_singleton_slice_axis(image: MetaTensor) -> MetaTensor:
+    """A 2D slice that a file stores as a ``(H, W, 1)`` volume, as the ``(H, W)`` image it is; others unchanged.
+
+    MONAI's ``LoadImage`` gives such a file three spatial axes; a 2D network needs two. The ``spatial_shape`` in
+    the meta data is cut to two as well, so a saver writes the result back as a 2D image.
+
+    Args:
+        image: a loaded image without a channel axis (a ``LoadImaged`` output, before ``EnsureChannelFirstd``).
+    """
+    if image.ndim == 3 and image.shape[-1] == 1:
+        return MetaTensor(image[..., 0], meta=dict(image.meta, spatial_shape=image.meta["spatial_shape"][:2]))
+    return image

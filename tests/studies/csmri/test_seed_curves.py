@@ -7,7 +7,7 @@ import csv
 import numpy as np
 import pytest
 
-from studies.csmri import compare_seed_curves
+from studies.csmri import compare_seed_curves, seed_curve_files
 
 
 def write_run(path, values, updates_per_epoch=10):
@@ -50,3 +50,11 @@ def test_missing_run_or_column_is_named(tmp_path):
         compare_seed_curves({"a": [run]}, tmp_path, metric="val_ssim")
     with pytest.raises(ValueError, match="at least one metrics.csv"):
         compare_seed_curves({"a": []}, tmp_path)
+
+
+def test_seed_curve_files_lists_each_arms_runs_by_seed():
+    arms = seed_curve_files("logs/refinement", {"refinement on": "on", "refinement off": "off"}, [0, 2])
+    assert arms == {
+        "refinement on": ["logs/refinement/on_seed0/metrics.csv", "logs/refinement/on_seed2/metrics.csv"],
+        "refinement off": ["logs/refinement/off_seed0/metrics.csv", "logs/refinement/off_seed2/metrics.csv"],
+    }
