@@ -171,7 +171,8 @@ def test_a_diversity_margin_ranks_the_kept_model_by_fd_among_diverse_epochs(repo
     "setting, value",
     [("unroll_steps", -1), ("unroll_steps", 1.5), ("r1_gamma", -1.0), ("augment_probability", 1.5),
      ("generator_ema_momentum", 2.0), ("generator_ema_momentum", -0.1), ("diversity_weight", -1.0),
-     ("diversity_pool", 0), ("diversity_pool", 2.5), ("select_diversity_margin", -0.1)],
+     ("diversity_pool", 0), ("diversity_pool", 2.5), ("select_diversity_margin", -0.1),
+     ("unroll_optimizer", "rmsprop")],
 )  # fmt: skip
 def test_bad_new_settings_are_named_at_the_start(repo_root, trained, tmp_path, setting, value):
     with pytest.raises(Exception) as info:
