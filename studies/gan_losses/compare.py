@@ -191,7 +191,7 @@ class Study:
     Args:
         rows_file: JSON with ``config_file`` (the bundle's training configs), ``shared_overrides``, ``seeds``,
             ``equal_generator_steps``, ``equal_cpu_seconds``, ``threads`` and ``rows`` (each ``name``, ``label``,
-            ``group``, ``overrides``).
+            ``group``, ``overrides`` and optionally ``seeds``, for a row kept at fewer seeds than the file's).
         runs_dir: where the runs train (checkpoints, logs; large, not committed).
         results_dir: where each run's summary and samples, the table and the figures go (small, committed).
     """
@@ -278,13 +278,21 @@ class Study:
         with atomic_path(path) as tmp:
             Image.fromarray((np.clip(grid, 0, 1) * 255).astype(np.uint8)).save(tmp, format="PNG")
 
+    def row_seeds(self, row: Mapping[str, Any]) -> list[int]:
+        """The seeds a row trains by default: its own ``seeds`` if it names them, else the file's."""
+        return [int(s) for s in row.get("seeds", self.seeds)]
+
     def queue(self, only: Sequence[str] | None = None, seeds: Sequence[int] | None = None) -> list[tuple[dict, int]]:
-        """Runs without a summary yet, seed by seed (every row's first seed before any row's second)."""
+        """Runs without a summary yet, seed by seed (every row's first seed before any row's second).
+
+        ``seeds`` given: exactly those for every chosen row; otherwise each row's own (``row_seeds``).
+        """
         unknown = sorted(set(only or ()) - {r["name"] for r in self.rows})
         if unknown:
             raise ValueError(f"--only {unknown}: no such rows; the rows are {[r['name'] for r in self.rows]}.")
         rows = [r for r in self.rows if not only or r["name"] in only]
-        return [(r, s) for s in (seeds or self.seeds) for r in rows if not os.path.isfile(self.result_file(r, s))]
+        pending = [(r, s) for s in (seeds or self.seeds) for r in rows if seeds or s in self.row_seeds(r)]
+        return [(r, s) for r, s in pending if not os.path.isfile(self.result_file(r, s))]
 
     def load(self) -> dict[str, list[dict[str, Any]]]:
         found = {}

@@ -102,3 +102,18 @@ def test_an_unknown_row_name_is_refused_with_the_names_there_are():
     study = Study(str(REPO / "studies/gan_losses/rows.json"))
     with pytest.raises(ValueError, match="no such rows.*non_saturating"):
         study.queue(only=["non_saturatin"])
+
+
+def test_a_row_naming_its_own_seeds_trains_only_those_unless_seeds_are_asked_for(tmp_path):
+    spec = json.loads((REPO / "studies/gan_losses/rows.json").read_text())
+    spec["rows"] = [{"name": "a", "label": "A", "group": "g", "overrides": {}},
+                    {"name": "b", "label": "B", "group": "g", "overrides": {}, "seeds": [0]}]  # fmt: skip
+    spec["results_dir"], spec["runs_dir"] = str(tmp_path / "results"), str(tmp_path / "runs")
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps(spec))
+    study = Study(str(rows))
+    assert [(r["name"], s) for r, s in study.queue()] == [("a", 0), ("b", 0), ("a", 1), ("a", 2)]
+    assert [(r["name"], s) for r, s in study.queue(only=["b"], seeds=[2])] == [("b", 2)]
+    (tmp_path / "results/a").mkdir(parents=True)
+    (tmp_path / "results/a/seed1.json").write_text("{}")
+    assert ("a", 1) not in [(r["name"], s) for r, s in study.queue()]
