@@ -258,3 +258,20 @@ def test_tensorboard_and_plot(tmp_path):
 def test_fd_patience_needs_a_sampler():
     with pytest.raises(ValueError, match="fd_patience needs sample_fn and frechet_distance"):
         GANMonitor(fd_patience=3)
+
+
+def test_the_stop_reason_is_printed_where_the_trainer_logs():
+    """A bundle run prints the trainer's logger (MONAI's StatsHandler gives it a handler), not this package's."""
+    import io
+
+    engine, run = logit_engine([BALANCED], epoch_length=100)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    engine.logger.addHandler(handler)
+    engine.logger.setLevel(logging.INFO)
+    try:
+        GANMonitor(log_every=10, accuracy_window=5, patience_iterations=10).attach(engine)
+        engine.run(**run)
+    finally:
+        engine.logger.removeHandler(handler)
+    assert "GANMonitor stops training at epoch 1, iteration 14" in stream.getvalue()
