@@ -9,12 +9,15 @@ log line that says so and how to train further.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from monai.handlers import EarlyStopHandler
 
 __all__ = ["ResumableEarlyStopHandler"]
+
+logger = logging.getLogger(__name__)
 
 
 class ResumableEarlyStopHandler(EarlyStopHandler):
@@ -45,7 +48,7 @@ class ResumableEarlyStopHandler(EarlyStopHandler):
         counter = int(self._handler.counter)
         if counter >= self.patience:
             trainer = self._handler.trainer
-            trainer.logger.info(
+            logger.warning(
                 f"the resumed run had stopped early ({counter} validations without improvement, patience "
                 f"{self.patience}); not training further. Raise the patience to continue it, or delete the "
                 "checkpoints to start afresh."

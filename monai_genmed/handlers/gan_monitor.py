@@ -286,7 +286,7 @@ class GANMonitor:
     def _epoch_started(self, engine: Engine) -> None:
         if self._resumed_stopped:
             self._resumed_stopped = False
-            engine.logger.info(
+            logger.warning(
                 f"GANMonitor: the resumed run had stopped ({self.stop_reason}); not training further. Raise the "
                 "patience to continue it, or delete the checkpoints to start afresh."
             )
@@ -389,8 +389,8 @@ class GANMonitor:
 
     def _stop(self, engine: Engine, reason: str) -> None:
         self.stop_reason = f"epoch {engine.state.epoch}, iteration {engine.state.iteration}: {reason}"
-        # the trainer's logger: MONAI's StatsHandler prints it (this module's logger has no handler in a bundle run)
-        engine.logger.info(f"GANMonitor stops training at {self.stop_reason}.")
+        # a warning: `monai.bundle run` configures no handler for this package, and Python prints warnings anyway
+        logger.warning(f"GANMonitor stops training at {self.stop_reason}.")
         engine.terminate()
 
     def _completed(self, engine: Engine) -> None:
