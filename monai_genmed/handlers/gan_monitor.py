@@ -389,7 +389,6 @@ class GANMonitor:
 
     def _stop(self, engine: Engine, reason: str) -> None:
         self.stop_reason = f"epoch {engine.state.epoch}, iteration {engine.state.iteration}: {reason}"
-        # a warning: `monai.bundle run` configures no handler for this package, and Python prints warnings anyway
         logger.warning(f"GANMonitor stops training at {self.stop_reason}.")
         engine.terminate()
 
