@@ -101,6 +101,22 @@ def adam_lookahead(
     return out
 
 
+def _plain_adam(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """``optimizer`` if :func:`adam_lookahead` models its steps (Adam without AMSGrad, maximize or weight decay)."""
+    if not all("betas" in g for g in optimizer.param_groups):
+        raise ValueError(f"unroll_optimizer='adam' needs D's optimizer to be Adam, got {optimizer!r}.")
+    unmodelled = sorted(
+        {k for g in optimizer.param_groups for k in ("amsgrad", "maximize", "weight_decay") if g.get(k)}
+    )
+    if unmodelled:
+        raise ValueError(
+            f"unroll_optimizer='adam' takes plain Adam steps, but D's optimizer sets {unmodelled}; "
+            "turn those off in D's optimizer (a weight penalty belongs in D's loss: --weight_penalty), "
+            "or use unroll_optimizer='sgd'."
+        )
+    return optimizer
+
+
 class LatentKeys(StrEnum):
     """Output keys of the latent-variable objectives besides MONAI's ``CommonKeys``."""
 
@@ -301,9 +317,7 @@ class UnconditionalGANObjective(AdversarialObjective):
         wanted = {id(p) for p in parameters}
         for optimizer in optimizers.values():
             if any(id(p) in wanted for g in optimizer.param_groups for p in g["params"]):
-                if not all("betas" in g for g in optimizer.param_groups):
-                    raise ValueError(f"unroll_optimizer='adam' needs D's optimizer to be Adam, got {optimizer!r}.")
-                return optimizer
+                return _plain_adam(optimizer)
         raise RuntimeError(
             "unroll_optimizer='adam' takes D's own optimizer from the trainer (engine.state.d_optimizers), but the "
             "objective is not attached to a trainer whose d_optimizers hold D; attach it, or use "

@@ -343,3 +343,16 @@ def test_an_adam_unrolled_step_needs_d_s_optimizer_and_changes_g_s_gradient():
     assert torch.isfinite(grad_unrolled).all() and not torch.allclose(grad_unrolled, grad_plain)
     with pytest.raises(ValueError, match="unroll_optimizer"):
         UnconditionalGANObjective(unroll_steps=1, unroll_optimizer="rmsprop")
+
+
+def test_an_adam_look_ahead_refuses_adam_settings_it_does_not_model():
+    real = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    critic, generator = LinearCritic(weight=0.1), ConstantGenerator(0.3)
+    objective = UnconditionalGANObjective(GANLoss("wasserstein"), latent_dim=2, unroll_steps=1, unroll_optimizer="adam")
+    for settings in ({"weight_decay": 1e-4}, {"amsgrad": True}):
+        optimizer = torch.optim.Adam(critic.parameters(), lr=0.05, **settings)
+        objective._engine = lambda o=optimizer: types.SimpleNamespace(
+            state=types.SimpleNamespace(d_optimizers={"d": o})
+        )
+        with pytest.raises(ValueError, match=f"sets \\['{next(iter(settings))}'\\].*unroll_optimizer='sgd'"):
+            generator_gradient(objective, critic, generator, real)
